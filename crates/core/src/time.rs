@@ -1,0 +1,156 @@
+//! Timestamps as the upstreams send them, parsed to UTC.
+//!
+//! Accepted shapes (whitespace around the value is ignored):
+//! - RFC 3339 / ISO 8601 with an offset: `2020-11-10T20:33:32.609434Z`
+//! - CloudMC's 12-hour clock with a zone: `2017-12-21 4:41:33 PM Z`
+//! - VSS's 24-hour clock with a zone abbreviation: `2017-11-17 13:51:31 EST`
+//! - A naive date-time: `2024-01-15 10:30:00` or `2024-01-15T10:30:00`,
+//!   **assumed to be UTC** (the action module documents its other timestamps in
+//!   UTC with `Z`, so its naive history times are read the same way).
+//!
+//! Zone abbreviations understood: UTC, GMT, Z, UT and North America's
+//! (NST/NDT, AST/ADT, EST/EDT, CST/CDT, MST/MDT, PST/PDT, AKST/AKDT, HST), plus
+//! numeric offsets like `+0100` or `-05:00`. Anything else yields `None`; this
+//! module never panics and never errors a whole listing.
+
+use chrono::{DateTime, FixedOffset, NaiveDateTime, TimeZone, Utc};
+
+/// Parses any upstream timestamp shape to UTC; `None` when it cannot.
+pub fn parse_timestamp(input: &str) -> Option<DateTime<Utc>> {
+    let s = input.trim();
+    if s.is_empty() || s.len() > 64 {
+        return None;
+    }
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Some(t.with_timezone(&Utc));
+    }
+    // A trailing zone token (abbreviation or numeric offset) after a space.
+    if let Some((body, zone)) = s.rsplit_once(' ')
+        && let Some(offset) = zone_offset(zone)
+    {
+        return parse_naive(body).and_then(|naive| {
+            offset
+                .from_local_datetime(&naive)
+                .single()
+                .map(|t| t.with_timezone(&Utc))
+        });
+    }
+    parse_naive(s).map(|naive| naive.and_utc())
+}
+
+fn parse_naive(s: &str) -> Option<NaiveDateTime> {
+    const FORMATS: [&str; 6] = [
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%d %I:%M:%S %p",
+        "%Y-%m-%d %I:%M %p",
+        "%Y-%m-%d %H:%M",
+        "%Y/%m/%d %H:%M:%S",
+    ];
+    FORMATS
+        .iter()
+        .find_map(|f| NaiveDateTime::parse_from_str(s, f).ok())
+}
+
+/// The UTC offset of a zone abbreviation or numeric offset.
+pub fn zone_offset(zone: &str) -> Option<FixedOffset> {
+    let hours = |h: i32, m: i32| FixedOffset::east_opt(h * 3600 + h.signum() * m * 60);
+    match zone.to_ascii_uppercase().as_str() {
+        "Z" | "UTC" | "GMT" | "UT" => hours(0, 0),
+        "NST" => FixedOffset::east_opt(-(3 * 3600 + 30 * 60)),
+        "NDT" => FixedOffset::east_opt(-(2 * 3600 + 30 * 60)),
+        "AST" => hours(-4, 0),
+        "ADT" => hours(-3, 0),
+        "EST" => hours(-5, 0),
+        "EDT" => hours(-4, 0),
+        "CST" => hours(-6, 0),
+        "CDT" => hours(-5, 0),
+        "MST" => hours(-7, 0),
+        "MDT" => hours(-6, 0),
+        "PST" => hours(-8, 0),
+        "PDT" => hours(-7, 0),
+        "AKST" => hours(-9, 0),
+        "AKDT" => hours(-8, 0),
+        "HST" => hours(-10, 0),
+        other => numeric_offset(other),
+    }
+}
+
+fn numeric_offset(s: &str) -> Option<FixedOffset> {
+    let (sign, rest) = match s.as_bytes().first()? {
+        b'+' => (1, &s[1..]),
+        b'-' => (-1, &s[1..]),
+        _ => return None,
+    };
+    let digits: String = rest.chars().filter(|c| *c != ':').collect();
+    if digits.len() != 4 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let h: i32 = digits[..2].parse().ok()?;
+    let m: i32 = digits[2..].parse().ok()?;
+    if h > 23 || m > 59 {
+        return None;
+    }
+    FixedOffset::east_opt(sign * (h * 3600 + m * 60))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn utc(s: &str) -> String {
+        parse_timestamp(s)
+            .map(|t| t.to_rfc3339())
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn every_upstream_shape_parses_to_utc() {
+        assert_eq!(utc("2017-12-21 4:41:33 PM Z"), "2017-12-21T16:41:33+00:00");
+        assert_eq!(utc("2017-12-21 4:41:33 AM Z"), "2017-12-21T04:41:33+00:00");
+        assert_eq!(utc("2017-12-21 12:05:00 AM Z"), "2017-12-21T00:05:00+00:00");
+        assert_eq!(utc("2017-11-17 13:51:31 EST"), "2017-11-17T18:51:31+00:00");
+        assert_eq!(utc("2017-07-01 13:51:31 EDT"), "2017-07-01T17:51:31+00:00");
+        assert_eq!(utc("2017-07-01 13:51:31 PDT"), "2017-07-01T20:51:31+00:00");
+        assert_eq!(utc("2017-07-01 13:51:31 NST"), "2017-07-01T17:21:31+00:00");
+        assert_eq!(utc("2024-01-15 10:30:00"), "2024-01-15T10:30:00+00:00");
+        assert_eq!(utc("2024-01-15T10:30:00"), "2024-01-15T10:30:00+00:00");
+        assert_eq!(
+            utc("2024-01-15 10:30:00 +0100"),
+            "2024-01-15T09:30:00+00:00"
+        );
+        assert_eq!(
+            utc("2020-11-10T20:33:32.609434Z"),
+            "2020-11-10T20:33:32.609434+00:00"
+        );
+        assert_eq!(
+            utc("2024-01-15T10:30:00-05:00"),
+            "2024-01-15T15:30:00+00:00"
+        );
+    }
+
+    #[test]
+    fn garbage_is_none_never_a_panic() {
+        for s in [
+            "",
+            " ",
+            "yesterday",
+            "2017-13-45 99:99:99",
+            "2017-11-17 13:51:31 XYZ",
+            "2017-11-17 13:51:31 +99:99",
+            "2017-11-17 13:51:31 +",
+            "\u{0}",
+            "٢٠١٧-١١-١٧",
+            "2017-12-21 13:41:33 PM Z",
+        ] {
+            assert!(parse_timestamp(s).is_none(), "{s:?}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn never_panics(s in "\\PC{0,80}") {
+            let _ = parse_timestamp(&s);
+        }
+    }
+}
