@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 /// The family of upstream API a provider instance speaks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ProviderKind {
     /// CloudMC API v1 or v2 ISOs.
@@ -33,6 +34,7 @@ impl ProviderKind {
 
 /// Whether an item is an ISO or a (VM) image.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ItemKind {
     /// A CD/DVD image.
@@ -54,6 +56,7 @@ impl ItemKind {
 /// The lifecycle state of an item. Unknown upstream values map to `Unknown`
 /// and the original is kept in `labels["upstream_status"]`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     /// Usable now.
@@ -83,6 +86,7 @@ impl Status {
 
 /// Who may see an item.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Visibility {
     /// Everyone on the upstream.
@@ -106,6 +110,7 @@ impl Visibility {
 
 /// An operating-system type reference.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct OsRef {
     /// The upstream's OS type id.
     pub id: Option<String>,
@@ -115,6 +120,7 @@ pub struct OsRef {
 
 /// A zone (region, data store) an item is available in.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ZoneRef {
     /// The zone id.
     pub id: String,
@@ -124,6 +130,7 @@ pub struct ZoneRef {
 
 /// One catalogue item, normalised.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Iso {
     /// The global id: `provider:native_id` with the native id percent-encoded
     /// (see [`crate::GlobalId`]).
@@ -166,6 +173,7 @@ pub struct Iso {
     pub labels: BTreeMap<String, String>,
     /// The upstream object as received; only present when asked for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
     pub raw: Option<serde_json::Value>,
 }
 
@@ -206,6 +214,7 @@ impl Iso {
 
 /// The unified state of an asynchronous upstream operation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum TaskStatus {
     /// Still running.
@@ -218,6 +227,7 @@ pub enum TaskStatus {
 
 /// Why a task failed.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TaskError {
     /// A stable snake_case code.
     pub code: String,
@@ -227,6 +237,7 @@ pub struct TaskError {
 
 /// An asynchronous upstream operation (CloudMC task, VSS request, action callback).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Task {
     /// The upstream's task id, verbatim.
     pub id: String,
@@ -237,6 +248,7 @@ pub struct Task {
     /// Where it stands.
     pub status: TaskStatus,
     /// What it produced (e.g. `{"url": ...}` for a download URL), once succeeded.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
     pub result: Option<serde_json::Value>,
     /// Why it failed, once failed.
     pub error: Option<TaskError>,
@@ -246,6 +258,7 @@ pub struct Task {
 
 /// One entry of an item's operation history.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct HistoryEntry {
     /// When it happened, UTC, if parseable.
     pub at: Option<DateTime<Utc>>,
@@ -261,6 +274,7 @@ pub struct HistoryEntry {
 
 /// What a write operation produced.
 #[derive(Clone, Debug, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Outcome {
     /// Done synchronously; here is the item as it is now.

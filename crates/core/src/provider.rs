@@ -65,6 +65,7 @@ pub struct Listing {
 
 /// Register an ISO from a URL.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ImportRequest {
     /// Display name.
     pub name: String,
@@ -92,6 +93,7 @@ pub struct ImportRequest {
 
 /// Change an item's metadata.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct UpdateRequest {
     /// New name.
     #[serde(default)]
@@ -103,6 +105,7 @@ pub struct UpdateRequest {
 
 /// Mount an item on an instance or server.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AttachRequest {
     /// The instance or server id, verbatim.
     pub instance_id: String,
@@ -110,6 +113,7 @@ pub struct AttachRequest {
 
 /// Unmount whatever is mounted on an instance or server.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DetachRequest {
     /// The instance or server id, verbatim.
     pub instance_id: String,
