@@ -27,3 +27,6 @@ pub use provider::{
     AttachRequest, DetachRequest, ImportRequest, IsoProvider, IsoProviderExt, ListOptions, Listing,
     Pushdown, UpdateRequest,
 };
+pub use query::{
+    CursorCodec, Limits, PageResult, Paging, Projected, Query, QueryError, execute, project,
+};
