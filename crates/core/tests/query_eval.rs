@@ -263,10 +263,9 @@ fn q_provider_and_kind() {
     assert!(q("kind=iso"));
     assert!(!q("kind=image"));
     assert!(!q("kind=iso&q=nope"));
-    assert!(
-        !empty().description.is_some()
-            && !Query::from_query_string("q=x").unwrap().matches(&empty())
-    );
+    // No description: `q` looks at the name only.
+    assert!(!Query::from_query_string("q=x").unwrap().matches(&empty()));
+    assert!(Query::from_query_string("q=AR").unwrap().matches(&empty()));
 }
 
 #[test]
