@@ -1,1 +1,109 @@
-fn main() {}
+//! The isogate binary: load config, bind, serve with graceful shutdown.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+use isogate::config::{Config, Sources};
+use isogate::{Embedded, app, build_state};
+
+/// One REST API in front of many ISO and image catalogues.
+#[derive(Debug, Parser)]
+#[command(version)]
+struct Cli {
+    /// A config file layered over the embedded default.
+    #[arg(long, env = "ISOGATE_CONFIG", global = true)]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve (the default).
+    Serve,
+    /// Validate the configuration and exit.
+    CheckConfig,
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let sources = Sources {
+        file: cli.config.clone(),
+        env: true,
+        skip_embedded: false,
+    };
+    let (config, entries) = match Config::load(&sources) {
+        Ok(loaded) => loaded,
+        Err(e) => {
+            eprintln!("isogate: {e}");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    isogate::telemetry::init_logging(&config.server.log_format);
+    if matches!(cli.command, Some(Command::CheckConfig)) {
+        // Build every adapter (without simulators) so adapter-level errors show too.
+        let embedded = Embedded::default();
+        for entry in &entries {
+            if isogate::embedded::sim_name(entry).ok().flatten().is_some() {
+                continue;
+            }
+            if let Err(e) = isogate::registry::build_provider(entry, &embedded) {
+                eprintln!("isogate: {e}");
+                return std::process::ExitCode::from(2);
+            }
+        }
+        println!("config ok: {} provider(s)", entries.len());
+        return std::process::ExitCode::SUCCESS;
+    }
+    match serve(config, entries).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("isogate: {e}");
+            std::process::ExitCode::from(1)
+        }
+    }
+}
+
+async fn serve(config: Config, entries: Vec<isogate::config::ProviderEntry>) -> anyhow::Result<()> {
+    let embedded = Embedded::start(&config.simulators, &entries).await?;
+    let listen = config.server.listen;
+    let state = build_state(config, &entries, &embedded)?;
+    let listener = tokio::net::TcpListener::bind(listen).await?;
+    let addr = listener.local_addr()?;
+    state.set_ready();
+    for sim in embedded.servers() {
+        tracing::info!(simulator = sim.name(), base_url = %sim.base_url(), "embedded simulator");
+    }
+    let names: Vec<String> = state
+        .providers()
+        .map(|p| format!("{} ({})", p.name, p.kind.as_str()))
+        .collect();
+    println!("isogate listening on http://{addr}");
+    println!("  providers: {}", names.join(", "));
+    println!("  try: curl 'http://{addr}/v1/isos?per_page=5'   docs: http://{addr}/docs");
+    axum::serve(listener, app(state))
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    tracing::info!("shut down cleanly");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}

@@ -1,0 +1,315 @@
+//! Per-provider listing snapshots (DESIGN.md "Cache").
+//!
+//! moka keeps `Arc<Snapshot>`s for the whole fresh + stale window; freshness
+//! is decided here from the snapshot's own fetch time, because moka drops
+//! expired entries instead of serving them stale. Loads run in spawned tasks
+//! behind one shared future per provider, so concurrent misses coalesce into
+//! one upstream fetch and a client that disconnects cancels nothing.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use futures::FutureExt;
+use futures::future::{BoxFuture, Shared};
+use isogate_core::{Error, ErrorKind, Iso, IsoProvider, ListOptions};
+
+use crate::config::CacheConfig;
+
+/// One provider's full normalised listing at one moment.
+#[derive(Debug)]
+pub struct Snapshot {
+    /// The items, in upstream order.
+    pub items: Vec<Iso>,
+    /// When the fetch finished (monotonic, for ages).
+    pub fetched_at: Instant,
+    /// When the fetch finished (wall clock, for answers).
+    pub fetched_at_utc: DateTime<Utc>,
+    /// Unique across all snapshots of this process; keys rendered answers.
+    pub version: u64,
+    /// Why the listing is known to be incomplete, if it is.
+    pub incomplete: Option<String>,
+}
+
+impl Snapshot {
+    /// Seconds since the fetch.
+    pub fn age(&self) -> Duration {
+        self.fetched_at.elapsed()
+    }
+}
+
+/// How a provider's rows were obtained for one answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Freshness {
+    /// Fetched for this request.
+    Miss,
+    /// Served from a fresh snapshot.
+    Hit,
+    /// Served from a snapshot past `fresh_ttl` (a refresh is running, or the provider failed).
+    Stale,
+}
+
+/// The outcome of resolving one provider for one request.
+#[derive(Clone, Debug)]
+pub struct Resolved {
+    /// The rows to serve, if any.
+    pub snapshot: Option<Arc<Snapshot>>,
+    /// How they were obtained.
+    pub freshness: Freshness,
+    /// The failure, when the provider could not be listed now.
+    pub error: Option<Arc<Error>>,
+}
+
+type Load = Shared<BoxFuture<'static, Result<Arc<Snapshot>, Arc<Error>>>>;
+
+/// Health of a provider as seen by the cache (for `/v1/providers`, `/readyz`).
+#[derive(Clone, Debug, Default)]
+pub struct Health {
+    /// Last successful listing.
+    pub last_success: Option<DateTime<Utc>>,
+    /// Last failure and its code.
+    pub last_error: Option<(DateTime<Utc>, String)>,
+    /// Failures since the last success.
+    pub consecutive_failures: u64,
+}
+
+/// The snapshot cache of every provider.
+#[derive(Clone, Debug)]
+pub struct ListingCache {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    snapshots: moka::future::Cache<String, Arc<Snapshot>>,
+    state: Mutex<HashMap<String, ProviderState>>,
+    windows: CacheConfig,
+    versions: AtomicU64,
+}
+
+#[derive(Default)]
+struct ProviderState {
+    inflight: Option<Load>,
+    generation: u64,
+    last_forced: Option<Instant>,
+    health: Health,
+}
+
+impl std::fmt::Debug for ProviderState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProviderState")
+            .field("loading", &self.inflight.is_some())
+            .field("generation", &self.generation)
+            .finish()
+    }
+}
+
+impl ListingCache {
+    /// A cache with the given windows.
+    pub fn new(windows: CacheConfig) -> Self {
+        let keep = Duration::from_secs(windows.stale_ttl_s.max(windows.stale_if_error_s).max(1));
+        ListingCache {
+            inner: Arc::new(Inner {
+                snapshots: moka::future::Cache::builder().time_to_live(keep).build(),
+                state: Mutex::new(HashMap::new()),
+                windows,
+                versions: AtomicU64::new(1),
+            }),
+        }
+    }
+
+    /// The windows in force.
+    pub fn windows(&self) -> &CacheConfig {
+        &self.inner.windows
+    }
+
+    /// The current snapshot of a provider, whatever its age.
+    pub async fn peek(&self, provider: &str) -> Option<Arc<Snapshot>> {
+        self.inner.snapshots.get(provider).await
+    }
+
+    /// The provider's health as the cache saw it.
+    pub fn health(&self, provider: &str) -> Health {
+        self.lock()
+            .get(provider)
+            .map(|s| s.health.clone())
+            .unwrap_or_default()
+    }
+
+    /// Drops a provider's snapshot; a load already running will not put its
+    /// (older) result back.
+    pub async fn invalidate(&self, provider: &str) {
+        {
+            let mut state = self.lock();
+            let entry = state.entry(provider.to_owned()).or_default();
+            entry.generation += 1;
+            entry.inflight = None;
+        }
+        self.inner.snapshots.invalidate(provider).await;
+        metrics::counter!("isogate_cache_invalidations_total", "provider" => provider.to_owned())
+            .increment(1);
+    }
+
+    /// Rows for one provider for one request, within `deadline`.
+    ///
+    /// `force` asks for a fresh fetch; it is honoured at most once per
+    /// `refresh_min_interval_s` per provider (otherwise the normal rules apply).
+    pub async fn resolve(
+        &self,
+        provider: &Arc<dyn IsoProvider>,
+        deadline: Duration,
+        force: bool,
+    ) -> Resolved {
+        let name = provider.name().to_owned();
+        let snapshot = self.inner.snapshots.get(&name).await;
+        let force = force && self.take_forced_slot(&name);
+        let windows = &self.inner.windows;
+        if let Some(snap) = &snapshot
+            && !force
+        {
+            let age = snap.age();
+            if age < Duration::from_secs(windows.fresh_ttl_s) {
+                count("isogate_cache_hits_total", &name);
+                return resolved(Some(snap.clone()), Freshness::Hit, None);
+            }
+            if age < Duration::from_secs(windows.stale_ttl_s) {
+                // Stale-while-revalidate: answer now, refresh once in the background.
+                count("isogate_cache_stale_serves_total", &name);
+                drop(self.load(provider));
+                return resolved(Some(snap.clone()), Freshness::Stale, None);
+            }
+        }
+        count("isogate_cache_misses_total", &name);
+        let outcome = tokio::time::timeout(deadline, self.load(provider)).await;
+        let error = match outcome {
+            Ok(Ok(fresh)) => return resolved(Some(fresh), Freshness::Miss, None),
+            Ok(Err(e)) => e,
+            Err(_) => Arc::new(
+                Error::new(
+                    ErrorKind::Timeout,
+                    format!("no listing within the provider's deadline of {deadline:?}"),
+                )
+                .with_provider(&name)
+                .with_operation("list"),
+            ),
+        };
+        match snapshot {
+            Some(snap) if snap.age() < Duration::from_secs(windows.stale_if_error_s) => {
+                count("isogate_cache_stale_serves_total", &name);
+                resolved(Some(snap), Freshness::Stale, Some(error))
+            }
+            _ => resolved(None, Freshness::Miss, Some(error)),
+        }
+    }
+
+    /// Starts (or joins) the one load of this provider.
+    fn load(&self, provider: &Arc<dyn IsoProvider>) -> Load {
+        let name = provider.name().to_owned();
+        let mut state = self.lock();
+        let entry = state.entry(name.clone()).or_default();
+        if let Some(load) = &entry.inflight {
+            count("isogate_cache_coalesced_loads_total", &name);
+            return load.clone();
+        }
+        let generation = entry.generation;
+        let this = self.clone();
+        let provider = provider.clone();
+        let task = tokio::spawn(async move {
+            let started = Instant::now();
+            let result = provider.list(&ListOptions::default()).await;
+            metrics::histogram!("isogate_listing_fetch_seconds", "provider" => name.clone())
+                .record(started.elapsed().as_secs_f64());
+            this.finish_load(&name, generation, result).await
+        });
+        let load: Load = async move {
+            task.await.unwrap_or_else(|_| {
+                Err(Arc::new(
+                    Error::upstream("the listing task was lost").with_operation("list"),
+                ))
+            })
+        }
+        .boxed()
+        .shared();
+        entry.inflight = Some(load.clone());
+        load
+    }
+
+    async fn finish_load(
+        &self,
+        name: &str,
+        generation: u64,
+        result: isogate_core::Result<isogate_core::Listing>,
+    ) -> Result<Arc<Snapshot>, Arc<Error>> {
+        let outcome = match result {
+            Ok(listing) => Ok(Arc::new(Snapshot {
+                items: listing.items,
+                fetched_at: Instant::now(),
+                fetched_at_utc: Utc::now(),
+                version: self.inner.versions.fetch_add(1, Ordering::Relaxed),
+                incomplete: listing.incomplete,
+            })),
+            Err(e) => Err(Arc::new(e.or_provider(name).or_operation("list"))),
+        };
+        let current = {
+            let mut state = self.lock();
+            let entry = state.entry(name.to_owned()).or_default();
+            let current = entry.generation == generation;
+            if current {
+                entry.inflight = None;
+                match &outcome {
+                    Ok(_) => {
+                        entry.health.last_success = Some(Utc::now());
+                        entry.health.consecutive_failures = 0;
+                    }
+                    Err(e) => {
+                        entry.health.last_error = Some((Utc::now(), e.code().to_owned()));
+                        entry.health.consecutive_failures += 1;
+                    }
+                }
+            }
+            current
+        };
+        if let (true, Ok(snap)) = (current, &outcome) {
+            self.inner
+                .snapshots
+                .insert(name.to_owned(), snap.clone())
+                .await;
+        }
+        outcome
+    }
+
+    fn take_forced_slot(&self, name: &str) -> bool {
+        let min = Duration::from_secs(self.inner.windows.refresh_min_interval_s);
+        let mut state = self.lock();
+        let entry = state.entry(name.to_owned()).or_default();
+        match entry.last_forced {
+            Some(at) if at.elapsed() < min => false,
+            _ => {
+                entry.last_forced = Some(Instant::now());
+                true
+            }
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, ProviderState>> {
+        self.inner.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+fn resolved(
+    snapshot: Option<Arc<Snapshot>>,
+    freshness: Freshness,
+    error: Option<Arc<Error>>,
+) -> Resolved {
+    Resolved {
+        snapshot,
+        freshness,
+        error,
+    }
+}
+
+fn count(metric: &'static str, provider: &str) {
+    metrics::counter!(metric, "provider" => provider.to_owned()).increment(1);
+}

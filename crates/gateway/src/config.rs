@@ -1,0 +1,384 @@
+//! Configuration: defaults, then `config/isogate.toml` (embedded in the binary),
+//! then the file named by `--config` / `ISOGATE_CONFIG`, then `ISOGATE_...`
+//! environment variables with `__` as separator. A provider secret can also be
+//! given as `<key>_file`, a path whose contents (trimmed) become `<key>`.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Toml};
+use isogate_core::ProviderKind;
+use serde::Deserialize;
+
+/// The default configuration, compiled in so `cargo run` works from anywhere.
+pub const EMBEDDED_DEFAULT: &str = include_str!("../../../config/isogate.toml");
+
+/// The whole configuration.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Listener, limits, CORS.
+    #[serde(default)]
+    pub server: ServerConfig,
+    /// Listing cache windows.
+    #[serde(default)]
+    pub cache: CacheConfig,
+    /// In-process simulators (the demo default).
+    #[serde(default)]
+    pub simulators: SimulatorsConfig,
+    /// Provider instances by name, as raw tables; see [`ProviderEntry`].
+    #[serde(default)]
+    pub providers: BTreeMap<String, serde_json::Value>,
+}
+
+/// Listener and HTTP limits.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// Where to listen.
+    pub listen: SocketAddr,
+    /// Whole-request deadline, answered 504.
+    pub request_timeout_ms: u64,
+    /// Largest request body, answered 413.
+    pub max_body_bytes: usize,
+    /// Largest `per_page`.
+    pub max_per_page: u32,
+    /// Most filters in one query.
+    pub max_filters: usize,
+    /// Origins allowed by CORS (`*` for any); empty disables CORS.
+    pub cors_origins: Vec<String>,
+    /// gzip/br for large answers.
+    pub compression: bool,
+    /// Key for cursor HMACs; random per start when absent (cursors then die with a restart).
+    pub cursor_key: Option<String>,
+    /// Log format: `text` or `json`.
+    pub log_format: String,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            request_timeout_ms: 30_000,
+            max_body_bytes: 64 * 1024,
+            max_per_page: 1000,
+            max_filters: 32,
+            cors_origins: Vec::new(),
+            compression: true,
+            cursor_key: None,
+            log_format: "text".into(),
+        }
+    }
+}
+
+/// Cache windows (DESIGN.md "Cache").
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CacheConfig {
+    /// A snapshot younger than this is served as is.
+    pub fresh_ttl_s: u64,
+    /// Up to this age a snapshot is served while one background refresh runs.
+    pub stale_ttl_s: u64,
+    /// Up to this age a snapshot is served while its provider fails.
+    pub stale_if_error_s: u64,
+    /// `refresh=true` fetches at most once per this many seconds per provider.
+    pub refresh_min_interval_s: u64,
+    /// Rendered listing bodies kept for hot identical queries.
+    pub rendered_entries: u64,
+}
+
+impl Default for CacheConfig {
+    fn default() -> Self {
+        CacheConfig {
+            fresh_ttl_s: 30,
+            stale_ttl_s: 300,
+            stale_if_error_s: 3600,
+            refresh_min_interval_s: 5,
+            rendered_entries: 1024,
+        }
+    }
+}
+
+/// The embedded simulators: base URLs written `sim:<name>` point at them.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SimulatorsConfig {
+    /// Start them at all (only when some provider uses `sim:`).
+    pub enabled: bool,
+    /// Catalogue seed.
+    pub seed: u64,
+    /// Catalogue size override (benchmarks).
+    pub scale: Option<usize>,
+}
+
+impl Default for SimulatorsConfig {
+    fn default() -> Self {
+        SimulatorsConfig {
+            enabled: true,
+            seed: 42,
+            scale: None,
+        }
+    }
+}
+
+/// One provider instance: gateway-side settings plus the adapter's own table.
+#[derive(Clone, Debug)]
+pub struct ProviderEntry {
+    /// The configured name.
+    pub name: String,
+    /// Which adapter.
+    pub kind: ProviderKind,
+    /// How long a federated listing waits for this provider.
+    pub deadline_ms: u64,
+    /// Everything else, handed to the adapter's config (secrets from `*_file` resolved).
+    pub settings: serde_json::Map<String, serde_json::Value>,
+}
+
+/// A configuration error: one line naming the key and where it came from.
+#[derive(Debug, thiserror::Error)]
+#[error("config error: {0}")]
+pub struct ConfigError(pub String);
+
+/// Where the layers come from.
+#[derive(Clone, Debug, Default)]
+pub struct Sources {
+    /// `--config` / `ISOGATE_CONFIG`.
+    pub file: Option<PathBuf>,
+    /// Read `ISOGATE_...` variables (off in tests for isolation).
+    pub env: bool,
+    /// Skip the embedded default (tests that want a clean slate).
+    pub skip_embedded: bool,
+}
+
+impl Config {
+    /// Loads and validates every layer.
+    pub fn load(sources: &Sources) -> Result<(Config, Vec<ProviderEntry>), ConfigError> {
+        let figment = Self::figment(sources)?;
+        let config: Config = figment.extract().map_err(|e| describe(&figment, e))?;
+        let entries = config.provider_entries(&figment)?;
+        Ok((config, entries))
+    }
+
+    /// Parses a TOML string alone (tests).
+    pub fn from_toml(toml: &str) -> Result<(Config, Vec<ProviderEntry>), ConfigError> {
+        let figment = Figment::new().merge(Toml::string(toml));
+        let config: Config = figment.extract().map_err(|e| describe(&figment, e))?;
+        let entries = config.provider_entries(&figment)?;
+        Ok((config, entries))
+    }
+
+    fn figment(sources: &Sources) -> Result<Figment, ConfigError> {
+        let mut figment = Figment::new();
+        if !sources.skip_embedded {
+            figment = figment.merge(Toml::string(EMBEDDED_DEFAULT));
+        }
+        if let Some(path) = &sources.file {
+            if !path.exists() {
+                return Err(ConfigError(format!(
+                    "config file {} does not exist",
+                    path.display()
+                )));
+            }
+            figment = figment.merge(Toml::file_exact(path));
+        }
+        if sources.env {
+            // Env names can't hold '-', so ISOGATE_PROVIDERS__VSS_PROD__X
+            // must find the provider written `vss-prod` in a file.
+            let names: Vec<String> = figment
+                .extract_inner::<BTreeMap<String, serde_json::Value>>("providers")
+                .map(|m| m.into_keys().collect())
+                .unwrap_or_default();
+            figment = figment.merge(
+                Env::prefixed("ISOGATE_")
+                    .split("__")
+                    .ignore(&["CONFIG", "LOG"])
+                    .map(move |key| map_env_key(key.as_str(), &names).into()),
+            );
+        }
+        Ok(figment)
+    }
+
+    fn provider_entries(&self, figment: &Figment) -> Result<Vec<ProviderEntry>, ConfigError> {
+        let mut out = Vec::new();
+        for (name, value) in &self.providers {
+            let origin = origin_of(figment, &format!("providers.{name}"));
+            let fail = |msg: String| ConfigError(format!("providers.{name}{msg} ({origin})"));
+            if name.is_empty()
+                || !name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            {
+                return Err(fail(
+                    ": provider names may hold only letters, digits, '-' and '_'".into(),
+                ));
+            }
+            let serde_json::Value::Object(table) = value else {
+                return Err(fail(": expected a table".into()));
+            };
+            let mut settings = table.clone();
+            let kind = match settings.remove("kind") {
+                Some(serde_json::Value::String(k)) => match k.as_str() {
+                    "cloudmc" => ProviderKind::Cloudmc,
+                    "vss" => ProviderKind::Vss,
+                    "action" => ProviderKind::Action,
+                    "cox" => ProviderKind::Cox,
+                    other => {
+                        return Err(fail(format!(
+                            ".kind: unknown kind '{other}', expected cloudmc, vss, action or cox"
+                        )));
+                    }
+                },
+                _ => return Err(fail(".kind: missing (cloudmc, vss, action or cox)".into())),
+            };
+            let deadline_ms = match settings.remove("deadline_ms") {
+                None => 5_000,
+                Some(v) => v
+                    .as_u64()
+                    .filter(|ms| *ms > 0)
+                    .ok_or_else(|| fail(".deadline_ms: expected a positive integer".into()))?,
+            };
+            resolve_secret_files(&mut settings)
+                .map_err(|(key, msg)| fail(format!(".{key}: {msg}")))?;
+            out.push(ProviderEntry {
+                name: name.clone(),
+                kind,
+                deadline_ms,
+                settings,
+            });
+        }
+        Ok(out)
+    }
+}
+
+fn map_env_key(key: &str, provider_names: &[String]) -> String {
+    let lower = key.to_ascii_lowercase();
+    let mut parts: Vec<String> = lower.split('.').map(str::to_owned).collect();
+    if parts.len() >= 2 && parts[0] == "providers" {
+        if let Some(found) = provider_names
+            .iter()
+            .find(|n| n.replace('-', "_").eq_ignore_ascii_case(&parts[1]))
+        {
+            parts[1] = found.clone();
+        }
+    }
+    parts.join(".")
+}
+
+fn resolve_secret_files(
+    settings: &mut serde_json::Map<String, serde_json::Value>,
+) -> Result<(), (String, String)> {
+    let file_keys: Vec<String> = settings
+        .keys()
+        .filter(|k| k.ends_with("_file"))
+        .cloned()
+        .collect();
+    for key in file_keys {
+        let target = key.trim_end_matches("_file").to_owned();
+        let Some(serde_json::Value::String(path)) = settings.remove(&key) else {
+            return Err((key, "expected a file path".into()));
+        };
+        // The error names the path, never the contents.
+        let contents = std::fs::read_to_string(Path::new(&path))
+            .map_err(|e| (key.clone(), format!("cannot read {path}: {}", e.kind())))?;
+        settings.insert(
+            target,
+            serde_json::Value::String(contents.trim().to_owned()),
+        );
+    }
+    Ok(())
+}
+
+fn origin_of(figment: &Figment, key: &str) -> String {
+    figment
+        .find_metadata(key)
+        .map(|m| {
+            m.source
+                .as_ref()
+                .map(|s| format!("from {} {s}", m.name))
+                .unwrap_or_else(|| format!("from {}", m.name))
+        })
+        .unwrap_or_else(|| "from defaults".into())
+}
+
+fn describe(figment: &Figment, e: figment::Error) -> ConfigError {
+    let e = e.into_iter().next().map(|e| {
+        let path = e.path.join(".");
+        let origin = if path.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", origin_of(figment, &path))
+        };
+        let key = if path.is_empty() {
+            "<root>".into()
+        } else {
+            path
+        };
+        format!("{key}: {}{origin}", e.kind)
+    });
+    ConfigError(e.unwrap_or_else(|| "unknown error".into()))
+}
+
+/// Turns an adapter config error (serde) into one line naming the key.
+pub fn adapter_config_error(entry: &ProviderEntry, e: impl std::fmt::Display) -> ConfigError {
+    ConfigError(format!("providers.{}: {e}", entry.name))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_keys_and_kinds_are_named() {
+        let e = Config::from_toml("[server]\nlisten = \"127.0.0.1:1\"\nlisen = 1\n").unwrap_err();
+        assert!(e.0.contains("lisen"), "{e}");
+        let e = Config::from_toml("[providers.a]\nkind = \"ftp\"\n").unwrap_err();
+        assert!(
+            e.0.contains("providers.a.kind") && e.0.contains("ftp"),
+            "{e}"
+        );
+        let e = Config::from_toml("[providers.a]\nbase_url = \"x\"\n").unwrap_err();
+        assert!(e.0.contains("providers.a.kind"), "{e}");
+        let e = Config::from_toml("[providers.\"a b\"]\nkind = \"vss\"\n").unwrap_err();
+        assert!(e.0.contains("providers.a b"), "{e}");
+    }
+
+    #[test]
+    fn secret_files_are_read_and_trimmed_and_errors_name_the_key() {
+        let dir = std::env::temp_dir().join(format!("isogate-cfg-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("key");
+        std::fs::write(&path, "s3cret\n").unwrap();
+        let toml = format!(
+            "[providers.a]\nkind = \"cloudmc\"\napi_key_file = \"{}\"\ndeadline_ms = 250\n",
+            path.display()
+        );
+        let (_, entries) = Config::from_toml(&toml).unwrap();
+        assert_eq!(entries[0].settings["api_key"], "s3cret");
+        assert_eq!(entries[0].deadline_ms, 250);
+        assert!(!entries[0].settings.contains_key("api_key_file"));
+        let e = Config::from_toml(
+            "[providers.a]\nkind = \"vss\"\npassword_file = \"/nonexistent/x\"\n",
+        )
+        .unwrap_err();
+        assert!(e.0.contains("providers.a.password_file"), "{e}");
+    }
+
+    #[test]
+    fn env_keys_find_hyphenated_provider_names() {
+        let names = vec!["vss-prod".to_owned()];
+        assert_eq!(
+            map_env_key("PROVIDERS.VSS_PROD.PASSWORD", &names),
+            "providers.vss-prod.password"
+        );
+        assert_eq!(map_env_key("SERVER.LISTEN", &names), "server.listen");
+    }
+
+    #[test]
+    fn the_embedded_default_parses() {
+        let (config, entries) = Config::from_toml(EMBEDDED_DEFAULT).unwrap();
+        assert!(config.simulators.enabled);
+        assert!(entries.len() >= 5);
+    }
+}

@@ -1,0 +1,142 @@
+//! isogate: one REST API in front of many ISO and image catalogues.
+//!
+//! [`app`] builds the router from an [`AppState`]; `main.rs` only loads the
+//! config, builds the state ([`build_state`]), binds and serves.
+
+pub mod cache;
+pub mod config;
+pub mod embedded;
+pub mod error;
+pub mod listing;
+pub mod openapi;
+pub mod registry;
+pub mod render;
+pub mod routes;
+pub mod state;
+pub mod telemetry;
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{HeaderValue, Method, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use isogate_core::{Error, ErrorKind};
+use tower_http::compression::CompressionLayer;
+use tower_http::cors::{AllowOrigin, Any, CorsLayer};
+
+pub use embedded::Embedded;
+pub use registry::build_state;
+pub use state::{AppState, ProviderHandle};
+
+use crate::routes::{admin, docs, health, isos, items, providers, stats};
+
+/// The whole HTTP surface of DESIGN.md over `state`.
+pub fn app(state: AppState) -> Router {
+    telemetry::init_metrics();
+    let server = state.config().server.clone();
+    let api = Router::new()
+        .route("/v1/isos", get(isos::list_isos))
+        .route("/v1/isos/stats", get(stats::get_stats))
+        .route("/v1/isos/{id}", get(isos::get_iso))
+        .route("/v1/providers", get(providers::list_providers))
+        .route(
+            "/v1/providers/{provider}/isos",
+            get(isos::list_provider_isos).post(items::import_iso),
+        )
+        .route(
+            "/v1/providers/{provider}/isos/{*native_id}",
+            get(items::dispatch_item)
+                .post(items::dispatch_item)
+                .patch(items::dispatch_item)
+                .delete(items::dispatch_item),
+        )
+        .route(
+            "/v1/providers/{provider}/instances/{instance}/detach-iso",
+            post(items::detach_iso),
+        )
+        .route(
+            "/v1/providers/{provider}/sync",
+            post(providers::sync_provider),
+        )
+        .route(
+            "/v1/providers/{provider}/tasks/{task}",
+            get(providers::get_task),
+        )
+        .route("/v1/cache/invalidate", post(admin::invalidate_cache))
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/metrics", get(health::get_metrics))
+        .route("/openapi.json", get(docs::openapi_json))
+        .route("/docs", get(docs::docs_page))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(server.max_body_bytes))
+        .layer(middleware::from_fn_with_state(
+            Duration::from_millis(server.request_timeout_ms),
+            request_deadline,
+        ));
+    let api = match cors(&server.cors_origins) {
+        Some(cors) => api.layer(cors),
+        None => api,
+    };
+    let api = if server.compression {
+        api.layer(CompressionLayer::new().gzip(true).br(true))
+    } else {
+        api
+    };
+    api.layer(middleware::from_fn(telemetry::observe))
+        .with_state(state)
+}
+
+async fn request_deadline(State(limit): State<Duration>, req: Request, next: Next) -> Response {
+    match tokio::time::timeout(limit, next.run(req)).await {
+        Ok(resp) => resp,
+        Err(_) => error::ApiError::coded(
+            Error::new(
+                ErrorKind::Timeout,
+                format!("the request took longer than {limit:?}"),
+            ),
+            "request_timeout",
+        )
+        .into_response(),
+    }
+}
+
+async fn not_found() -> Response {
+    error::ApiError::coded(
+        Error::not_found("no such route; see /openapi.json"),
+        "route_not_found",
+    )
+    .into_response()
+}
+
+async fn method_not_allowed() -> Response {
+    error::ApiError::with_status(
+        Error::invalid_input("method not allowed on this route; see /openapi.json"),
+        "method_not_allowed",
+        StatusCode::METHOD_NOT_ALLOWED,
+    )
+    .into_response()
+}
+
+fn cors(origins: &[String]) -> Option<CorsLayer> {
+    if origins.is_empty() {
+        return None;
+    }
+    let layer = CorsLayer::new()
+        .allow_methods([Method::GET, Method::POST, Method::PATCH, Method::DELETE])
+        .allow_headers(Any)
+        .expose_headers(Any);
+    Some(if origins.iter().any(|o| o == "*") {
+        layer.allow_origin(Any)
+    } else {
+        let list: Vec<HeaderValue> = origins
+            .iter()
+            .filter_map(|o| HeaderValue::from_str(o).ok())
+            .collect();
+        layer.allow_origin(AllowOrigin::list(list))
+    })
+}

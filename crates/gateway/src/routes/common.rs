@@ -1,0 +1,118 @@
+//! Pieces every handler shares: provider lookup, capability gating, outcome
+//! answers and a JSON extractor whose rejections are problems too.
+
+use axum::Json;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{FromRequest, Request};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use isogate_core::{Error, ErrorKind, Outcome};
+use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
+use serde::de::DeserializeOwned;
+
+use crate::error::ApiError;
+use crate::state::{AppState, ProviderHandle};
+
+/// The provider by name, or a 404 problem.
+pub fn provider<'a>(state: &'a AppState, name: &str) -> Result<&'a ProviderHandle, ApiError> {
+    state.provider(name).ok_or_else(|| {
+        ApiError::coded(
+            Error::not_found(format!("no provider named '{name}' is configured")),
+            "unknown_provider",
+        )
+    })
+}
+
+/// A 501 naming the capability when the provider does not switch it on, so no
+/// unsupported call reaches an adapter.
+pub fn require(handle: &ProviderHandle, capability: &str) -> Result<(), ApiError> {
+    if handle.capability.supports(capability) == Some(true) {
+        return Ok(());
+    }
+    Err(Error::new(
+        ErrorKind::Unsupported,
+        format!(
+            "provider '{}' ({}) does not support '{capability}'",
+            handle.name,
+            handle.kind.as_str()
+        ),
+    )
+    .with_provider(&handle.name)
+    .with_operation(capability)
+    .into())
+}
+
+/// The path of a task, for `Location`.
+pub fn task_location(provider: &str, task_id: &str) -> String {
+    format!(
+        "/v1/providers/{}/tasks/{}",
+        utf8_percent_encode(provider, NON_ALPHANUMERIC),
+        utf8_percent_encode(task_id, NON_ALPHANUMERIC)
+    )
+}
+
+/// Answers a write: 200/201 with the item, 200 with a URL, 204, or 202 with
+/// the task and a `Location` to follow it.
+pub fn outcome_response(provider: &str, outcome: Outcome, created: bool) -> Response {
+    match outcome {
+        Outcome::Item { item } => {
+            let status = if created {
+                StatusCode::CREATED
+            } else {
+                StatusCode::OK
+            };
+            (status, Json(item)).into_response()
+        }
+        Outcome::Url { url } => Json(serde_json::json!({ "url": url })).into_response(),
+        Outcome::Done => StatusCode::NO_CONTENT.into_response(),
+        Outcome::Accepted { task } => {
+            let location = task_location(provider, &task.id);
+            let mut resp = (StatusCode::ACCEPTED, Json(task)).into_response();
+            if let Ok(v) = HeaderValue::from_str(&location) {
+                resp.headers_mut().insert(header::LOCATION, v);
+            }
+            resp
+        }
+    }
+}
+
+/// `Json<T>` whose rejections answer problem+json (400, 413 or 415).
+#[derive(Debug)]
+pub struct ApiJson<T>(pub T);
+
+impl<S, T> FromRequest<S> for ApiJson<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match Json::<T>::from_request(req, state).await {
+            Ok(Json(value)) => Ok(ApiJson(value)),
+            Err(rejection) => Err(json_rejection(rejection)),
+        }
+    }
+}
+
+fn json_rejection(rejection: JsonRejection) -> ApiError {
+    let text = rejection.body_text();
+    match rejection {
+        JsonRejection::MissingJsonContentType(_) => ApiError::with_status(
+            Error::invalid_input("the body must be JSON (Content-Type: application/json)"),
+            "unsupported_media_type",
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        ),
+        JsonRejection::BytesRejection(_) if rejection_is_too_large(&text) => ApiError::with_status(
+            Error::invalid_input("the body is larger than the configured limit"),
+            "payload_too_large",
+            StatusCode::PAYLOAD_TOO_LARGE,
+        ),
+        _ => ApiError::coded(Error::invalid_input(text), "invalid_body"),
+    }
+}
+
+fn rejection_is_too_large(text: &str) -> bool {
+    text.to_ascii_lowercase().contains("length limit")
+        || text.to_ascii_lowercase().contains("too large")
+}

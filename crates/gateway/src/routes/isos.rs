@@ -1,0 +1,303 @@
+//! Listings: the federated one, one provider's, one item by global id.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use bytes::{BufMut, Bytes, BytesMut};
+use isogate_core::query::{CursorCodec, Limits, Query, execute, project};
+use isogate_core::{Error, GlobalId};
+use serde::Serialize;
+
+use crate::cache::Freshness;
+use crate::error::ApiError;
+use crate::listing::{Gathered, Source, gather, gather_raw, select};
+use crate::render::{RenderedPage, digest, page_key};
+use crate::routes::common::{provider, require};
+use crate::state::AppState;
+
+/// Parses the listing query with the configured limits; errors name the parameter.
+pub fn parse_query(state: &AppState, raw: Option<&str>) -> Result<Query, ApiError> {
+    let limits = Limits {
+        max_per_page: state.config().server.max_per_page,
+        max_filters: state.config().server.max_filters,
+        ..Limits::default()
+    };
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(raw.unwrap_or(""))
+        .map_err(|_| crate::error::bad_request("the query string is not valid URL encoding"))?;
+    Query::parse(&pairs, &limits).map_err(|e| ApiError::coded(e.into(), "invalid_query"))
+}
+
+/// `meta` of a listing.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ListMeta {
+    /// Matching items across all pages.
+    pub total: usize,
+    /// Page size.
+    pub per_page: u32,
+    /// Opaque cursor of the next page; absent on the last.
+    pub next_cursor: Option<String>,
+    /// Some provider failed, was served stale because it failed, or is incomplete.
+    pub partial: bool,
+}
+
+/// A listing answer (documentation shape; the server writes it pre-rendered).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ListResponse {
+    /// The page's items (projected when `fields=` is given).
+    pub data: Vec<isogate_core::Iso>,
+    /// Totals and paging.
+    pub meta: ListMeta,
+    /// Per provider: what happened.
+    pub sources: Vec<Source>,
+}
+
+/// Federated listing over every provider.
+#[utoipa::path(get, path = "/v1/isos", tag = "listings",
+    params(crate::openapi::ListParams),
+    responses((status = 200, description = "A page of items with per-provider sources", body = ListResponse,
+                headers(("ETag" = String, description = "Weak validator of the page"),
+                        ("Cache-Status" = String, description = "RFC 9211 cache status"))),
+              (status = 304, description = "Not modified (If-None-Match)"),
+              (status = 400, description = "Malformed query: names the parameter, position and what was expected", body = crate::error::Problem),
+              (status = 502, description = "Every selected provider failed and nothing is cached", body = crate::error::Problem),
+              (status = 504, description = "Every selected provider timed out and nothing is cached", body = crate::error::Problem)))]
+pub async fn list_isos(
+    State(state): State<AppState>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    listing(state, raw, headers, None)
+        .await
+        .unwrap_or_else(IntoResponse::into_response)
+}
+
+/// One provider's listing, same query language.
+#[utoipa::path(get, path = "/v1/providers/{provider}/isos", tag = "listings",
+    params(("provider" = String, Path, description = "Configured provider name"), crate::openapi::ListParams),
+    responses((status = 200, description = "A page of items", body = ListResponse),
+              (status = 304, description = "Not modified (If-None-Match)"),
+              (status = 400, description = "Malformed query", body = crate::error::Problem),
+              (status = 404, description = "No such provider", body = crate::error::Problem),
+              (status = 502, description = "The provider failed and nothing is cached", body = crate::error::Problem),
+              (status = 504, description = "The provider timed out and nothing is cached", body = crate::error::Problem)))]
+pub async fn list_provider_isos(
+    State(state): State<AppState>,
+    Path(provider_name): Path<String>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    let result = async {
+        let handle = provider(&state, &provider_name)?;
+        require(handle, "list")?;
+        listing(state.clone(), raw, headers, Some(provider_name.clone())).await
+    };
+    result.await.unwrap_or_else(IntoResponse::into_response)
+}
+
+async fn listing(
+    state: AppState,
+    raw: Option<String>,
+    headers: HeaderMap,
+    only: Option<String>,
+) -> Result<Response, ApiError> {
+    let mut query = parse_query(&state, raw.as_deref())?;
+    if let Some(name) = &only {
+        if !query.providers.is_empty() && !query.providers.contains(name) {
+            return Err(crate::error::bad_request(format!(
+                "provider: '{}' conflicts with the path's provider '{name}'",
+                query.providers.join(",")
+            )));
+        }
+        query.providers = vec![name.clone()];
+    }
+    let selection = select(&state, &query.providers)?;
+    let gathered = if query.raw {
+        gather_raw(&state, &selection).await
+    } else {
+        gather(&state, &selection, query.refresh).await
+    };
+    if let Some(failure) = gathered.total_failure() {
+        return Err(failure);
+    }
+    let codec = CursorCodec::new(state.cursor_key());
+    let cacheable = !query.raw && !query.refresh;
+    let key = page_key(
+        raw.as_deref().unwrap_or(""),
+        &gathered.versions(&gathered.sources),
+    );
+    let page = match state.rendered().get(key).filter(|_| cacheable) {
+        Some(page) => page,
+        None => {
+            let page = Arc::new(render_page(&query, &gathered, &codec)?);
+            if cacheable {
+                state.rendered().insert(key, page.clone());
+            }
+            page
+        }
+    };
+    Ok(answer(&query, &gathered, &page, &headers))
+}
+
+fn render_page(
+    query: &Query,
+    gathered: &Gathered,
+    codec: &CursorCodec,
+) -> Result<RenderedPage, ApiError> {
+    let result = execute(query, gathered.items(), codec)
+        .map_err(|e| ApiError::coded(e.into(), "invalid_query"))?;
+    let mut buf = BytesMut::with_capacity(result.items.len() * 640 + 2).writer();
+    let write = |buf: &mut bytes::buf::Writer<BytesMut>| -> serde_json::Result<()> {
+        use std::io::Write;
+        buf.write_all(b"[").map_err(serde_json::Error::io)?;
+        for (i, item) in result.items.iter().enumerate() {
+            if i > 0 {
+                buf.write_all(b",").map_err(serde_json::Error::io)?;
+            }
+            match &query.fields {
+                Some(fields) => serde_json::to_writer(&mut *buf, &project(item, fields))?,
+                None => serde_json::to_writer(&mut *buf, item)?,
+            }
+        }
+        buf.write_all(b"]").map_err(serde_json::Error::io)
+    };
+    write(&mut buf)
+        .map_err(|e| ApiError::from(Error::upstream(format!("rendering failed: {e}"))))?;
+    let data = buf.into_inner().freeze();
+    Ok(RenderedPage {
+        digest: digest(&data),
+        data,
+        total: result.total,
+        next_cursor: result.next_cursor,
+    })
+}
+
+fn answer(
+    query: &Query,
+    gathered: &Gathered,
+    page: &RenderedPage,
+    headers: &HeaderMap,
+) -> Response {
+    let meta = ListMeta {
+        total: page.total,
+        per_page: query.per_page,
+        next_cursor: page.next_cursor.clone(),
+        partial: gathered.partial,
+    };
+    // The validator covers what the client would see change: the items, the
+    // paging and each source's status, not the ever-growing ages.
+    let statuses: Vec<(&str, crate::listing::SourceStatus)> = gathered
+        .sources
+        .iter()
+        .map(|s| (s.provider.as_str(), s.status))
+        .collect();
+    let etag = format!(
+        "W/\"{:016x}\"",
+        digest(
+            format!(
+                "{}|{}|{:?}|{}|{:?}",
+                page.digest, page.total, page.next_cursor, meta.partial, statuses
+            )
+            .as_bytes()
+        )
+    );
+    let cache_status = cache_status(gathered);
+    if headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"))
+    {
+        let mut resp = StatusCode::NOT_MODIFIED.into_response();
+        set_validators(&mut resp, &etag, &cache_status);
+        return resp;
+    }
+    let meta = serde_json::to_vec(&meta).unwrap_or_default();
+    let sources = serde_json::to_vec(&gathered.sources).unwrap_or_default();
+    let mut body = BytesMut::with_capacity(page.data.len() + meta.len() + sources.len() + 32);
+    body.extend_from_slice(b"{\"data\":");
+    body.extend_from_slice(&page.data);
+    body.extend_from_slice(b",\"meta\":");
+    body.extend_from_slice(&meta);
+    body.extend_from_slice(b",\"sources\":");
+    body.extend_from_slice(&sources);
+    body.extend_from_slice(b"}");
+    let mut resp = (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        Bytes::from(body),
+    )
+        .into_response();
+    set_validators(&mut resp, &etag, &cache_status);
+    resp
+}
+
+fn set_validators(resp: &mut Response, etag: &str, cache_status: &str) {
+    if let Ok(v) = HeaderValue::from_str(etag) {
+        resp.headers_mut().insert(header::ETAG, v);
+    }
+    if let Ok(v) = HeaderValue::from_str(cache_status) {
+        resp.headers_mut().insert("cache-status", v);
+    }
+}
+
+/// RFC 9211: a hit, a stale hit (negative ttl), or a forward.
+fn cache_status(gathered: &Gathered) -> String {
+    match gathered.freshness {
+        Freshness::Hit => "isogate; hit".into(),
+        Freshness::Stale => format!("isogate; hit; ttl=-{}", gathered.max_age_s),
+        Freshness::Miss => "isogate; fwd=miss; stored".into(),
+    }
+}
+
+/// One item by global id (`provider:native_id`, percent-encoded).
+#[utoipa::path(get, path = "/v1/isos/{id}", tag = "listings",
+    params(("id" = String, Path, description = "Global id: provider:percent-encoded native id"), crate::routes::items::ItemParams),
+    responses((status = 200, description = "The item", body = isogate_core::Iso),
+              (status = 400, description = "Malformed global id", body = crate::error::Problem),
+              (status = 404, description = "No such item or provider", body = crate::error::Problem),
+              (status = 502, description = "Upstream failed", body = crate::error::Problem),
+              (status = 504, description = "Upstream timed out", body = crate::error::Problem)))]
+pub async fn get_iso(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    axum::extract::Query(params): axum::extract::Query<crate::routes::items::ItemParams>,
+) -> Result<Response, ApiError> {
+    let global = GlobalId::decode(&id).map_err(|e| ApiError::coded(e, "invalid_id"))?;
+    let handle = provider(&state, &global.provider)?;
+    isogate_core::validate_native_id(&global.native_id, true)
+        .map_err(|e| ApiError::coded(e, "invalid_id"))?;
+    if handle.capability.get {
+        return Ok(Json(handle.provider.get(&global.native_id, params.raw).await?).into_response());
+    }
+    // Without a get endpoint, the listing is the source of truth.
+    let resolved = state
+        .cache()
+        .resolve(&handle.provider, handle.deadline, false)
+        .await;
+    let Some(snapshot) = resolved.snapshot else {
+        return Err(match resolved.error {
+            Some(e) => Error::new(e.kind(), e.message())
+                .with_retryable(e.retryable())
+                .with_provider(&handle.name)
+                .with_operation("get")
+                .into(),
+            None => Error::upstream("no listing")
+                .with_provider(&handle.name)
+                .into(),
+        });
+    };
+    snapshot
+        .items
+        .iter()
+        .find(|i| i.native_id == global.native_id)
+        .map(|i| Json(i).into_response())
+        .ok_or_else(|| {
+            Error::not_found(format!("no item '{}'", global.native_id))
+                .with_provider(&handle.name)
+                .into()
+        })
+}

@@ -1,0 +1,316 @@
+//! One provider's items: get, import, update, delete, attach, detach,
+//! download URL, history. Native ids may hold `/` (Cox), so the item routes
+//! share one catch-all and [`dispatch_item`] picks the handler from the raw
+//! path's suffix (`/attach`, `/download-url`, `/history`; a percent-encoded
+//! `%2F` is part of the id, never a separator).
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{FromRequest, Path, Query, Request, State};
+use axum::http::{Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use isogate_core::{
+    AttachRequest, DetachRequest, Error, ImportRequest, UpdateRequest, validate_native_id,
+};
+use percent_encoding::percent_decode_str;
+use serde::Deserialize;
+
+use crate::error::ApiError;
+use crate::routes::common::{ApiJson, outcome_response, provider, require};
+use crate::state::AppState;
+
+/// `?raw=true` on a single item.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+pub struct ItemParams {
+    /// Add the upstream object as received.
+    #[serde(default)]
+    pub raw: bool,
+}
+
+#[derive(Clone, Copy)]
+enum ItemAction {
+    Item,
+    Attach,
+    DownloadUrl,
+    History,
+}
+
+/// Routes `/v1/providers/{provider}/isos/{*rest}` by method and raw suffix.
+pub async fn dispatch_item(
+    State(state): State<AppState>,
+    Path((provider_name, _)): Path<(String, String)>,
+    req: Request<Body>,
+) -> Response {
+    let raw_rest = raw_item_path(req.uri().path());
+    let (raw_id, action) = split_action(raw_rest, req.method());
+    let native_id = match decode_id(raw_id) {
+        Ok(id) => id,
+        Err(e) => return e.into_response(),
+    };
+    let method = req.method().clone();
+    let result = match (method, action) {
+        (Method::GET, ItemAction::Item) => {
+            let Query(params) = match Query::<ItemParams>::try_from_uri(req.uri()) {
+                Ok(q) => q,
+                Err(e) => return crate::error::bad_request(e.body_text()).into_response(),
+            };
+            get_provider_iso(state, provider_name, native_id, params).await
+        }
+        (Method::GET, ItemAction::History) => {
+            get_iso_history(state, provider_name, native_id).await
+        }
+        (Method::PATCH, ItemAction::Item) => {
+            match ApiJson::<UpdateRequest>::from_request(req, &()).await {
+                Ok(ApiJson(body)) => update_iso(state, provider_name, native_id, body).await,
+                Err(e) => Err(e),
+            }
+        }
+        (Method::DELETE, ItemAction::Item) => delete_iso(state, provider_name, native_id).await,
+        (Method::POST, ItemAction::Attach) => {
+            match ApiJson::<AttachRequest>::from_request(req, &()).await {
+                Ok(ApiJson(body)) => attach_iso(state, provider_name, native_id, body).await,
+                Err(e) => Err(e),
+            }
+        }
+        (Method::POST, ItemAction::DownloadUrl) => {
+            create_download_url(state, provider_name, native_id).await
+        }
+        _ => Err(ApiError::with_status(
+            Error::invalid_input("no such operation on an item; see /openapi.json"),
+            "method_not_allowed",
+            StatusCode::METHOD_NOT_ALLOWED,
+        )),
+    };
+    result.unwrap_or_else(IntoResponse::into_response)
+}
+
+fn raw_item_path(path: &str) -> &str {
+    // `/v1/providers/{name}/isos/<rest>`; provider names never need encoding.
+    path.splitn(6, '/').nth(5).unwrap_or("")
+}
+
+fn split_action<'a>(raw: &'a str, method: &Method) -> (&'a str, ItemAction) {
+    let suffixes: &[(&str, ItemAction)] = match *method {
+        Method::POST => &[
+            ("/attach", ItemAction::Attach),
+            ("/download-url", ItemAction::DownloadUrl),
+        ],
+        Method::GET => &[("/history", ItemAction::History)],
+        _ => &[],
+    };
+    for (suffix, action) in suffixes {
+        if let Some(id) = raw.strip_suffix(suffix) {
+            return (id, *action);
+        }
+    }
+    (raw, ItemAction::Item)
+}
+
+/// Percent-decodes a native id and rejects ids no upstream could accept.
+pub fn decode_id(raw: &str) -> Result<String, ApiError> {
+    let id = percent_decode_str(raw)
+        .decode_utf8()
+        .map_err(|_| crate::error::bad_request("the native id is not UTF-8 once decoded"))?
+        .into_owned();
+    validate_native_id(&id, true).map_err(|e| ApiError::coded(e, "invalid_id"))?;
+    Ok(id)
+}
+
+/// One item of one provider.
+#[utoipa::path(get, path = "/v1/providers/{provider}/isos/{native_id}", tag = "items",
+    params(("provider" = String, Path, description = "Configured provider name"),
+           ("native_id" = String, Path, description = "The upstream id; may hold '/' (Cox)"), ItemParams),
+    responses((status = 200, description = "The item", body = isogate_core::Iso),
+              (status = 400, description = "Invalid id", body = crate::error::Problem),
+              (status = 404, description = "No such item or provider", body = crate::error::Problem),
+              (status = 501, description = "The provider cannot get single items", body = crate::error::Problem),
+              (status = 502, description = "Upstream failed", body = crate::error::Problem),
+              (status = 503, description = "Upstream unreachable", body = crate::error::Problem),
+              (status = 504, description = "Upstream timed out", body = crate::error::Problem)))]
+pub async fn get_provider_iso(
+    state: AppState,
+    provider_name: String,
+    native_id: String,
+    params: ItemParams,
+) -> Result<Response, ApiError> {
+    let handle = provider(&state, &provider_name)?;
+    require(handle, "get")?;
+    let item = handle.provider.get(&native_id, params.raw).await?;
+    Ok(Json(item).into_response())
+}
+
+/// Import (register or upload) an ISO by URL.
+#[utoipa::path(post, path = "/v1/providers/{provider}/isos", tag = "items",
+    params(("provider" = String, Path, description = "Configured provider name")),
+    request_body = isogate_core::ImportRequest,
+    responses((status = 201, description = "Imported", body = isogate_core::Iso),
+              (status = 202, description = "Import started; follow Location", body = isogate_core::Task),
+              (status = 400, description = "Invalid request or URL", body = crate::error::Problem),
+              (status = 404, description = "No such provider", body = crate::error::Problem),
+              (status = 413, description = "Body too large", body = crate::error::Problem),
+              (status = 415, description = "Body is not JSON", body = crate::error::Problem),
+              (status = 501, description = "The provider cannot import", body = crate::error::Problem),
+              (status = 502, description = "Upstream failed", body = crate::error::Problem)))]
+pub async fn import_iso(
+    State(state): State<AppState>,
+    Path(provider_name): Path<String>,
+    ApiJson(body): ApiJson<ImportRequest>,
+) -> Result<Response, ApiError> {
+    let handle = provider(&state, &provider_name)?;
+    require(handle, "import")?;
+    let outcome = handle.provider.import(&body).await?;
+    state.cache().invalidate(&handle.name).await;
+    Ok(outcome_response(&handle.name, outcome, true))
+}
+
+/// Change an item's name or description.
+#[utoipa::path(patch, path = "/v1/providers/{provider}/isos/{native_id}", tag = "items",
+    params(("provider" = String, Path, description = "Configured provider name"),
+           ("native_id" = String, Path, description = "The upstream id")),
+    request_body = isogate_core::UpdateRequest,
+    responses((status = 200, description = "Updated", body = isogate_core::Iso),
+              (status = 204, description = "Updated"),
+              (status = 400, description = "Invalid request", body = crate::error::Problem),
+              (status = 404, description = "No such item", body = crate::error::Problem),
+              (status = 501, description = "The provider cannot update", body = crate::error::Problem),
+              (status = 502, description = "Upstream failed", body = crate::error::Problem)))]
+pub async fn update_iso(
+    state: AppState,
+    provider_name: String,
+    native_id: String,
+    body: UpdateRequest,
+) -> Result<Response, ApiError> {
+    let handle = provider(&state, &provider_name)?;
+    require(handle, "update")?;
+    if body.name.is_none() && body.description.is_none() {
+        return Err(crate::error::bad_request(
+            "give at least one of name, description",
+        ));
+    }
+    let outcome = handle.provider.update(&native_id, &body).await?;
+    state.cache().invalidate(&handle.name).await;
+    Ok(outcome_response(&handle.name, outcome, false))
+}
+
+/// Delete an item.
+#[utoipa::path(delete, path = "/v1/providers/{provider}/isos/{native_id}", tag = "items",
+    params(("provider" = String, Path, description = "Configured provider name"),
+           ("native_id" = String, Path, description = "The upstream id")),
+    responses((status = 202, description = "Deletion started", body = isogate_core::Task),
+              (status = 204, description = "Deleted"),
+              (status = 400, description = "Invalid id", body = crate::error::Problem),
+              (status = 404, description = "No such item", body = crate::error::Problem),
+              (status = 501, description = "The provider cannot delete", body = crate::error::Problem),
+              (status = 502, description = "Upstream failed", body = crate::error::Problem)))]
+pub async fn delete_iso(
+    state: AppState,
+    provider_name: String,
+    native_id: String,
+) -> Result<Response, ApiError> {
+    let handle = provider(&state, &provider_name)?;
+    require(handle, "delete")?;
+    let outcome = handle.provider.delete(&native_id).await?;
+    state.cache().invalidate(&handle.name).await;
+    Ok(outcome_response(&handle.name, outcome, false))
+}
+
+/// Attach (mount) an item to an instance or server.
+#[utoipa::path(post, path = "/v1/providers/{provider}/isos/{native_id}/attach", tag = "items",
+    params(("provider" = String, Path, description = "Configured provider name"),
+           ("native_id" = String, Path, description = "The upstream id")),
+    request_body = isogate_core::AttachRequest,
+    responses((status = 202, description = "Attach started", body = isogate_core::Task),
+              (status = 204, description = "Attached"),
+              (status = 400, description = "Invalid request", body = crate::error::Problem),
+              (status = 404, description = "No such item", body = crate::error::Problem),
+              (status = 501, description = "The provider cannot attach", body = crate::error::Problem),
+              (status = 502, description = "Upstream failed", body = crate::error::Problem)))]
+pub async fn attach_iso(
+    state: AppState,
+    provider_name: String,
+    native_id: String,
+    body: AttachRequest,
+) -> Result<Response, ApiError> {
+    let handle = provider(&state, &provider_name)?;
+    require(handle, "attach")?;
+    validate_native_id(&body.instance_id, false).map_err(|e| ApiError::coded(e, "invalid_id"))?;
+    let outcome = handle.provider.attach(&native_id, &body).await?;
+    Ok(outcome_response(&handle.name, outcome, false))
+}
+
+/// Detach (unmount) whatever is attached to an instance or server.
+#[utoipa::path(post, path = "/v1/providers/{provider}/instances/{instance}/detach-iso", tag = "items",
+    params(("provider" = String, Path, description = "Configured provider name"),
+           ("instance" = String, Path, description = "The instance or server id")),
+    responses((status = 202, description = "Detach started", body = isogate_core::Task),
+              (status = 204, description = "Detached"),
+              (status = 400, description = "Invalid id", body = crate::error::Problem),
+              (status = 404, description = "No such instance", body = crate::error::Problem),
+              (status = 501, description = "The provider cannot detach", body = crate::error::Problem),
+              (status = 502, description = "Upstream failed", body = crate::error::Problem)))]
+pub async fn detach_iso(
+    State(state): State<AppState>,
+    Path((provider_name, instance)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let handle = provider(&state, &provider_name)?;
+    require(handle, "detach")?;
+    validate_native_id(&instance, false).map_err(|e| ApiError::coded(e, "invalid_id"))?;
+    let outcome = handle
+        .provider
+        .detach(&DetachRequest {
+            instance_id: instance,
+        })
+        .await?;
+    Ok(outcome_response(&handle.name, outcome, false))
+}
+
+/// Generate a download URL.
+#[utoipa::path(post, path = "/v1/providers/{provider}/isos/{native_id}/download-url", tag = "items",
+    params(("provider" = String, Path, description = "Configured provider name"),
+           ("native_id" = String, Path, description = "The upstream id")),
+    responses((status = 200, description = "The URL", body = crate::openapi::UrlResponse),
+              (status = 202, description = "Generation started; the task's result holds `url`", body = isogate_core::Task),
+              (status = 400, description = "Not extractable or invalid id", body = crate::error::Problem),
+              (status = 404, description = "No such item", body = crate::error::Problem),
+              (status = 501, description = "The provider cannot generate URLs", body = crate::error::Problem),
+              (status = 502, description = "Upstream failed", body = crate::error::Problem)))]
+pub async fn create_download_url(
+    state: AppState,
+    provider_name: String,
+    native_id: String,
+) -> Result<Response, ApiError> {
+    let handle = provider(&state, &provider_name)?;
+    require(handle, "download_url")?;
+    let outcome = handle.provider.download_url(&native_id).await?;
+    Ok(outcome_response(&handle.name, outcome, false))
+}
+
+/// The operations done on an item, oldest first.
+#[utoipa::path(get, path = "/v1/providers/{provider}/isos/{native_id}/history", tag = "items",
+    params(("provider" = String, Path, description = "Configured provider name"),
+           ("native_id" = String, Path, description = "The upstream id")),
+    responses((status = 200, description = "The history", body = crate::openapi::HistoryResponse),
+              (status = 400, description = "Invalid id", body = crate::error::Problem),
+              (status = 404, description = "No such item", body = crate::error::Problem),
+              (status = 501, description = "The provider keeps no history", body = crate::error::Problem),
+              (status = 502, description = "Upstream failed", body = crate::error::Problem)))]
+pub async fn get_iso_history(
+    state: AppState,
+    provider_name: String,
+    native_id: String,
+) -> Result<Response, ApiError> {
+    let handle = provider(&state, &provider_name)?;
+    if handle.capability.history {
+        let entries = handle.provider.history(&native_id).await?;
+        return Ok(Json(serde_json::json!({ "data": entries })).into_response());
+    }
+    // Without history support `.../history` can only be part of an id (a Cox
+    // tag may be named "history"), so it is an item lookup.
+    get_provider_iso(
+        state,
+        provider_name,
+        format!("{native_id}/history"),
+        ItemParams::default(),
+    )
+    .await
+}

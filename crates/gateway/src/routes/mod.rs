@@ -1,0 +1,10 @@
+//! Handlers, one file per resource.
+
+pub mod admin;
+pub mod common;
+pub mod docs;
+pub mod health;
+pub mod isos;
+pub mod items;
+pub mod providers;
+pub mod stats;

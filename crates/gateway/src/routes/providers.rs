@@ -1,0 +1,124 @@
+//! Configured providers, personal-catalogue sync and unified tasks.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+use crate::error::ApiError;
+use crate::routes::common::{outcome_response, provider, require};
+use crate::state::{AppState, ProviderHandle};
+
+/// One provider as `/v1/providers` shows it.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ProviderInfo {
+    /// Configured name.
+    pub name: String,
+    /// Adapter family.
+    pub kind: isogate_core::ProviderKind,
+    /// Operations it supports.
+    pub capabilities: Vec<&'static str>,
+    /// Query parts it can push down upstream.
+    pub pushdown: Vec<&'static str>,
+    /// `ok`, `degraded` (last listing failed) or `unknown` (not listed yet).
+    pub health: &'static str,
+    /// Failures since the last successful listing.
+    pub consecutive_failures: u64,
+    /// Code of the last failure, if any.
+    pub last_error: Option<String>,
+    /// Age of the cached listing in seconds, if one is cached.
+    pub cache_age_s: Option<u64>,
+    /// Items in the cached listing, if one is cached.
+    pub cache_count: Option<usize>,
+    /// Federated-listing deadline in milliseconds.
+    pub deadline_ms: u64,
+}
+
+/// The configured providers with capabilities, health and cache age.
+#[utoipa::path(get, path = "/v1/providers", tag = "providers",
+    responses((status = 200, description = "The providers", body = ProviderList)))]
+pub async fn list_providers(State(state): State<AppState>) -> Response {
+    let mut data = Vec::new();
+    for handle in state.providers() {
+        data.push(provider_info(&state, handle).await);
+    }
+    Json(ProviderList { data }).into_response()
+}
+
+/// `{"data": [ProviderInfo]}`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ProviderList {
+    /// The providers, by name.
+    pub data: Vec<ProviderInfo>,
+}
+
+async fn provider_info(state: &AppState, handle: &ProviderHandle) -> ProviderInfo {
+    let health = state.cache().health(&handle.name);
+    let snapshot = state.cache().peek(&handle.name).await;
+    let cap = handle.capability;
+    let mut pushdown = Vec::new();
+    if cap.filter_pushdown {
+        pushdown.push("filter");
+    }
+    if cap.sort_pushdown {
+        pushdown.push("sort");
+    }
+    ProviderInfo {
+        name: handle.name.clone(),
+        kind: handle.kind,
+        capabilities: cap.operations(),
+        pushdown,
+        health: match (health.last_success, health.consecutive_failures) {
+            (_, n) if n > 0 => "degraded",
+            (Some(_), _) => "ok",
+            (None, _) => "unknown",
+        },
+        consecutive_failures: health.consecutive_failures,
+        last_error: health.last_error.map(|(_, code)| code),
+        cache_age_s: snapshot.as_ref().map(|s| s.age().as_secs()),
+        cache_count: snapshot.as_ref().map(|s| s.items.len()),
+        deadline_ms: handle.deadline.as_millis() as u64,
+    }
+}
+
+/// Re-sync a personal catalogue (VSS); answers the unified task.
+#[utoipa::path(post, path = "/v1/providers/{provider}/sync", tag = "providers",
+    params(("provider" = String, Path, description = "Configured provider name")),
+    responses((status = 202, description = "Sync started; follow Location", body = isogate_core::Task),
+              (status = 404, description = "No such provider", body = crate::error::Problem),
+              (status = 501, description = "The provider has nothing to sync", body = crate::error::Problem),
+              (status = 502, description = "Upstream failed", body = crate::error::Problem)))]
+pub async fn sync_provider(
+    State(state): State<AppState>,
+    Path(provider_name): Path<String>,
+) -> Result<Response, ApiError> {
+    let handle = provider(&state, &provider_name)?;
+    require(handle, "sync")?;
+    let outcome = handle.provider.sync().await?;
+    state.cache().invalidate(&handle.name).await;
+    Ok(outcome_response(&handle.name, outcome, false))
+}
+
+/// The unified state of an asynchronous upstream operation.
+#[utoipa::path(get, path = "/v1/providers/{provider}/tasks/{task}", tag = "providers",
+    params(("provider" = String, Path, description = "Configured provider name"),
+           ("task" = String, Path, description = "The task id from a 202 answer")),
+    responses((status = 200, description = "The task: pending, succeeded or failed", body = isogate_core::Task),
+              (status = 404, description = "No such task or provider", body = crate::error::Problem),
+              (status = 501, description = "The provider has no tasks", body = crate::error::Problem),
+              (status = 502, description = "Upstream failed", body = crate::error::Problem)))]
+pub async fn get_task(
+    State(state): State<AppState>,
+    Path((provider_name, task_id)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let handle = provider(&state, &provider_name)?;
+    require(handle, "tasks")?;
+    isogate_core::validate_native_id(&task_id, false)
+        .map_err(|e| ApiError::coded(e, "invalid_id"))?;
+    let task = handle.provider.task(&task_id).await?;
+    if task.status != isogate_core::TaskStatus::Pending {
+        // A finished task may have changed the catalogue (import, delete).
+        state.cache().invalidate(&handle.name).await;
+    }
+    Ok(Json(task).into_response())
+}

@@ -1,0 +1,176 @@
+//! Counts and byte totals per group, for dashboards.
+
+use std::collections::BTreeMap;
+
+use axum::Json;
+use axum::extract::{RawQuery, State};
+use axum::response::{IntoResponse, Response};
+use isogate_core::Iso;
+use serde::Serialize;
+
+use crate::error::{ApiError, bad_request};
+use crate::listing::{Source, gather, select};
+use crate::state::AppState;
+
+/// The dimensions `group_by` accepts.
+pub const GROUPS: [&str; 7] = [
+    "provider",
+    "provider_kind",
+    "kind",
+    "status",
+    "os",
+    "zone",
+    "visibility",
+];
+
+/// One group's figures.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct StatsRow {
+    /// The group's values, one per `group_by` dimension (null when absent).
+    #[schema(value_type = Object)]
+    pub group: BTreeMap<String, Option<String>>,
+    /// Items in the group.
+    pub count: u64,
+    /// Sum of known sizes.
+    pub size_bytes: u64,
+}
+
+/// The stats answer.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct StatsResponse {
+    /// Groups, largest count first.
+    pub data: Vec<StatsRow>,
+    /// Totals over every matching item.
+    pub meta: StatsMeta,
+    /// Per provider: what happened.
+    pub sources: Vec<Source>,
+}
+
+/// Totals.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct StatsMeta {
+    /// Matching items.
+    pub total: u64,
+    /// Sum of known sizes.
+    pub size_bytes: u64,
+    /// Some provider failed.
+    pub partial: bool,
+    /// The dimensions grouped by.
+    pub group_by: Vec<String>,
+}
+
+/// Counts and byte totals per group over the federated listing; takes the
+/// listing's filters (`filter`, `q`, `provider`, `kind`). Items in several
+/// zones count once in each zone's group when grouping by `zone`.
+#[utoipa::path(get, path = "/v1/isos/stats", tag = "listings",
+    params(("group_by" = Option<String>, Query, description = "Comma list of provider, provider_kind, kind, status, os, zone, visibility (default provider)"),
+           crate::openapi::ListParams),
+    responses((status = 200, description = "Figures per group", body = StatsResponse),
+              (status = 400, description = "Unknown group or malformed query", body = crate::error::Problem),
+              (status = 502, description = "Every selected provider failed and nothing is cached", body = crate::error::Problem)))]
+pub async fn get_stats(
+    State(state): State<AppState>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(raw.as_deref().unwrap_or(""))
+        .map_err(|_| bad_request("the query string is not valid URL encoding"))?;
+    let group_by: Vec<String> = match pairs.iter().find(|(k, _)| k == "group_by") {
+        None => vec!["provider".into()],
+        Some((_, v)) => v
+            .split(',')
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty())
+            .collect(),
+    };
+    if group_by.is_empty() {
+        return Err(bad_request(
+            "group_by: expected at least one of provider, provider_kind, kind, status, os, zone, visibility",
+        ));
+    }
+    for (i, g) in group_by.iter().enumerate() {
+        if !GROUPS.contains(&g.as_str()) {
+            return Err(bad_request(format!(
+                "group_by: item {} '{g}': expected one of {}",
+                i + 1,
+                GROUPS.join(", ")
+            )));
+        }
+    }
+    let rest: Vec<String> = pairs
+        .iter()
+        .filter(|(k, _)| k != "group_by")
+        .map(|(k, v)| serde_urlencoded::to_string([(k, v)]).unwrap_or_default())
+        .collect();
+    let query = crate::routes::isos::parse_query(&state, Some(&rest.join("&")))?;
+    let selection = select(&state, &query.providers)?;
+    let gathered = gather(&state, &selection, query.refresh).await;
+    if let Some(failure) = gathered.total_failure() {
+        return Err(failure);
+    }
+    let matcher = isogate_core::query::Matcher::new(&query)
+        .map_err(|e| ApiError::coded(e.into(), "invalid_query"))?;
+    let mut groups: BTreeMap<Vec<Option<String>>, (u64, u64)> = BTreeMap::new();
+    let (mut total, mut bytes) = (0u64, 0u64);
+    for item in gathered.items().filter(|i| matcher.matches(i)) {
+        total += 1;
+        bytes += item.size_bytes.unwrap_or(0);
+        for key in keys(item, &group_by) {
+            let entry = groups.entry(key).or_default();
+            entry.0 += 1;
+            entry.1 += item.size_bytes.unwrap_or(0);
+        }
+    }
+    let mut data: Vec<StatsRow> = groups
+        .into_iter()
+        .map(|(values, (count, size_bytes))| StatsRow {
+            group: group_by.iter().cloned().zip(values).collect(),
+            count,
+            size_bytes,
+        })
+        .collect();
+    data.sort_by(|a, b| b.count.cmp(&a.count));
+    Ok(Json(StatsResponse {
+        data,
+        meta: StatsMeta {
+            total,
+            size_bytes: bytes,
+            partial: gathered.partial,
+            group_by,
+        },
+        sources: gathered.sources,
+    })
+    .into_response())
+}
+
+/// The group keys of one item (several when grouped by zone and it has several).
+fn keys(item: &Iso, group_by: &[String]) -> Vec<Vec<Option<String>>> {
+    let mut keys: Vec<Vec<Option<String>>> = vec![Vec::new()];
+    for g in group_by {
+        let values: Vec<Option<String>> = match g.as_str() {
+            "provider" => vec![Some(item.provider.clone())],
+            "provider_kind" => vec![Some(item.provider_kind.as_str().into())],
+            "kind" => vec![Some(item.kind.as_str().into())],
+            "status" => vec![Some(item.status.as_str().into())],
+            "visibility" => vec![Some(item.visibility.as_str().into())],
+            "os" => vec![item.os.as_ref().and_then(|o| o.name.clone())],
+            "zone" if item.zones.is_empty() => vec![None],
+            "zone" => item
+                .zones
+                .iter()
+                .map(|z| Some(z.name.clone().unwrap_or_else(|| z.id.clone())))
+                .collect(),
+            _ => vec![None],
+        };
+        keys = keys
+            .into_iter()
+            .flat_map(|k| {
+                values.iter().map(move |v| {
+                    let mut k = k.clone();
+                    k.push(v.clone());
+                    k
+                })
+            })
+            .collect();
+    }
+    keys
+}
