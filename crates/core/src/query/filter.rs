@@ -89,6 +89,27 @@ impl CompiledFilter {
         &self.filter
     }
 
+    /// A rough relative cost of testing one item, for ordering filters:
+    /// values stored inline first, then text, then patterns and lists, and
+    /// several zones last.
+    pub fn cost(&self) -> u8 {
+        let ty = match FieldType::of(&self.filter.field) {
+            FieldType::Number | FieldType::Bool | FieldType::Timestamp | FieldType::Enum(_) => 0,
+            FieldType::Text => 2,
+        };
+        let test = match self.test {
+            Test::Cmp(..) => 0,
+            Test::In(_) => 1,
+            Test::Like(_) => 2,
+        };
+        let multi = match self.filter.field {
+            Field::ZoneId | Field::ZoneName => 3,
+            Field::Label(_) => 1,
+            _ => 0,
+        };
+        ty + test + multi
+    }
+
     /// Whether `item` passes.
     #[inline]
     pub fn matches(&self, item: &Iso) -> bool {

@@ -13,17 +13,24 @@ use crate::Iso;
 /// Compiled filters and `q`, remembering what they were compiled from.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Plan {
+    /// The filters as given (`filters` is reordered by cost).
+    source: Vec<Filter>,
     filters: Vec<CompiledFilter>,
     q: Option<(String, Needle)>,
 }
 
 impl Plan {
     pub(crate) fn build(filters: &[Filter], q: Option<&str>) -> Result<Plan, QueryError> {
+        let mut compiled: Vec<CompiledFilter> = filters
+            .iter()
+            .map(|f| CompiledFilter::new(f.clone()))
+            .collect::<Result<_, _>>()?;
+        // AND commutes: test the cheap filters first so most items are
+        // rejected before any text is read.
+        compiled.sort_by_key(CompiledFilter::cost);
         Ok(Plan {
-            filters: filters
-                .iter()
-                .map(|f| CompiledFilter::new(f.clone()))
-                .collect::<Result<_, _>>()?,
+            source: filters.to_vec(),
+            filters: compiled,
             q: q.map(|q| (q.to_owned(), Needle::new(q))),
         })
     }
@@ -65,10 +72,10 @@ impl<'q> Matcher<'q> {
         let q = self.query;
         (q.providers.is_empty() || q.providers.contains(&item.provider))
             && (q.kinds.is_empty() || q.kinds.contains(&item.kind))
+            && self.plan.filters.iter().all(|f| f.matches(item))
             && self.plan.q.as_ref().is_none_or(|(_, n)| {
                 n.found_in(&item.name) || item.description.as_deref().is_some_and(|d| n.found_in(d))
             })
-            && self.plan.filters.iter().all(|f| f.matches(item))
     }
 }
 
