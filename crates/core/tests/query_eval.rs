@@ -278,6 +278,12 @@ fn hand_edited_filters_are_retyped() {
     q.filters[0].raw = "lots".into();
     assert!(!q.matches(&item));
     let e = Matcher::new(&q).unwrap_err();
+    // Same length, same set of filters, other multiset: still re-typed.
+    let mut q2 =
+        Query::from_query_string("filter=size_bytes,gt,5000;name,eq,Ubuntu-22.04").unwrap();
+    assert!(!q2.matches(&item));
+    q2.filters[0] = q2.filters[1].clone();
+    assert!(q2.matches(&item));
     assert_eq!(e.param, "filter");
     assert!(q.compile().is_err());
 }

@@ -207,3 +207,21 @@ fn projection_keeps_id_and_the_chosen_fields() {
         serde_json::json!({"id": "p:9", "labels": {}})
     );
 }
+
+#[test]
+fn list_options_and_views_follow_the_query() {
+    let q = Query::from_query_string("filter=name,eq,a&sort=size_bytes,desc&raw=true&fields=name")
+        .unwrap();
+    let o = q.list_options();
+    assert_eq!(
+        (o.filters, o.sort, o.include_raw),
+        (q.filters.clone(), q.sort.clone(), true)
+    );
+    let c = catalogue();
+    let page = execute(&q, &c, &codec()).unwrap();
+    let data = serde_json::to_value(q.views(&page.items)).unwrap();
+    assert_eq!(
+        data,
+        serde_json::json!([{"id": "p:4", "name": "a"}, {"id": "p:2", "name": "a"}])
+    );
+}

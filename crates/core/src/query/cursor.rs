@@ -6,7 +6,9 @@
 //! not `per_page`, `fields` or `raw`, which may change between pages). The
 //! next page is every matching item strictly after that position, so items
 //! inserted or removed between requests never make another item repeat or
-//! go missing.
+//! go missing. (An item whose *sort values* change between requests moves in
+//! the order, and may then be seen twice or not at all: the nature of keyset
+//! paging.)
 
 use std::fmt;
 

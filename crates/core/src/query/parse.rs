@@ -261,6 +261,17 @@ impl Query {
         Self::parse(&pairs, limits)
     }
 
+    /// What to ask each provider for: the filters and sort it may push down
+    /// upstream (the gateway still evaluates the whole query on the result),
+    /// and `raw` when the caller asked for it.
+    pub fn list_options(&self) -> crate::ListOptions {
+        crate::ListOptions {
+            filters: self.filters.clone(),
+            sort: self.sort.clone(),
+            include_raw: self.raw,
+        }
+    }
+
     /// Types and caches `filters` and `q` for evaluation; needed only after
     /// changing them by hand (the parser does it).
     pub fn compile(&mut self) -> Result<(), QueryError> {

@@ -28,6 +28,12 @@ impl Query {
     pub fn view<'a>(&'a self, item: &'a Iso) -> Projected<'a> {
         Projected::new(item, self.fields.as_deref(), self.raw)
     }
+
+    /// A page's items as this query asks to show them, ready to serialise as
+    /// the listing's `data`.
+    pub fn views<'a>(&'a self, items: &[&'a Iso]) -> Vec<Projected<'a>> {
+        items.iter().map(|i| self.view(i)).collect()
+    }
 }
 
 /// `item` reduced to `fields` (plus `id`), as JSON. `raw` appears when listed

@@ -1,0 +1,239 @@
+//! The one mapping from a CloudMC error answer to isogate's [`Error`], and of
+//! transport failures (contract all#3).
+//!
+//! CloudMC errors are `{"errors":[{"code":2012,"message":"...","context":{...}}]}`
+//! with HTTP 400/403/404/405/500 (and 401 for a bad key). Only the first
+//! error's `message` and `code` are kept; `context` may echo request data and
+//! is dropped.
+
+use std::time::Duration;
+
+use isogate_core::{Error, ErrorKind};
+use serde::Deserialize;
+
+/// Upstream messages are cut to this many characters.
+const MAX_MESSAGE: usize = 300;
+
+#[derive(Deserialize)]
+struct ErrorsBody {
+    #[serde(default)]
+    errors: Vec<ErrorItem>,
+}
+
+#[derive(Deserialize)]
+struct ErrorItem {
+    #[serde(default)]
+    code: Option<serde_json::Value>,
+    #[serde(default)]
+    message: Option<String>,
+}
+
+/// The first error's message (and code) from a CloudMC errors body, if any.
+pub fn upstream_message(body: &[u8]) -> Option<String> {
+    let parsed: ErrorsBody = serde_json::from_slice(body).ok()?;
+    let first = parsed.errors.into_iter().next()?;
+    let message = first.message.filter(|m| !m.trim().is_empty())?;
+    let message: String = message.chars().take(MAX_MESSAGE).collect();
+    Some(match first.code {
+        Some(serde_json::Value::Number(n)) => format!("{message} (code {n})"),
+        Some(serde_json::Value::String(s)) if !s.is_empty() => format!("{message} (code {s})"),
+        _ => message,
+    })
+}
+
+/// Maps a non-2xx CloudMC answer to an error of the right kind.
+///
+/// 400/409/422 `InvalidInput`, 401 `Unauthorized`, 403 `Forbidden`, 404
+/// `NotFound`, 405 `Unsupported`, 429 `RateLimited` (retryable; the caller
+/// adds `Retry-After`), 5xx `Upstream` retryable, any other status `Upstream`
+/// not retryable. The message is the upstream's first error message when the
+/// body has one.
+pub fn parse_error(status: u16, body: &[u8]) -> Error {
+    let kind = match status {
+        400 | 409 | 422 => ErrorKind::InvalidInput,
+        401 => ErrorKind::Unauthorized,
+        403 => ErrorKind::Forbidden,
+        404 => ErrorKind::NotFound,
+        405 => ErrorKind::Unsupported,
+        429 => ErrorKind::RateLimited,
+        _ => ErrorKind::Upstream,
+    };
+    let message = upstream_message(body)
+        .unwrap_or_else(|| format!("upstream answered HTTP {status} without an error message"));
+    let err = Error::new(kind, message).with_status(status);
+    match status {
+        500..=599 | 429 => err.with_retryable(true),
+        _ => err,
+    }
+}
+
+/// A `Retry-After` header value: delay-seconds or an HTTP date.
+pub fn parse_retry_after(value: &str) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let at = chrono::DateTime::parse_from_rfc2822(value).ok()?;
+    let secs = (at.timestamp() - chrono::Utc::now().timestamp()).max(0);
+    Some(Duration::from_secs(secs.unsigned_abs()))
+}
+
+/// Maps a failure to send a request or to read its answer's headers.
+pub fn transport_error(e: reqwest::Error) -> Error {
+    let e = e.without_url();
+    if e.is_timeout() {
+        Error::new(
+            ErrorKind::Timeout,
+            "no answer from upstream within the timeout",
+        )
+        .with_source(e)
+    } else if e.is_connect() {
+        Error::new(ErrorKind::Unavailable, "could not connect to upstream").with_source(e)
+    } else {
+        // Reset connections and answers cut before their headers.
+        Error::new(
+            ErrorKind::Unavailable,
+            "connection to upstream failed before an answer",
+        )
+        .with_source(e)
+    }
+}
+
+/// Maps a failure to read an answer's body (the headers had arrived).
+pub fn body_error(e: reqwest::Error) -> Error {
+    let e = e.without_url();
+    if e.is_timeout() {
+        Error::new(
+            ErrorKind::Timeout,
+            "upstream answer did not finish within the timeout",
+        )
+        .with_source(e)
+    } else {
+        Error::upstream("upstream answer was cut short").with_source(e)
+    }
+}
+
+/// A 2xx body that is not the JSON expected.
+pub fn decode_error(what: &str, e: &serde_json::Error) -> Error {
+    // serde_json's message names a position and an expectation, never data.
+    Error::upstream(format!("could not decode upstream {what}: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// (status, recorded body, kind, retryable, message contains)
+    const CASES: &[(u16, &str, ErrorKind, bool, &str)] = &[
+        (
+            400,
+            r#"{"errors":[{"code":2012,"message":"Only the http protocol is supported for ISO URLs","context":{"field":"url"}}]}"#,
+            ErrorKind::InvalidInput,
+            false,
+            "Only the http protocol is supported for ISO URLs (code 2012)",
+        ),
+        (
+            401,
+            r#"{"errors":[{"code":1001,"message":"The API key is invalid","context":{}}]}"#,
+            ErrorKind::Unauthorized,
+            false,
+            "The API key is invalid",
+        ),
+        (
+            403,
+            r#"{"errors":[{"code":1003,"message":"You do not have access to this organization","context":{"org_id":"x"}}]}"#,
+            ErrorKind::Forbidden,
+            false,
+            "access to this organization",
+        ),
+        (
+            404,
+            r#"{"errors":[{"code":2004,"message":"ISO 'nope' was not found","context":{"id":"nope"}}]}"#,
+            ErrorKind::NotFound,
+            false,
+            "ISO 'nope' was not found",
+        ),
+        (
+            405,
+            r#"{"errors":[{"code":2005,"message":"Method POST is not allowed on this resource","context":{}}]}"#,
+            ErrorKind::Unsupported,
+            false,
+            "not allowed",
+        ),
+        (
+            429,
+            r#"{"errors":[{"code":1429,"message":"rate limit exceeded","context":{}}]}"#,
+            ErrorKind::RateLimited,
+            true,
+            "rate limit exceeded",
+        ),
+        (
+            500,
+            r#"{"errors":[{"code":9000,"message":"injected failure","context":{}}]}"#,
+            ErrorKind::Upstream,
+            true,
+            "injected failure (code 9000)",
+        ),
+        (
+            503,
+            "<html><body>Service Unavailable</body></html>",
+            ErrorKind::Upstream,
+            true,
+            "HTTP 503",
+        ),
+        (
+            400,
+            r#"{"errors":[{"code":"FIELD_REQUIRED","message":"'name' is required"}]}"#,
+            ErrorKind::InvalidInput,
+            false,
+            "'name' is required (code FIELD_REQUIRED)",
+        ),
+        (404, "", ErrorKind::NotFound, false, "HTTP 404"),
+        (
+            409,
+            r#"{"errors":[]}"#,
+            ErrorKind::InvalidInput,
+            false,
+            "HTTP 409",
+        ),
+        (
+            418,
+            r#"{"errors":[{"message":"  "}]}"#,
+            ErrorKind::Upstream,
+            false,
+            "HTTP 418",
+        ),
+    ];
+
+    #[test]
+    fn recorded_bodies_map_to_kinds_and_messages() {
+        for (status, body, kind, retryable, contains) in CASES {
+            let e = parse_error(*status, body.as_bytes());
+            assert_eq!(e.kind(), *kind, "{status} {body}");
+            assert_eq!(e.retryable(), *retryable, "{status} {body}");
+            assert!(e.message().contains(contains), "{status}: {}", e.message());
+            assert_eq!(e.upstream_status(), Some(*status));
+        }
+    }
+
+    #[test]
+    fn long_messages_are_cut_and_context_is_dropped() {
+        let long = "x".repeat(2000);
+        let body = format!(
+            r#"{{"errors":[{{"code":1,"message":"{long}","context":{{"secret":"s3cr3t"}}}}]}}"#
+        );
+        let e = parse_error(400, body.as_bytes());
+        assert!(e.message().len() < 400);
+        assert!(!e.message().contains("s3cr3t"));
+    }
+
+    #[test]
+    fn retry_after_takes_seconds_and_dates() {
+        assert_eq!(parse_retry_after("7"), Some(Duration::from_secs(7)));
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(parse_retry_after("soon"), None);
+    }
+}
