@@ -20,7 +20,7 @@ use crate::{Fixtures, Subject};
 pub(crate) const CHECK_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long an accepted task may stay pending.
 pub(crate) const TASK_TIMEOUT: Duration = Duration::from_secs(6);
-const TASK_POLL: Duration = Duration::from_millis(50);
+pub(crate) const TASK_POLL: Duration = Duration::from_millis(50);
 
 /// What a check returns: `Err` holds why its sentence failed.
 pub(crate) type CheckResult = Result<(), String>;

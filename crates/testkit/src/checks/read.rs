@@ -3,7 +3,7 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use isogate_core::query::{Direction, Field, Filter, Op, SortKey};
+use isogate_core::query::{CompiledFilter, Direction, Field, Filter, Op, SortKey};
 use isogate_core::{ErrorKind, GlobalId, Iso, ListOptions};
 use isogate_sim::Faults;
 
@@ -147,11 +147,13 @@ async fn list_raw(ctx: Arc<Ctx>) -> CheckResult {
     problems("raw presence wrong", bad)
 }
 
-/// Filters built from the catalogue itself, so they match something.
+/// Filters built from the catalogue itself, so they match something, over
+/// the fields upstreams tend to filter on.
 fn probe_filters(items: &[Iso]) -> Vec<Vec<Filter>> {
     let first = &items[0];
     let mid = &items[items.len() / 2];
     let initial: String = first.name.chars().take(1).collect();
+    let absent = Field::Label("isogate_conformance_absent".into());
     let mut sets = vec![
         vec![filter(Field::Name, Op::Like, &format!("{initial}%"))],
         vec![filter(Field::Name, Op::Eq, &mid.name)],
@@ -161,20 +163,41 @@ fn probe_filters(items: &[Iso]) -> Vec<Vec<Filter>> {
             Op::In,
             &format!("{}|{}", first.name, mid.name),
         )],
-        vec![filter(
-            Field::Label("isogate_conformance_absent".into()),
-            Op::Eq,
-            "x",
-        )],
+        vec![filter(Field::NativeId, Op::Eq, &mid.native_id)],
+        vec![filter(Field::Status, Op::Eq, mid.status.as_str())],
+        vec![filter(absent.clone(), Op::Eq, "x")],
         vec![
             filter(Field::Name, Op::Like, &format!("%{initial}%")),
-            filter(
-                Field::Label("isogate_conformance_absent".into()),
-                Op::Ne,
-                "x",
-            ),
+            filter(absent, Op::Ne, "x"),
         ],
     ];
+    let word = mid.description.as_deref().and_then(|d| {
+        d.split(|c: char| !c.is_alphanumeric())
+            .find(|w| w.chars().count() >= 3)
+    });
+    if let Some(w) = word {
+        sets.push(vec![filter(
+            Field::Description,
+            Op::Like,
+            &format!("%{w}%"),
+        )]);
+    }
+    if let Some(size) = mid.size_bytes {
+        sets.push(vec![filter(Field::SizeBytes, Op::Ge, &size.to_string())]);
+        sets.push(vec![filter(Field::SizeBytes, Op::Lt, &size.to_string())]);
+    }
+    if let Some(t) = mid.created_at {
+        sets.push(vec![filter(Field::CreatedAt, Op::Ge, &t.to_rfc3339())]);
+    }
+    if let Some(name) = mid.os.as_ref().and_then(|o| o.name.as_deref()) {
+        sets.push(vec![filter(Field::OsName, Op::Eq, name)]);
+    }
+    if let Some(b) = mid.bootable {
+        sets.push(vec![filter(Field::Bootable, Op::Eq, &b.to_string())]);
+    }
+    if let Some(z) = mid.zones.first() {
+        sets.push(vec![filter(Field::ZoneId, Op::Eq, &z.id)]);
+    }
     // `in` values are `|`-separated: a name holding one cannot be probed.
     sets.retain(|s| {
         !s.iter()
@@ -183,10 +206,10 @@ fn probe_filters(items: &[Iso]) -> Vec<Vec<Filter>> {
     sets
 }
 
-fn local(items: &[Iso], filters: &[&Filter]) -> BTreeSet<String> {
+fn local(items: &[Iso], filters: &[CompiledFilter]) -> BTreeSet<String> {
     items
         .iter()
-        .filter(|i| matcher::matches_all(i, filters) == Some(true))
+        .filter(|i| matcher::matches_all(i, filters))
         .map(|i| i.native_id.clone())
         .collect()
 }
@@ -197,16 +220,23 @@ async fn list_pushdown(ctx: Arc<Ctx>) -> CheckResult {
         return Err("the listing is empty: nothing to filter".into());
     }
     let mut bad = Vec::new();
+    let mut pushed_any = false;
     for filters in probe_filters(&full) {
-        let opts = ListOptions {
-            filters: filters.clone(),
-            ..Default::default()
-        };
         let shown: Vec<String> = filters
             .iter()
             .map(|f| format!("{},{},{}", f.field.name(), f.op.name(), f.raw))
             .collect();
         let shown = shown.join(";");
+        let Some(all) = matcher::compile(&filters.iter().collect::<Vec<_>>()) else {
+            ctx.note(format!(
+                "filter={shown} does not type-check locally; not probed"
+            ));
+            continue;
+        };
+        let opts = ListOptions {
+            filters: filters.clone(),
+            ..Default::default()
+        };
         let listing = ctx.ok(
             &format!("list filter={shown}"),
             ctx.provider.list(&opts).await,
@@ -222,18 +252,19 @@ async fn list_pushdown(ctx: Arc<Ctx>) -> CheckResult {
             ));
             continue;
         }
-        let pushed: Vec<&Filter> = listing
+        pushed_any |= !listing.pushdown.filters.is_empty();
+        let pushed: Vec<_> = listing
             .pushdown
             .filters
             .iter()
-            .map(|&i| &filters[i])
+            .map(|&i| all[i].clone())
             .collect();
-        let all: Vec<&Filter> = filters.iter().collect();
         let stray: Vec<&str> = listing
             .items
             .iter()
-            .filter(|i| matcher::matches_all(i, &pushed) == Some(false))
+            .filter(|i| !matcher::matches_all(i, &pushed))
             .map(|i| i.native_id.as_str())
+            .take(5)
             .collect();
         if !stray.is_empty() {
             bad.push(format!(
@@ -251,6 +282,9 @@ async fn list_pushdown(ctx: Arc<Ctx>) -> CheckResult {
             ));
         }
     }
+    if !pushed_any && ctx.cap.filter_pushdown {
+        ctx.note("the capability says filter_pushdown, but no probe filter was pushed down");
+    }
     let sorted = ListOptions {
         sort: vec![SortKey {
             field: Field::Name,
@@ -263,7 +297,7 @@ async fn list_pushdown(ctx: Arc<Ctx>) -> CheckResult {
         && let Some(w) = listing.items.windows(2).find(|w| w[0].name > w[1].name)
     {
         bad.push(format!(
-            "sort=name,asc reported sorted, but {:?} comes before {:?}",
+            "sort=name,asc reported sorted, but {:?} comes before {:?} (byte order)",
             w[0].name, w[1].name
         ));
     }

@@ -10,7 +10,9 @@ use isogate_core::{
     UpdateRequest,
 };
 
-use crate::harness::{Check, CheckResult, Ctx, short};
+use isogate_core::IsoProviderExt;
+
+use crate::harness::{Check, CheckResult, Ctx, TASK_POLL, TASK_TIMEOUT, describe, short};
 
 pub(super) fn checks() -> Vec<Check> {
     vec![
@@ -309,11 +311,49 @@ async fn update_missing(ctx: Arc<Ctx>) -> CheckResult {
 
 async fn attach(ctx: Arc<Ctx>) -> CheckResult {
     let call = WriteCall::prepare(&ctx, "attach").await?;
+    let WriteCall::Attach(_, req) = &call else {
+        return Err("internal: attach prepared another call".into());
+    };
+    // The instance may hold an ISO already (one per instance): free it first.
+    if ctx.supports("detach") {
+        free_instance(&ctx, &req.instance_id).await;
+    }
     let what = short(&call);
-    let o = ctx.ok(&what, call.run(&ctx).await)?;
+    let o = match call.run(&ctx).await {
+        Err(e) if e.kind() == ErrorKind::InvalidInput => {
+            ctx.observe(&e);
+            return Err(format!(
+                "{what}: {} (set fixtures.attach_id to an item the upstream will mount)",
+                describe(&e)
+            ));
+        }
+        r => ctx.ok(&what, r)?,
+    };
     ctx.done_or_accepted(&what, o).await?;
     lock(&ctx.state).attached = true;
     Ok(())
+}
+
+/// Detaches whatever is on `instance`, whatever the outcome (a task that
+/// fails because nothing was mounted is fine, and is kept for task#3).
+async fn free_instance(ctx: &Ctx, instance: &str) {
+    let req = DetachRequest {
+        instance_id: instance.to_owned(),
+    };
+    match ctx.provider.detach(&req).await {
+        Ok(Outcome::Accepted { task }) => {
+            match ctx
+                .provider
+                .wait_task(&task.id, TASK_POLL, TASK_TIMEOUT)
+                .await
+            {
+                Ok(done) => lock(&ctx.state).tasks.push(done),
+                Err(e) => ctx.observe(&e),
+            }
+        }
+        Ok(_) => {}
+        Err(e) => ctx.observe(&e),
+    }
 }
 
 async fn attach_missing(ctx: Arc<Ctx>) -> CheckResult {
