@@ -96,6 +96,9 @@ pub struct Options {
     pub token_ttl: Duration,
     /// How long mounts, unmounts and uploads take.
     pub callback_delay: Duration,
+    /// Actions answered as unknown, like a deployment without them (e.g.
+    /// `["del"]` for one that only has the alternative `delete`).
+    pub disabled_actions: Vec<String>,
 }
 
 impl Default for Options {
@@ -109,6 +112,7 @@ impl Default for Options {
             client_key: DEFAULT_CLIENT_KEY.to_owned(),
             token_ttl: Duration::from_secs(3600),
             callback_delay: Duration::from_millis(300),
+            disabled_actions: Vec::new(),
         }
     }
 }
@@ -119,6 +123,7 @@ struct Sim {
     client_key: String,
     token_ttl: Duration,
     delay: Duration,
+    disabled: Vec<String>,
     control: OnceLock<Arc<Control>>,
 }
 
@@ -182,6 +187,7 @@ pub async fn start_with_handle(opts: Options) -> std::io::Result<(SimServer, Han
         client_key: opts.client_key,
         token_ttl: opts.token_ttl,
         delay: opts.callback_delay,
+        disabled: opts.disabled_actions,
         control: OnceLock::new(),
     });
     let app = Router::new()
@@ -290,6 +296,9 @@ async fn iso_php(AxState(sim): AxState<Arc<Sim>>, body: Bytes) -> Response {
     }
     if action.is_empty() {
         return json_200(iso::invalid("action"));
+    }
+    if sim.disabled.contains(&action) {
+        return json_200(json!({"code": -1, "message": format!("unknown action {action}")}));
     }
     json_200(iso::dispatch(
         &mut state, &session, &action, &form, sim.delay,
