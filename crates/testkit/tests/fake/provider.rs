@@ -29,6 +29,12 @@ pub struct Broken {
     pub hang_in_history: bool,
     /// all#3: a cut body is `Unavailable`.
     pub truncation_unavailable: bool,
+    /// list#5: `name like` is reported pushed down but not applied.
+    pub false_pushdown: bool,
+    /// get#1: `get` drops the description.
+    pub get_differs: bool,
+    /// all#1: `task` errors name no provider.
+    pub anonymous_task_errors: bool,
 }
 
 pub struct FakeProvider {
@@ -249,6 +255,11 @@ impl IsoProvider for FakeProvider {
             .filters
             .iter()
             .position(|f| f.field == Field::Name && f.op == Op::Eq);
+        let claimed = opts
+            .filters
+            .iter()
+            .position(|f| f.field == Field::Name && f.op == Op::Like)
+            .filter(|_| self.broken.false_pushdown);
         let path = match pushed {
             Some(i) => {
                 let q = serde_urlencoded_name(&opts.filters[i].raw);
@@ -267,7 +278,7 @@ impl IsoProvider for FakeProvider {
         Ok(Listing {
             items,
             pushdown: Pushdown {
-                filters: pushed.into_iter().collect(),
+                filters: pushed.into_iter().chain(claimed).collect(),
                 sorted: false,
             },
             incomplete: None,
@@ -279,7 +290,11 @@ impl IsoProvider for FakeProvider {
         let v = self
             .call("get", Method::GET, &format!("/isos/{native_id}"), None)
             .await?;
-        self.iso("get", v.get("data").unwrap_or(&Value::Null), include_raw)
+        let mut iso = self.iso("get", v.get("data").unwrap_or(&Value::Null), include_raw)?;
+        if self.broken.get_differs {
+            iso.description = None;
+        }
+        Ok(iso)
     }
 
     async fn import(&self, req: &ImportRequest) -> Result<Outcome> {
@@ -402,6 +417,16 @@ impl IsoProvider for FakeProvider {
     }
 
     async fn task(&self, task_id: &str) -> Result<Task> {
+        let r = self.task_inner(task_id).await;
+        if self.broken.anonymous_task_errors {
+            return r.map_err(|e| Error::new(e.kind(), e.message().to_owned()));
+        }
+        r
+    }
+}
+
+impl FakeProvider {
+    async fn task_inner(&self, task_id: &str) -> Result<Task> {
         self.check_id("task", task_id)?;
         let v = self
             .call("task", Method::GET, &format!("/tasks/{task_id}"), None)
