@@ -466,3 +466,46 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    #[test]
+    fn offset_pages_concatenate_to_the_full_order(
+        specs in prop::collection::vec(spec(), 0..30),
+        sort in prop::collection::vec((0..SORTABLE.len(), any::<bool>()), 0..3),
+        per_page in 1u32..6,
+    ) {
+        let mut sort = sort;
+        let mut seen_fields = HashSet::new();
+        sort.retain(|(f, _)| seen_fields.insert(*f));
+        let sort_param = sort
+            .iter()
+            .map(|(f, desc)| format!("{},{}", SORTABLE[*f], if *desc { "desc" } else { "asc" }))
+            .collect::<Vec<_>>()
+            .join(";");
+        let items: Vec<Iso> = specs.iter().enumerate().map(|(n, s)| build(s, n)).collect();
+        let mut want: Vec<&Iso> = items.iter().collect();
+        want.sort_by(|a, b| ref_cmp(a, b, &sort));
+        let codec = CursorCodec::new(b"prop key");
+        let mut got: Vec<&Iso> = Vec::new();
+        for page in 1.. {
+            let pairs = [
+                ("sort".to_owned(), sort_param.clone()),
+                ("per_page".to_owned(), per_page.to_string()),
+                ("page".to_owned(), page.to_string()),
+            ];
+            let query = Query::parse(&pairs, &Default::default()).unwrap();
+            let r = execute(&query, &items, &codec).unwrap();
+            prop_assert_eq!(r.page, Some(page));
+            let more = r.next_cursor.is_some();
+            got.extend(r.items);
+            if !more {
+                break;
+            }
+        }
+        let got: Vec<&str> = got.iter().map(|i| i.id.as_str()).collect();
+        let want: Vec<&str> = want.iter().map(|i| i.id.as_str()).collect();
+        prop_assert_eq!(got, want);
+    }
+}
