@@ -1,0 +1,25 @@
+//! The Cox images endpoints, on the shared CloudMC client.
+
+use isogate_cloudmc::CloudMcClient;
+use isogate_core::Result;
+use serde_json::Value;
+
+/// `GET .../images[?includeOnlySystemImages=true]`: the raw objects.
+pub(crate) async fn list_images(client: &CloudMcClient, only_system: bool) -> Result<Vec<Value>> {
+    let query: &[(&str, &str)] = if only_system {
+        &[("includeOnlySystemImages", "true")]
+    } else {
+        &[]
+    };
+    client.get_data(client.entity_url(&["images"]), query).await
+}
+
+/// `GET .../images/{stackId}/{family}/{tag}`: the raw object. Each segment
+/// is percent-encoded on its own, so the id's slashes stay separators and
+/// nothing else in it can change the path.
+pub(crate) async fn get_image(client: &CloudMcClient, segments: [&str; 3]) -> Result<Value> {
+    let [stack, family, tag] = segments;
+    client
+        .get_data(client.entity_url(&["images", stack, family, tag]), &[])
+        .await
+}
