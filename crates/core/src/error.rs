@@ -66,9 +66,15 @@ impl fmt::Display for ErrorKind {
     }
 }
 
-/// The error of every isogate operation.
-#[derive(Debug, thiserror::Error)]
+/// The error of every isogate operation. Boxed inside, so a `Result` of it
+/// stays one pointer wide on the happy path.
+#[derive(Debug)]
 pub struct Error {
+    inner: Box<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
     kind: ErrorKind,
     retryable: bool,
     message: String,
@@ -76,22 +82,32 @@ pub struct Error {
     operation: Option<String>,
     upstream_status: Option<u16>,
     retry_after: Option<Duration>,
-    #[source]
     source: Option<Box<dyn std::error::Error + Send + Sync>>,
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.inner
+            .source
+            .as_deref()
+            .map(|s| s as &(dyn std::error::Error + 'static))
+    }
 }
 
 impl Error {
     /// A new error of `kind`; retryable as [`ErrorKind::retryable_by_default`] says.
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
         Error {
-            kind,
-            retryable: kind.retryable_by_default(),
-            message: message.into(),
-            provider: None,
-            operation: None,
-            upstream_status: None,
-            retry_after: None,
-            source: None,
+            inner: Box::new(Inner {
+                kind,
+                retryable: kind.retryable_by_default(),
+                message: message.into(),
+                provider: None,
+                operation: None,
+                upstream_status: None,
+                retry_after: None,
+                source: None,
+            }),
         }
     }
 
@@ -122,93 +138,93 @@ impl Error {
 
     /// Names the provider instance (its configured name).
     pub fn with_provider(mut self, provider: impl Into<String>) -> Self {
-        self.provider = Some(provider.into());
+        self.inner.provider = Some(provider.into());
         self
     }
     /// Names the provider instance unless one is named already.
     pub fn or_provider(mut self, provider: &str) -> Self {
-        if self.provider.is_none() {
-            self.provider = Some(provider.to_owned());
+        if self.inner.provider.is_none() {
+            self.inner.provider = Some(provider.to_owned());
         }
         self
     }
     /// Names the operation (`list`, `get`, `import`, ...).
     pub fn with_operation(mut self, operation: impl Into<String>) -> Self {
-        self.operation = Some(operation.into());
+        self.inner.operation = Some(operation.into());
         self
     }
     /// Names the operation unless one is named already.
     pub fn or_operation(mut self, operation: &str) -> Self {
-        if self.operation.is_none() {
-            self.operation = Some(operation.to_owned());
+        if self.inner.operation.is_none() {
+            self.inner.operation = Some(operation.to_owned());
         }
         self
     }
     /// Records the upstream HTTP status.
     pub fn with_status(mut self, status: u16) -> Self {
-        self.upstream_status = Some(status);
+        self.inner.upstream_status = Some(status);
         self
     }
     /// Overrides the retryable flag.
     pub fn with_retryable(mut self, retryable: bool) -> Self {
-        self.retryable = retryable;
+        self.inner.retryable = retryable;
         self
     }
     /// Records how long the upstream asked us to wait.
     pub fn with_retry_after(mut self, after: Duration) -> Self {
-        self.retry_after = Some(after);
+        self.inner.retry_after = Some(after);
         self
     }
     /// Keeps the underlying cause (it must not carry secrets in its `Display`).
     pub fn with_source(mut self, source: impl std::error::Error + Send + Sync + 'static) -> Self {
-        self.source = Some(Box::new(source));
+        self.inner.source = Some(Box::new(source));
         self
     }
 
     /// The kind.
     pub fn kind(&self) -> ErrorKind {
-        self.kind
+        self.inner.kind
     }
     /// Whether retrying the same call may succeed.
     pub fn retryable(&self) -> bool {
-        self.retryable
+        self.inner.retryable
     }
     /// The human-readable message, free of secrets.
     pub fn message(&self) -> &str {
-        &self.message
+        &self.inner.message
     }
     /// The provider instance involved, if any.
     pub fn provider(&self) -> Option<&str> {
-        self.provider.as_deref()
+        self.inner.provider.as_deref()
     }
     /// The operation, if known.
     pub fn operation(&self) -> Option<&str> {
-        self.operation.as_deref()
+        self.inner.operation.as_deref()
     }
     /// The upstream HTTP status, if one was received.
     pub fn upstream_status(&self) -> Option<u16> {
-        self.upstream_status
+        self.inner.upstream_status
     }
     /// How long the upstream asked us to wait, if it said.
     pub fn retry_after(&self) -> Option<Duration> {
-        self.retry_after
+        self.inner.retry_after
     }
     /// The stable code of the kind.
     pub fn code(&self) -> &'static str {
-        self.kind.code()
+        self.inner.kind.code()
     }
 }
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if let Some(p) = &self.provider {
+        if let Some(p) = &self.inner.provider {
             write!(f, "{p}: ")?;
         }
-        if let Some(op) = &self.operation {
+        if let Some(op) = &self.inner.operation {
             write!(f, "{op}: ")?;
         }
-        write!(f, "{}", self.message)?;
-        if let Some(s) = self.upstream_status {
+        write!(f, "{}", self.inner.message)?;
+        if let Some(s) = self.inner.upstream_status {
             write!(f, " (upstream status {s})")?;
         }
         Ok(())
@@ -243,5 +259,16 @@ mod tests {
         let e = Error::not_found("x").with_provider("a").or_provider("b");
         assert_eq!(e.provider(), Some("a"));
         assert_eq!(Error::unsupported("attach").operation(), Some("attach"));
+    }
+}
+
+#[cfg(test)]
+mod size_tests {
+    #[test]
+    fn results_of_error_stay_small() {
+        assert_eq!(
+            std::mem::size_of::<super::Error>(),
+            std::mem::size_of::<usize>()
+        );
     }
 }

@@ -255,13 +255,13 @@ impl Config {
 fn map_env_key(key: &str, provider_names: &[String]) -> String {
     let lower = key.to_ascii_lowercase();
     let mut parts: Vec<String> = lower.split('.').map(str::to_owned).collect();
-    if parts.len() >= 2 && parts[0] == "providers" {
-        if let Some(found) = provider_names
+    if parts.len() >= 2
+        && parts[0] == "providers"
+        && let Some(found) = provider_names
             .iter()
             .find(|n| n.replace('-', "_").eq_ignore_ascii_case(&parts[1]))
-        {
-            parts[1] = found.clone();
-        }
+    {
+        parts[1] = found.clone();
     }
     parts.join(".")
 }

@@ -16,7 +16,7 @@ const FAST_CACHE: &str = "[cache]\nfresh_ttl_s = 60\nstale_ttl_s = 120\nstale_if
 #[tokio::test]
 async fn federated_listing_is_the_union_with_per_source_status() {
     let (a, b) = (Fake::new("a", 30), Fake::new("b", 20));
-    let state = state_with(&[a.clone(), b.clone()], FAST_CACHE);
+    let state = state_with(vec![a.clone(), b.clone()], FAST_CACHE);
     let (resp, body) = get(&state, "/v1/isos?per_page=1000").await;
     assert_eq!(resp.status(), 200);
     assert_eq!(body["meta"]["total"], 50);
@@ -62,7 +62,7 @@ async fn one_failing_provider_gives_a_partial_200_with_its_stale_rows() {
         fail: Some(ErrorKind::Upstream),
         ..Default::default()
     });
-    let state = state_with(&[a.clone(), c.clone()], FAST_CACHE);
+    let state = state_with(vec![a.clone(), c.clone()], FAST_CACHE);
     let (resp, body) = get(&state, "/v1/isos").await;
     assert_eq!(resp.status(), 200);
     assert_eq!(body["meta"]["total"], 3);
@@ -80,7 +80,7 @@ async fn all_failing_with_nothing_cached_is_502_or_504() {
         delay: Duration::from_secs(5),
         ..Default::default()
     });
-    let state = state_with(&[a.clone(), b.clone()], FAST_CACHE);
+    let state = state_with(vec![a.clone(), b.clone()], FAST_CACHE);
     let (resp, body) = get(&state, "/v1/isos").await;
     assert_eq!(resp.status(), 502);
     assert_eq!(resp.headers()["content-type"], "application/problem+json");
@@ -90,7 +90,7 @@ async fn all_failing_with_nothing_cached_is_502_or_504() {
         delay: Duration::from_secs(5),
         ..Default::default()
     });
-    let state = state_with(&[a.clone(), b.clone()], FAST_CACHE);
+    let state = state_with(vec![a.clone(), b.clone()], FAST_CACHE);
     let started = std::time::Instant::now();
     let (resp, body) = get(&state, "/v1/isos").await;
     assert_eq!(resp.status(), 504);
@@ -108,7 +108,7 @@ async fn a_slow_provider_does_not_delay_the_answer_past_its_deadline() {
         delay: Duration::from_secs(10),
         ..Default::default()
     });
-    let state = state_with(&[fast.clone(), slow.clone()], FAST_CACHE);
+    let state = state_with(vec![fast.clone(), slow.clone()], FAST_CACHE);
     let started = std::time::Instant::now();
     let (resp, body) = get(&state, "/v1/isos").await;
     assert!(
@@ -132,7 +132,7 @@ async fn concurrent_cold_requests_coalesce_into_one_fetch_per_provider() {
         delay: Duration::from_millis(100),
         ..Default::default()
     });
-    let state = state_with(&[a.clone(), b.clone()], FAST_CACHE);
+    let state = state_with(vec![a.clone(), b.clone()], FAST_CACHE);
     let requests = (0..200).map(|i| {
         let state = state.clone();
         async move {
@@ -154,7 +154,7 @@ async fn a_client_that_disconnects_does_not_cancel_the_fetch() {
         delay: Duration::from_millis(200),
         ..Default::default()
     });
-    let state = state_with(&[a.clone()], FAST_CACHE);
+    let state = state_with(vec![a.clone()], FAST_CACHE);
     let s = state.clone();
     let impatient = tokio::spawn(async move { get(&s, "/v1/isos").await });
     tokio::time::sleep(Duration::from_millis(50)).await;
@@ -172,7 +172,10 @@ async fn a_client_that_disconnects_does_not_cancel_the_fetch() {
 #[tokio::test]
 async fn stale_while_revalidate_answers_at_once_and_refreshes_once() {
     let a = Fake::new("a", 5);
-    let state = state_with(&[a.clone()], "[cache]\nfresh_ttl_s = 0\nstale_ttl_s = 60\n");
+    let state = state_with(
+        vec![a.clone()],
+        "[cache]\nfresh_ttl_s = 0\nstale_ttl_s = 60\n",
+    );
     get(&state, "/v1/isos").await;
     a.set(Behaviour {
         delay: Duration::from_millis(300),
@@ -205,7 +208,7 @@ async fn stale_while_revalidate_answers_at_once_and_refreshes_once() {
 #[tokio::test]
 async fn a_write_invalidates_the_providers_snapshot() {
     let a = Fake::new("a", 2);
-    let state = state_with(&[a.clone()], FAST_CACHE);
+    let state = state_with(vec![a.clone()], FAST_CACHE);
     assert_eq!(get(&state, "/v1/isos").await.1["meta"]["total"], 2);
     let req = Request::post("/v1/providers/a/isos")
         .header("content-type", "application/json")
@@ -223,7 +226,7 @@ async fn a_write_invalidates_the_providers_snapshot() {
 #[tokio::test]
 async fn etag_gives_304_and_changes_with_the_data() {
     let a = Fake::new("a", 3);
-    let state = state_with(&[a.clone()], FAST_CACHE);
+    let state = state_with(vec![a.clone()], FAST_CACHE);
     let (resp, _) = get(&state, "/v1/isos").await;
     let etag = resp.headers()["etag"].to_str().unwrap().to_owned();
     assert!(etag.starts_with("W/\""));
@@ -250,7 +253,7 @@ async fn etag_gives_304_and_changes_with_the_data() {
 #[tokio::test]
 async fn cursor_paging_walks_everything_once_and_rejects_foreign_cursors() {
     let (a, b) = (Fake::new("a", 23), Fake::new("b", 17));
-    let state = state_with(&[a, b], FAST_CACHE);
+    let state = state_with(vec![a, b], FAST_CACHE);
     let mut seen = Vec::new();
     let mut uri = "/v1/isos?per_page=7&sort=name,desc".to_owned();
     loop {
@@ -281,7 +284,7 @@ async fn cursor_paging_walks_everything_once_and_rejects_foreign_cursors() {
 
 #[tokio::test]
 async fn malformed_queries_are_400_problems_naming_the_parameter() {
-    let state = state_with(&[Fake::new("a", 1)], FAST_CACHE);
+    let state = state_with(vec![Fake::new("a", 1)], FAST_CACHE);
     for (uri, needle) in [
         ("/v1/isos?filter=name,eqq,x", "filter"),
         ("/v1/isos?per_page=100000", "per_page"),
@@ -302,7 +305,7 @@ async fn malformed_queries_are_400_problems_naming_the_parameter() {
 #[tokio::test]
 async fn unsupported_operations_are_501_naming_the_capability_and_unknown_routes_404() {
     let a = Fake::new("a", 1);
-    let state = state_with(&[a.clone()], FAST_CACHE);
+    let state = state_with(vec![a.clone()], FAST_CACHE);
     let req = Request::post("/v1/providers/a/isos/0000/attach")
         .header("content-type", "application/json")
         .body(Body::from(r#"{"instance_id":"i-1"}"#))
@@ -321,7 +324,7 @@ async fn unsupported_operations_are_501_naming_the_capability_and_unknown_routes
 #[tokio::test]
 async fn global_ids_and_hostile_native_ids() {
     let a = Fake::new("a", 3);
-    let state = state_with(&[a.clone()], FAST_CACHE);
+    let state = state_with(vec![a.clone()], FAST_CACHE);
     let (resp, body) = get(&state, "/v1/isos/a:0001").await;
     assert_eq!(resp.status(), 200);
     assert_eq!(body["native_id"], "0001");
@@ -340,7 +343,7 @@ async fn global_ids_and_hostile_native_ids() {
 #[tokio::test]
 async fn stats_group_and_sum() {
     let (a, b) = (Fake::new("a", 4), Fake::new("b", 6));
-    let state = state_with(&[a, b], FAST_CACHE);
+    let state = state_with(vec![a, b], FAST_CACHE);
     let (resp, body) = get(&state, "/v1/isos/stats?group_by=provider,status").await;
     assert_eq!(resp.status(), 200, "{body}");
     assert_eq!(body["meta"]["total"], 10);
@@ -360,7 +363,7 @@ async fn stats_group_and_sum() {
 
 #[tokio::test]
 async fn request_ids_are_echoed_and_generated() {
-    let state = state_with(&[Fake::new("a", 1)], FAST_CACHE);
+    let state = state_with(vec![Fake::new("a", 1)], FAST_CACHE);
     let req = Request::get("/healthz")
         .header("x-request-id", "abc-123")
         .body(Body::empty())
@@ -374,7 +377,7 @@ async fn request_ids_are_echoed_and_generated() {
 #[tokio::test]
 async fn providers_show_capabilities_health_and_cache_age() {
     let a = Fake::new("a", 2);
-    let state = state_with(&[a.clone()], FAST_CACHE);
+    let state = state_with(vec![a.clone()], FAST_CACHE);
     let (_, body) = get(&state, "/v1/providers").await;
     assert_eq!(body["data"][0]["health"], "unknown");
     get(&state, "/v1/isos").await;

@@ -128,7 +128,7 @@ pub async fn get_stats(
             size_bytes,
         })
         .collect();
-    data.sort_by(|a, b| b.count.cmp(&a.count));
+    data.sort_by_key(|row| std::cmp::Reverse(row.count));
     Ok(Json(StatsResponse {
         data,
         meta: StatsMeta {

@@ -122,7 +122,7 @@ impl IsoProvider for Fake {
     }
 }
 
-pub fn state_with(fakes: &[Arc<Fake>], toml: &str) -> AppState {
+pub fn state_with(fakes: Vec<Arc<Fake>>, toml: &str) -> AppState {
     let (config, _) = Config::from_toml(toml).unwrap();
     let handles = fakes
         .iter()
