@@ -86,15 +86,23 @@ fn add(state: &mut State, session: &Session, form: &Form, delay: Duration) -> Va
     if !session.admin {
         return denied("administrator privileges required");
     }
-    let mut fields = Vec::new();
-    for name in ["name", "short_name", "iso_name", "private"] {
-        match param(form, name) {
-            Some(v) => fields.push(v.to_owned()),
-            None => return invalid(name),
-        }
-    }
-    let [name, short_name, iso_name, private] = <[String; 4]>::try_from(fields)
-        .unwrap_or_else(|_| [String::new(), String::new(), String::new(), String::new()]);
+    let required = |name: &str| {
+        param(form, name)
+            .map(str::to_owned)
+            .ok_or_else(|| invalid(name))
+    };
+    let fields = (|| {
+        Ok::<_, Value>((
+            required("name")?,
+            required("short_name")?,
+            required("iso_name")?,
+            required("private")?,
+        ))
+    })();
+    let (name, short_name, iso_name, private) = match fields {
+        Ok(f) => f,
+        Err(e) => return e,
+    };
     if !valid_email(&private) {
         return invalid("private");
     }
