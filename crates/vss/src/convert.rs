@@ -1,0 +1,181 @@
+//! Upstream ISO -> normalised [`Iso`].
+//!
+//! - Native ids: a public ISO's is its VSS id (`223`), a personal ISO's is
+//!   `personal-<id>` (`personal-223`): the two catalogues are separate
+//!   upstream tables whose ids collide, and the prefix keeps them apart in a
+//!   `both` listing while a public id stays what VSS itself accepts.
+//! - `path`, `data_store` and the catalogue go into labels; `public` into
+//!   visibility; `created_on`/`updated_on` (zone abbreviations) to UTC, an
+//!   unparseable one becoming `None` plus an `unparsed_<field>` label.
+//! - Kind `iso`, status `ready` (VSS lists only registered, usable ISOs),
+//!   size unknown. A personal ISO's owner is the store folder in its path.
+
+use isogate_core::time::parse_timestamp;
+use isogate_core::{Error, Iso, ItemKind, ProviderKind, Result, Status, Visibility};
+use serde_json::Value;
+
+use crate::model::{IsoDto, id_text};
+
+/// Which catalogue an item came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Source {
+    Public,
+    Personal,
+}
+
+/// The native-id prefix of personal ISOs.
+pub(crate) const PERSONAL_PREFIX: &str = "personal-";
+
+impl Source {
+    pub fn native_id(self, upstream_id: &str) -> String {
+        match self {
+            Source::Public => upstream_id.to_owned(),
+            Source::Personal => format!("{PERSONAL_PREFIX}{upstream_id}"),
+        }
+    }
+
+    /// The catalogue and upstream id a native id names; `None` when it is
+    /// not one this adapter hands out.
+    pub fn parse(native_id: &str) -> Option<(Source, &str)> {
+        let (source, id) = match native_id.strip_prefix(PERSONAL_PREFIX) {
+            Some(rest) => (Source::Personal, rest),
+            None => (Source::Public, native_id),
+        };
+        let numeric = !id.is_empty() && id.len() <= 19 && id.bytes().all(|b| b.is_ascii_digit());
+        numeric.then_some((source, id))
+    }
+
+    fn label(self) -> &'static str {
+        match self {
+            Source::Public => "public",
+            Source::Personal => "personal",
+        }
+    }
+}
+
+/// Converts one expanded ISO; `raw` is kept when asked for.
+pub(crate) fn iso(provider: &str, source: Source, value: Value, keep_raw: bool) -> Result<Iso> {
+    let dto: IsoDto = serde_json::from_value(value.clone()).map_err(|_| {
+        Error::upstream("VSS listed an ISO that is not an object with an id").with_retryable(false)
+    })?;
+    let upstream_id = id_text(&dto.id).ok_or_else(|| {
+        Error::upstream("VSS listed an ISO whose id is neither a number nor text")
+            .with_retryable(false)
+    })?;
+    let name = dto.name.clone().unwrap_or_default();
+    let mut item = Iso::new(
+        provider,
+        ProviderKind::Vss,
+        ItemKind::Iso,
+        &source.native_id(&upstream_id),
+        &name,
+    );
+    item.status = Status::Ready;
+    item.visibility = match dto.public {
+        Some(true) => Visibility::Public,
+        Some(false) => Visibility::Private,
+        None => Visibility::Unknown,
+    };
+    item.labels
+        .insert("catalogue".into(), source.label().into());
+    item.labels.insert("vss_id".into(), upstream_id);
+    if let Some(path) = &dto.path {
+        item.labels.insert("path".into(), path.clone());
+        if source == Source::Personal {
+            item.owner = owner_of(path);
+        }
+    }
+    if let Some(ds) = &dto.data_store {
+        item.labels.insert("data_store".into(), ds.clone());
+    }
+    item.created_at = time(&mut item, "created_on", dto.created_on.as_deref());
+    item.updated_at = time(&mut item, "updated_on", dto.updated_on.as_deref());
+    if keep_raw {
+        item.raw = Some(value);
+    }
+    Ok(item)
+}
+
+fn time(item: &mut Iso, field: &str, raw: Option<&str>) -> Option<chrono::DateTime<chrono::Utc>> {
+    let raw = raw?;
+    let parsed = parse_timestamp(raw);
+    if parsed.is_none() {
+        item.labels
+            .insert(format!("unparsed_{field}"), raw.to_owned());
+    }
+    parsed
+}
+
+/// `[vssUser-xfers] jdoe/file.iso` -> `jdoe`.
+fn owner_of(path: &str) -> Option<String> {
+    let rest = path.split_once("] ").map_or(path, |(_, r)| r);
+    let (owner, _) = rest.split_once('/')?;
+    (!owner.is_empty()).then(|| owner.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn public_and_personal_isos_normalise() {
+        let v = json!({"id": 223, "name": "ubuntu", "path": "[vssUser-xfers] jdoe/ubuntu.iso",
+            "public": false, "data_store": "vssUser-xfers",
+            "created_on": "2017-11-17 13:51:31 EST", "updated_on": "2017-07-01 13:51:31 EDT"});
+        let i = iso("vss", Source::Personal, v.clone(), true).unwrap();
+        assert_eq!(i.native_id, "personal-223");
+        assert_eq!(i.id, "vss:personal-223");
+        assert_eq!(i.visibility, Visibility::Private);
+        assert_eq!(i.owner.as_deref(), Some("jdoe"));
+        assert_eq!(i.labels["path"], "[vssUser-xfers] jdoe/ubuntu.iso");
+        assert_eq!(i.labels["data_store"], "vssUser-xfers");
+        assert_eq!(i.labels["catalogue"], "personal");
+        assert_eq!(
+            i.created_at.unwrap().to_rfc3339(),
+            "2017-11-17T18:51:31+00:00"
+        );
+        assert_eq!(
+            i.updated_at.unwrap().to_rfc3339(),
+            "2017-07-01T17:51:31+00:00"
+        );
+        assert_eq!(
+            (i.kind, i.provider_kind, i.size_bytes),
+            (ItemKind::Iso, ProviderKind::Vss, None)
+        );
+        assert_eq!(i.raw, Some(v));
+
+        let p = iso(
+            "vss",
+            Source::Public,
+            json!({"id": 7, "name": "x", "public": true, "created_on": "soon"}),
+            false,
+        )
+        .unwrap();
+        assert_eq!(p.native_id, "7");
+        assert_eq!(p.visibility, Visibility::Public);
+        assert_eq!(p.created_at, None);
+        assert_eq!(p.labels["unparsed_created_on"], "soon");
+        assert!(p.raw.is_none() && p.owner.is_none());
+
+        assert!(iso("vss", Source::Public, json!({"name": "no id"}), false).is_err());
+        assert!(iso("vss", Source::Public, json!({"id": null}), false).is_err());
+    }
+
+    #[test]
+    fn native_ids_parse_back() {
+        assert_eq!(Source::parse("223"), Some((Source::Public, "223")));
+        assert_eq!(Source::parse("personal-5"), Some((Source::Personal, "5")));
+        for bad in [
+            "",
+            "personal-",
+            "abc",
+            "12a",
+            "-1",
+            "personal-x",
+            "99999999999999999999",
+        ] {
+            assert_eq!(Source::parse(bad), None, "{bad}");
+        }
+    }
+}
