@@ -13,7 +13,9 @@ use isogate_core::{
     TaskStatus,
 };
 use isogate_sim::{Control, SimServer};
+use tracing::instrument::WithSubscriber;
 
+use crate::logs::LogWatch;
 use crate::{Fixtures, Subject};
 
 /// The default bound of one check.
@@ -325,6 +327,8 @@ fn panic_text(payload: Box<dyn std::any::Any + Send>) -> String {
 /// Runs every check; panics with the list of failed contract sentences.
 pub async fn run_conformance(subject: Subject) {
     let ctx = Arc::new(Ctx::new(subject));
+    let logs = LogWatch::new(ctx.secrets().map(str::to_owned).collect());
+    let dispatch = logs.dispatch();
     let checks = crate::checks::all(&ctx);
     let mut passed = Vec::new();
     let mut skipped = BTreeSet::new();
@@ -335,7 +339,7 @@ pub async fn run_conformance(subject: Subject) {
         }
         let name = check.name();
         *lock(&ctx.current) = name.clone();
-        let handle = tokio::spawn((check.run)(ctx.clone()));
+        let handle = tokio::spawn((check.run)(ctx.clone()).with_subscriber(dispatch.clone()));
         let abort = handle.abort_handle();
         let result = match tokio::time::timeout(check.timeout, handle).await {
             Ok(Ok(r)) => r,
@@ -367,6 +371,15 @@ pub async fn run_conformance(subject: Subject) {
             );
         }
     }
+    let (lines, leaks) = logs.report();
+    *lock(&ctx.current) = "log lines".to_owned();
+    for leak in leaks {
+        ctx.fail(
+            "all#4",
+            format!("a log line holds a configured secret: {leak}"),
+        );
+    }
+    ctx.note(format!("{lines} log lines checked for secrets"));
     report(&ctx, &passed, &skipped);
 }
 

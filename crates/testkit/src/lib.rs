@@ -31,11 +31,15 @@
 //! unchanged). Write checks change the simulator's state (it is real):
 //! import creates an item, delete removes the imported one, and so on.
 //!
-//! # Every error seen
+//! # Every error seen, every log line
 //! Every error any check receives is also checked against `all#1` (it names
-//! the provider, and a non-empty operation) and `all#4` (its message,
-//! `Display`, `Debug` and source chain hold none of [`Fixtures::secrets`]).
-//! The provider's `Debug` output is checked against the secrets too.
+//! the provider, and a non-empty operation; in the fault cases below exactly
+//! `list` or `get`) and `all#4` (its message, `Display`, `Debug` and source
+//! chain hold none of [`Fixtures::secrets`]). The provider's `Debug` output
+//! is checked against the secrets too, and so is every `tracing` event the
+//! provider emits (any level) while a check runs: each check runs with a
+//! capturing subscriber (events from tasks the provider spawns itself are
+//! captured only if they carry the current subscriber along).
 //!
 //! # Faults (all#3): what each must produce
 //! Injected through [`isogate_sim::Faults`] on every request of the adapter
@@ -45,16 +49,17 @@
 //! | fault | required error | `retryable()` | other |
 //! |---|---|---|---|
 //! | `latency_ms: 300, jitter_ms: 100` | none: the call succeeds | | |
-//! | `hang: true` (list and one write) | `Timeout` | `true` | within 8 s (configure <= 2 s) |
-//! | `error_rate: 1.0, error_status: 500` | `Upstream` | `true` | also for the action module (5xx is never a 200 body) |
+//! | `hang: true` (on `list` only) | `Timeout` | `true` | within 8 s (configure <= 2 s) |
+//! | `error_rate: 1.0, error_status: 500` | `Upstream` | `true` | also for the action module (its 5xx are real HTTP statuses) |
 //! | `error_rate: 1.0, error_status: 503` | `Upstream` | `true` | not `Unavailable`: the upstream answered |
 //! | `rate_limit_rate: 1.0, retry_after_s: 3` | `RateLimited` | `true` | `retry_after() == Some(3 s)` |
 //! | `malformed_json: true` (status 200, invalid JSON) | `Upstream` | `false` | |
-//! | `truncate: true` (headers, half the body, then the connection is cut) | `Upstream` | `false` | a body cut after the headers is an undecodable body, not `Unavailable`; map `reqwest::Error::is_body()`/`is_decode()` to `Upstream` not retryable |
+//! | `truncate: true` (headers, half the body, then the connection is cut) | `Upstream` | `false` | a body cut after the headers is an undecodable body, not `Unavailable`: map `reqwest::Error::is_body()`/`is_decode()` to `Upstream` not retryable |
 //! | listener stopped (`SimServer::stop_listening`) | `Unavailable` | `true` | |
 //! | wrong credentials ([`Fixtures::unauthorized`], when given) | `Unauthorized` | any | |
 //!
-//! Every one of them must name the provider and the operation (`all#1`).
+//! Every one of them must name the provider, and the operation called
+//! (`list` or `get`) (`all#1`).
 //!
 //! # Writes go out once (all#5)
 //! For every supported write (`import`, `update`, `delete`, `attach`,
@@ -62,25 +67,33 @@
 //! 503 and makes the call once: it must fail (`Upstream`, retryable), at
 //! least one request must reach the simulator, and no `METHOD /path` may be
 //! requested twice during the call. The first supported write is also made
-//! against a hanging upstream: `Timeout`, and again no route requested twice.
-//! (Login, token or lookup requests before the write are fine; retrying any
-//! of them, or the write, is not.)
+//! (1) against a hanging upstream: `Timeout`, retryable; and (2) with its
+//! answer cut after the upstream acted (`truncate`): `Ok`, or `Upstream` not
+//! retryable; both again with no route requested twice. (Login, token or
+//! lookup requests before the write are fine; sending any of them, or the
+//! write, twice is not.)
 //!
 //! # Sentences and what is asserted
 //! - `list#1` a healthy listing is `Ok`, complete (`incomplete` is `None`),
 //!   non-empty (the simulators are seeded), and every item has the right
 //!   `provider`, `provider_kind` and `id == GlobalId::encode(name, native_id)`;
 //!   with [`Fixtures::expected_count`] the count is checked too.
-//! - `list#2` a filter matching nothing (`name eq <no such name>`) gives `Ok`;
-//!   when pushed down, an empty list.
+//! - `list#2` with [`Fixtures::empty`], that provider lists `Ok`, empty and
+//!   complete; and a filter matching nothing (`name eq <no such name>`) gives
+//!   `Ok`, an empty list when pushed down.
 //! - `list#3` native ids (and global ids) are unique.
 //! - `list#4` `raw` is `Some` (not `null`) on every item with `include_raw`,
 //!   `None` on every item without.
-//! - `list#5` for several simple filters on `name` (`like`, `eq`, `ne`,
-//!   `in`) and one on an absent label: reported indices are in range, every
-//!   returned item matches every pushed filter, and filtering the answer
-//!   locally gives the same items as filtering the whole catalogue locally;
-//!   with `sort=name,asc` reported as `sorted`, names are in `str` order.
+//! - `list#5` for probe filters built from the catalogue (`name` with
+//!   `like`, `eq`, `ne`, `in`; `native_id eq`; `status eq`; an absent label;
+//!   and where the items have them `description like`, `size_bytes ge/lt`,
+//!   `created_at ge`, `os.name eq`, `bootable eq`, `zones.id eq`): reported
+//!   indices are in range, every returned item matches every filter reported
+//!   pushed, and filtering the answer locally gives the same items as
+//!   filtering the whole catalogue locally. "Locally" is the core query
+//!   engine ([`isogate_core::query::CompiledFilter`]): `eq` exact by byte,
+//!   `like` case-insensitive, a missing value fails all but `ne`. With
+//!   `sort=name,asc` reported as `sorted`, names must be in byte order.
 //! - `list#6` with every second request failing (`error_rate: 0.5`), a
 //!   listing is an error, or complete, or says `incomplete`.
 //! - `get#1` the first, middle and last listed items equal `get` of them,
@@ -116,6 +129,7 @@
 
 mod checks;
 mod harness;
+mod logs;
 mod matcher;
 
 use std::sync::Arc;
@@ -166,6 +180,10 @@ pub struct Fixtures {
     /// The same provider configured with wrong credentials, against the same
     /// simulator: its `list` must be `Unauthorized` (`all#3`).
     pub unauthorized: Option<Arc<dyn IsoProvider>>,
+    /// The same kind of provider against an empty catalogue (e.g. a second
+    /// simulator started with no items; keep it alive until
+    /// [`run_conformance`] returns): its `list` must be `Ok` and empty (`list#2`).
+    pub empty: Option<Arc<dyn IsoProvider>>,
 }
 
 // By hand, so that the secrets never reach a test log.
@@ -189,6 +207,7 @@ impl std::fmt::Debug for Fixtures {
             .field("non_extractable_id", &self.non_extractable_id)
             .field("delete_id", &self.delete_id)
             .field("unauthorized", &self.unauthorized.is_some())
+            .field("empty", &self.empty.is_some())
             .finish()
     }
 }

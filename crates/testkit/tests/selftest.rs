@@ -9,12 +9,21 @@ use fake::provider::{Broken, FakeProvider};
 use fake::upstream::{self, KEY};
 use futures::FutureExt;
 use isogate_core::{ImportRequest, IsoProvider};
+use isogate_sim::SimServer;
 use isogate_testkit::{Fixtures, Subject, run_conformance};
 
 const SEEDED: u64 = 12;
 
-async fn subject(broken: Broken) -> Subject {
+/// The subject, and an empty upstream to keep alive while the suite runs.
+async fn subject(broken: Broken) -> (Subject, SimServer) {
     let sim = upstream::start(SEEDED).await;
+    let empty_sim = upstream::start(0).await;
+    let empty: Arc<dyn IsoProvider> = Arc::new(FakeProvider::new(
+        "fake-empty",
+        empty_sim.base_url(),
+        KEY,
+        broken,
+    ));
     let provider: Arc<dyn IsoProvider> =
         Arc::new(FakeProvider::new("fake-test", sim.base_url(), KEY, broken));
     let unauthorized: Arc<dyn IsoProvider> = Arc::new(FakeProvider::new(
@@ -39,14 +48,16 @@ async fn subject(broken: Broken) -> Subject {
         secrets: vec![KEY.into()],
         expected_count: Some(SEEDED as usize),
         unauthorized: Some(unauthorized),
+        empty: Some(empty),
         ..Default::default()
     };
-    Subject::new(provider, sim, fixtures)
+    (Subject::new(provider, sim, fixtures), empty_sim)
 }
 
 #[tokio::test]
 async fn a_conforming_fake_passes_every_check() {
-    run_conformance(subject(Broken::default()).await).await;
+    let (subject, _empty) = subject(Broken::default()).await;
+    run_conformance(subject).await;
 }
 
 #[tokio::test]
@@ -61,8 +72,10 @@ async fn a_broken_fake_fails_naming_each_broken_sentence() {
         false_pushdown: true,
         get_differs: true,
         anonymous_task_errors: true,
+        empty_is_error: true,
     };
-    let run = std::panic::AssertUnwindSafe(run_conformance(subject(broken).await));
+    let (subject, _empty) = subject(broken).await;
+    let run = std::panic::AssertUnwindSafe(run_conformance(subject));
     let payload = run.catch_unwind().await.expect_err("the suite must fail");
     let msg = payload
         .downcast_ref::<String>()
@@ -83,10 +96,14 @@ async fn a_broken_fake_fails_naming_each_broken_sentence() {
     assert!(msg.contains("panicked: sync exploded"), "{msg}");
     assert!(msg.contains("did not finish within"), "{msg}");
     assert!(msg.contains("truncated body"), "{msg}");
+    assert!(
+        msg.contains("a log line holds a configured secret"),
+        "{msg}"
+    );
     // What is not broken is not reported, and the secret is never printed.
     // (delete#1 and update#1 fail too, through the broken `get` they use.)
     for sentence in [
-        "list#1", "list#2", "list#3", "list#4", "list#6", "import#1", "import#2", "get#3", "all#2",
+        "list#1", "list#3", "list#4", "list#6", "import#1", "import#2", "get#3", "all#2",
     ] {
         assert!(
             !msg.contains(&format!("  {sentence} ")),

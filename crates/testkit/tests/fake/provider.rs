@@ -19,7 +19,7 @@ use serde_json::{Value, json};
 pub struct Broken {
     /// get#2: a 404 becomes `Upstream`.
     pub missing_is_upstream: bool,
-    /// all#4: error messages carry the API key.
+    /// all#4: error messages and a log line carry the API key.
     pub leak_secret: bool,
     /// all#5: a write answered 5xx is sent again.
     pub retry_writes: bool,
@@ -35,6 +35,8 @@ pub struct Broken {
     pub get_differs: bool,
     /// all#1: `task` errors name no provider.
     pub anonymous_task_errors: bool,
+    /// list#2: an empty answer is `NotFound`.
+    pub empty_is_error: bool,
 }
 
 pub struct FakeProvider {
@@ -123,6 +125,9 @@ impl FakeProvider {
         path: &str,
         body: Option<Value>,
     ) -> Result<Value> {
+        if self.broken.leak_secret {
+            tracing::debug!(key = self.key.expose_secret(), path, "calling the fake");
+        }
         let write = method != Method::GET;
         let mut tries = if write && self.broken.retry_writes {
             2
@@ -271,6 +276,9 @@ impl IsoProvider for FakeProvider {
         let Some(data) = v.get("data").and_then(Value::as_array) else {
             return Err(self.err("list", Error::upstream("no data array")));
         };
+        if data.is_empty() && self.broken.empty_is_error {
+            return Err(self.err("list", Error::not_found("nothing listed")));
+        }
         let items = data
             .iter()
             .map(|x| self.iso("list", x, opts.include_raw))
