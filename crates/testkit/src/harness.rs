@@ -326,6 +326,7 @@ fn panic_text(payload: Box<dyn std::any::Any + Send>) -> String {
 
 /// Runs every check; panics with the list of failed contract sentences.
 pub async fn run_conformance(subject: Subject) {
+    let started = std::time::Instant::now();
     let ctx = Arc::new(Ctx::new(subject));
     let logs = LogWatch::new(ctx.secrets().map(str::to_owned).collect());
     let dispatch = logs.dispatch();
@@ -379,7 +380,10 @@ pub async fn run_conformance(subject: Subject) {
             format!("a log line holds a configured secret: {leak}"),
         );
     }
-    ctx.note(format!("{lines} log lines checked for secrets"));
+    ctx.note(format!(
+        "{lines} log lines checked for secrets; the suite took {:?}",
+        started.elapsed()
+    ));
     report(&ctx, &passed, &skipped);
 }
 

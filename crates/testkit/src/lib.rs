@@ -14,7 +14,11 @@
 //! isogate_testkit::run_conformance(Subject::new(provider, sim, fixtures)).await;
 //! ```
 //! The provider must be configured with a request timeout of at most 2 s, so
-//! the fault checks (a hanging upstream) finish quickly.
+//! the fault checks (a hanging upstream) finish quickly. Any tokio runtime
+//! works; on `#[tokio::test]`'s default current-thread runtime a provider
+//! that *blocks the thread* (rather than awaiting) cannot be timed out, so
+//! prefer `#[tokio::test(flavor = "multi_thread", worker_threads = 2)]`.
+//! With the simulators' default task delays the whole suite takes 2 to 6 s.
 //!
 //! # How it runs
 //! Checks run one after another against the one simulator (faults are
