@@ -23,10 +23,16 @@ pub struct GlobalId {
     pub native_id: String,
 }
 
+/// Percent-encodes everything but RFC 3986 unreserved characters, so any
+/// string becomes one safe URL path segment.
+pub fn encode_segment(s: &str) -> String {
+    utf8_percent_encode(s, NATIVE_ID).to_string()
+}
+
 impl GlobalId {
     /// `provider:percent-encoded(native_id)`.
     pub fn encode(provider: &str, native_id: &str) -> String {
-        format!("{provider}:{}", utf8_percent_encode(native_id, NATIVE_ID))
+        format!("{provider}:{}", encode_segment(native_id))
     }
 
     /// Splits at the first `:` and percent-decodes the native id. A missing

@@ -18,7 +18,7 @@ pub mod time;
 
 pub use capability::Capability;
 pub use error::{Error, ErrorKind, Result};
-pub use id::{GlobalId, validate_native_id};
+pub use id::{GlobalId, encode_segment, validate_native_id};
 pub use model::{
     HistoryEntry, Iso, ItemKind, OsRef, Outcome, ProviderKind, Status, Task, TaskError, TaskStatus,
     Visibility, ZoneRef,

@@ -42,13 +42,9 @@ async fn main() -> std::process::ExitCode {
     };
     isogate::telemetry::init_logging(&config.server.log_format);
     if matches!(cli.command, Some(Command::CheckConfig)) {
-        // Build every adapter (without simulators) so adapter-level errors show too.
-        let embedded = Embedded::default();
+        // Build every adapter (simulators not started) so adapter-level errors show too.
         for entry in &entries {
-            if isogate::embedded::sim_name(entry).ok().flatten().is_some() {
-                continue;
-            }
-            if let Err(e) = isogate::registry::build_provider(entry, &embedded) {
+            if let Err(e) = isogate::registry::validate_entry(entry) {
                 eprintln!("isogate: {e}");
                 return std::process::ExitCode::from(2);
             }

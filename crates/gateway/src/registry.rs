@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use isogate_core::IsoProvider;
+use isogate_core::{IsoProvider, ProviderKind};
 use serde::de::DeserializeOwned;
 
 use crate::config::{Config, ConfigError, ProviderEntry, adapter_config_error};
@@ -39,13 +39,23 @@ pub fn build_provider(
         })?;
         settings.insert("base_url".into(), url.into());
     }
-    // Adapters are wired in as they land (issues 4-6).
-    let _ = parse::<serde_json::Value>(entry, settings)?;
-    Err(ConfigError(format!(
-        "providers.{}: the {} adapter is not wired into the gateway yet",
-        entry.name,
-        entry.kind.as_str()
-    )))
+    let name = entry.name.as_str();
+    let fail = |e: isogate_core::Error| adapter_config_error(entry, e.message());
+    let provider: Arc<dyn IsoProvider> = match entry.kind {
+        ProviderKind::Cloudmc => Arc::new(
+            isogate_cloudmc::CloudMcProvider::new(name, parse(entry, settings)?).map_err(fail)?,
+        ),
+        ProviderKind::Cox => {
+            Arc::new(isogate_cox::CoxProvider::new(name, parse(entry, settings)?).map_err(fail)?)
+        }
+        ProviderKind::Vss => {
+            Arc::new(isogate_vss::VssProvider::new(name, parse(entry, settings)?).map_err(fail)?)
+        }
+        ProviderKind::Action => Arc::new(
+            isogate_action::ActionProvider::new(name, parse(entry, settings)?).map_err(fail)?,
+        ),
+    };
+    Ok(provider)
 }
 
 fn parse<T: DeserializeOwned>(
@@ -55,4 +65,17 @@ fn parse<T: DeserializeOwned>(
     // serde_json errors name the field ("unknown field `passwrd`") but never the value.
     serde_json::from_value(serde_json::Value::Object(settings))
         .map_err(|e| adapter_config_error(entry, e))
+}
+
+/// Validates an entry the way start-up would, without starting simulators:
+/// a `sim:` base URL is replaced by a placeholder so the adapter's own
+/// settings are still checked (no request is made).
+pub fn validate_entry(entry: &ProviderEntry) -> Result<(), ConfigError> {
+    let mut entry = entry.clone();
+    if sim_name(&entry)?.is_some() {
+        entry
+            .settings
+            .insert("base_url".into(), "http://127.0.0.1:9".into());
+    }
+    build_provider(&entry, &Embedded::default()).map(|_| ())
 }

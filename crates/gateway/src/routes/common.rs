@@ -6,8 +6,7 @@ use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, Request};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use isogate_core::{Error, ErrorKind, Outcome};
-use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
+use isogate_core::{Error, ErrorKind, Outcome, encode_segment};
 use serde::de::DeserializeOwned;
 
 use crate::error::ApiError;
@@ -46,8 +45,8 @@ pub fn require(handle: &ProviderHandle, capability: &str) -> Result<(), ApiError
 pub fn task_location(provider: &str, task_id: &str) -> String {
     format!(
         "/v1/providers/{}/tasks/{}",
-        utf8_percent_encode(provider, NON_ALPHANUMERIC),
-        utf8_percent_encode(task_id, NON_ALPHANUMERIC)
+        encode_segment(provider),
+        encode_segment(task_id)
     )
 }
 

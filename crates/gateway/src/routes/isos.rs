@@ -113,7 +113,11 @@ async fn listing(
         }
         query.providers = vec![name.clone()];
     }
-    let selection = select(&state, &query.providers)?;
+    let mut selection = select(&state, &query.providers)?;
+    if only.is_some() {
+        // One provider's listing reports that provider only, not the skipped rest.
+        selection.retain(|(_, selected)| *selected);
+    }
     let gathered = if query.raw {
         gather_raw(&state, &selection).await
     } else {

@@ -1,8 +1,9 @@
 //! One provider's items: get, import, update, delete, attach, detach,
 //! download URL, history. Native ids may hold `/` (Cox), so the item routes
 //! share one catch-all and [`dispatch_item`] picks the handler from the raw
-//! path's suffix (`/attach`, `/download-url`, `/history`; a percent-encoded
-//! `%2F` is part of the id, never a separator).
+//! path's suffix (`/attach`, `/download-url`, `/history`). A percent-encoded
+//! `%2F` is part of the id, never a separator: an id that itself ends in
+//! `/history` is reached as `.../isos/a%2Fb%2Fhistory`.
 
 use axum::Json;
 use axum::body::Body;
@@ -300,17 +301,7 @@ pub async fn get_iso_history(
     native_id: String,
 ) -> Result<Response, ApiError> {
     let handle = provider(&state, &provider_name)?;
-    if handle.capability.history {
-        let entries = handle.provider.history(&native_id).await?;
-        return Ok(Json(serde_json::json!({ "data": entries })).into_response());
-    }
-    // Without history support `.../history` can only be part of an id (a Cox
-    // tag may be named "history"), so it is an item lookup.
-    get_provider_iso(
-        state,
-        provider_name,
-        format!("{native_id}/history"),
-        ItemParams::default(),
-    )
-    .await
+    require(handle, "history")?;
+    let entries = handle.provider.history(&native_id).await?;
+    Ok(Json(serde_json::json!({ "data": entries })).into_response())
 }
