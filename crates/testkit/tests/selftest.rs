@@ -62,7 +62,7 @@ async fn a_conforming_fake_passes_every_check() {
 
 #[tokio::test]
 async fn a_broken_fake_fails_naming_each_broken_sentence() {
-    let broken = Broken {
+    let msg = failure_of(Broken {
         missing_is_upstream: true,
         leak_secret: true,
         retry_writes: true,
@@ -73,14 +73,9 @@ async fn a_broken_fake_fails_naming_each_broken_sentence() {
         get_differs: true,
         anonymous_task_errors: true,
         empty_is_error: true,
-    };
-    let (subject, _empty) = subject(broken).await;
-    let run = std::panic::AssertUnwindSafe(run_conformance(subject));
-    let payload = run.catch_unwind().await.expect_err("the suite must fail");
-    let msg = payload
-        .downcast_ref::<String>()
-        .cloned()
-        .unwrap_or_default();
+        ..Default::default()
+    })
+    .await;
     for sentence in [
         "get#2",
         "all#4",
@@ -90,6 +85,10 @@ async fn a_broken_fake_fails_naming_each_broken_sentence() {
         "all#3",
         "update#2",
         "delete#2",
+        "list#5",
+        "get#1",
+        "all#1",
+        "list#2",
     ] {
         assert!(msg.contains(sentence), "{sentence} not reported in:\n{msg}");
     }
@@ -111,4 +110,34 @@ async fn a_broken_fake_fails_naming_each_broken_sentence() {
         );
     }
     assert!(!msg.contains(KEY), "the report leaks the secret:\n{msg}");
+}
+
+/// The suite's message, from a run that must fail.
+async fn failure_of(broken: Broken) -> String {
+    let (subject, _empty) = subject(broken).await;
+    let run = std::panic::AssertUnwindSafe(run_conformance(subject));
+    let payload = run.catch_unwind().await.expect_err("the suite must fail");
+    payload
+        .downcast_ref::<String>()
+        .cloned()
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn requests_that_must_not_be_made_are_caught() {
+    let msg = failure_of(Broken {
+        history_off_but_called: true,
+        unvalidated_ids: true,
+        unvalidated_import: true,
+        ..Default::default()
+    })
+    .await;
+    let failed = msg.lines().next().unwrap_or_default();
+    assert!(
+        failed.ends_with("on all#2, get#3, import#2:"),
+        "exactly the three sentences fail:\n{msg}"
+    );
+    assert!(msg.contains("all#2 (in all#2 [history])"), "{msg}");
+    assert!(msg.contains("sent 1 request(s)"), "{msg}");
+    assert!(msg.contains("only after 1 request(s)"), "{msg}");
 }

@@ -37,6 +37,12 @@ pub struct Broken {
     pub anonymous_task_errors: bool,
     /// list#2: an empty answer is `NotFound`.
     pub empty_is_error: bool,
+    /// all#2: the capability switches history off, but history still calls.
+    pub history_off_but_called: bool,
+    /// get#3: ids are sent as they are.
+    pub unvalidated_ids: bool,
+    /// import#2: the upstream is left to reject bad imports.
+    pub unvalidated_import: bool,
 }
 
 pub struct FakeProvider {
@@ -166,6 +172,9 @@ impl FakeProvider {
     }
 
     fn check_id(&self, op: &str, id: &str) -> Result<()> {
+        if self.broken.unvalidated_ids {
+            return Ok(());
+        }
         validate_native_id(id, false).map_err(|e| self.err(op, e))
     }
 
@@ -247,7 +256,7 @@ impl IsoProvider for FakeProvider {
             attach: true,
             detach: true,
             download_url: true,
-            history: true,
+            history: !self.broken.history_off_but_called,
             sync: true,
             tasks: true,
             filter_pushdown: true,
@@ -306,7 +315,8 @@ impl IsoProvider for FakeProvider {
     }
 
     async fn import(&self, req: &ImportRequest) -> Result<Outcome> {
-        if req.name.trim().is_empty() || !req.url.starts_with("http://") {
+        let invalid = req.name.trim().is_empty() || !req.url.starts_with("http://");
+        if invalid && !self.broken.unvalidated_import {
             return Err(self.err(
                 "import",
                 Error::invalid_input("a name and an http:// URL are required"),
