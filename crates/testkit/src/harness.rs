@@ -202,11 +202,10 @@ impl Ctx {
             texts.push(format!("{s:?}"));
             source = s.source();
         }
-        if let Some(secret) = self
+        if self
             .secrets()
-            .find(|secret| texts.iter().any(|t| t.contains(secret)))
+            .any(|secret| texts.iter().any(|t| t.contains(secret)))
         {
-            let _ = secret;
             self.fail(
                 "all#4",
                 format!(
@@ -217,8 +216,9 @@ impl Ctx {
         }
     }
 
+    /// [`Ctx::observe_from`] for the provider under test.
     pub(crate) fn observe(&self, e: &Error) {
-        self.observe_from(&self.name.clone(), e);
+        self.observe_from(&self.name, e);
     }
 
     /// The value, or why not (the error is observed).

@@ -29,6 +29,10 @@
 //! [`run_conformance`] panics with every failed sentence id and why, so one
 //! run shows everything; it prints passes and skips to stderr.
 //!
+//! "`Accepted` whose task succeeds" means: the task names the provider, and
+//! [`isogate_core::IsoProviderExt::wait_task`] (every 50 ms, up to 6 s) ends
+//! in `succeeded`. Every task seen is kept for `task#1` and `task#3`.
+//!
 //! Only what `provider.capability()` switches off is skipped, and for each
 //! such operation `all#2` asserts the call is `Unsupported`, names the
 //! provider, and reaches the simulator not at all (`Control::total`
@@ -111,10 +115,12 @@
 //!   imported item (else [`Fixtures::update_id`], else the first listed) gives
 //!   `Item` showing the change or `Done`; a later `get` shows it.
 //!   `update#2` a missing id is `NotFound`.
-//! - `attach#1` [`Fixtures::attach_id`] (else the first `ready` listed item)
-//!   on [`Fixtures::instance_id`] gives `Done`, or `Accepted` whose task
-//!   succeeds. `attach#2` a missing item is `NotFound`. `detach#1` then
-//!   gives `Done` or `Accepted` whose task succeeds.
+//! - `attach#1` first frees [`Fixtures::instance_id`] with a `detach` (when
+//!   supported; its outcome is not judged, as nothing may be mounted), then
+//!   attaches [`Fixtures::attach_id`] (else the first `ready` listed item):
+//!   `Done`, or `Accepted` whose task succeeds. `attach#2` a missing item is
+//!   `NotFound`. `detach#1` then gives `Done` or `Accepted` whose task
+//!   succeeds (any finished state when `attach` is not supported).
 //! - `download_url#1` on [`Fixtures::extractable_id`] (else a listed item with
 //!   `extractable == Some(true)`) gives a non-empty `Url`, or `Accepted` whose
 //!   task succeeds with a string `result.url`. `download_url#2` an item with
@@ -122,7 +128,8 @@
 //!   `InvalidInput`; a missing one is `NotFound`.
 //! - `history#1` history of the imported (else first listed) item is `Ok`,
 //!   with entries whose `at` is known in non-decreasing order.
-//! - `sync#1` gives `Accepted`; `task(id)` of its task is `Ok`.
+//! - `sync#1` gives `Accepted`; `task(id)` of its task is `Ok` with that id,
+//!   and the task finishes (succeeded or failed) within 6 s.
 //! - `task#1` every task any check saw reads back with its id and
 //!   `provider == name`. `task#2` an unknown id ([`Fixtures::missing_task_id`],
 //!   else `missing_id`) is `NotFound`. `task#3` a finished task reads the same
