@@ -43,6 +43,15 @@ async fn run(version: cloudmc::ApiVersion, legacy_tasks: bool) {
         cloudmc::ApiVersion::V2 => ApiVersion::V2,
     };
     let p = provider(&sim, api, cloudmc::DEFAULT_API_KEY);
+    // Kept alive until the suite returns.
+    let empty_sim = cloudmc::start(Options {
+        version,
+        scale: Some(0),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let empty = provider(&empty_sim, api, cloudmc::DEFAULT_API_KEY);
     let items = p.list_all().await.unwrap();
     // A ready, non-bootable, extractable ISO: attachable and exportable.
     let tool = items
@@ -74,9 +83,11 @@ async fn run(version: cloudmc::ApiVersion, legacy_tasks: bool) {
         extractable_id: tool,
         non_extractable_id: Some(cloudmc::SEED_ISO_ID.into()),
         unauthorized: Some(Arc::new(provider(&sim, api, "not-the-key")) as Arc<dyn IsoProvider>),
+        empty: Some(Arc::new(empty) as Arc<dyn IsoProvider>),
         ..Default::default()
     };
     run_conformance(Subject::new(Arc::new(p), sim, fixtures)).await;
+    drop(empty_sim);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

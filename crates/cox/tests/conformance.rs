@@ -27,16 +27,28 @@ fn provider(sim: &isogate_sim::SimServer, key: &str, only_system: bool) -> CoxPr
 
 async fn run(only_system: bool) {
     let sim = cox::start(Options::default()).await.unwrap();
+    // Kept alive until the suite returns.
+    let empty_sim = cox::start(Options {
+        scale: Some(0),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
     let fixtures = Fixtures {
         missing_id: format!("{}/no-such-family/v0", cox::SYSTEM_STACK_ID),
         secrets: vec![cox::DEFAULT_API_KEY.into()],
         unauthorized: Some(
             Arc::new(provider(&sim, "not-the-key", only_system)) as Arc<dyn IsoProvider>
         ),
+        empty: Some(
+            Arc::new(provider(&empty_sim, cox::DEFAULT_API_KEY, only_system))
+                as Arc<dyn IsoProvider>,
+        ),
         ..Default::default()
     };
     let p = provider(&sim, cox::DEFAULT_API_KEY, only_system);
     run_conformance(Subject::new(Arc::new(p), sim, fixtures)).await;
+    drop(empty_sim);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
