@@ -340,9 +340,13 @@ pub async fn run_conformance(subject: Subject) {
         }
         let name = check.name();
         *lock(&ctx.current) = name.clone();
+        let bound = match ctx.fixtures.check_timeout {
+            Some(t) if check.timeout == CHECK_TIMEOUT => t,
+            _ => check.timeout,
+        };
         let handle = tokio::spawn((check.run)(ctx.clone()).with_subscriber(dispatch.clone()));
         let abort = handle.abort_handle();
-        let result = match tokio::time::timeout(check.timeout, handle).await {
+        let result = match tokio::time::timeout(bound, handle).await {
             Ok(Ok(r)) => r,
             Ok(Err(join)) if join.is_panic() => {
                 Err(format!("panicked: {}", panic_text(join.into_panic())))
@@ -351,8 +355,7 @@ pub async fn run_conformance(subject: Subject) {
             Err(_) => {
                 abort.abort();
                 Err(format!(
-                    "did not finish within {:?}: a hang is a failure",
-                    check.timeout
+                    "did not finish within {bound:?}: a hang is a failure"
                 ))
             }
         };

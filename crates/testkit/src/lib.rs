@@ -22,8 +22,8 @@
 //!
 //! # How it runs
 //! Checks run one after another against the one simulator (faults are
-//! global to it). Each runs in its own task, bounded by a timeout (10 s; 8 s
-//! for the hang cases): a hang or a panic inside the provider is a failure of
+//! global to it). Each runs in its own task, bounded by a timeout (10 s, or
+//! [`Fixtures::check_timeout`]; 8 s for the hang cases): a hang or a panic inside the provider is a failure of
 //! that check, not a stuck or aborted run. After every check the simulator is
 //! healed ([`isogate_sim::Control::heal`]) and listening again. At the end
 //! [`run_conformance`] panics with every failed sentence id and why, so one
@@ -144,6 +144,7 @@ mod logs;
 mod matcher;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use isogate_core::{ImportRequest, IsoProvider, UpdateRequest};
 use isogate_sim::SimServer;
@@ -195,6 +196,9 @@ pub struct Fixtures {
     /// simulator started with no items; keep it alive until
     /// [`run_conformance`] returns): its `list` must be `Ok` and empty (`list#2`).
     pub empty: Option<Arc<dyn IsoProvider>>,
+    /// The bound of each ordinary check; default 10 s. (Checks against a
+    /// hanging upstream keep their own 8 s bound.)
+    pub check_timeout: Option<Duration>,
 }
 
 // By hand, so that the secrets never reach a test log.
@@ -219,6 +223,7 @@ impl std::fmt::Debug for Fixtures {
             .field("delete_id", &self.delete_id)
             .field("unauthorized", &self.unauthorized.is_some())
             .field("empty", &self.empty.is_some())
+            .field("check_timeout", &self.check_timeout)
             .finish()
     }
 }

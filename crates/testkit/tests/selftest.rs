@@ -4,6 +4,7 @@
 mod fake;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use fake::provider::{Broken, FakeProvider};
 use fake::upstream::{self, KEY};
@@ -49,6 +50,9 @@ async fn subject(broken: Broken) -> (Subject, SimServer) {
         expected_count: Some(SEEDED as usize),
         unauthorized: Some(unauthorized),
         empty: Some(empty),
+        // The fake answers in milliseconds; a short bound keeps the
+        // deliberate hang of the negative test cheap.
+        check_timeout: Some(Duration::from_secs(3)),
         ..Default::default()
     };
     (Subject::new(provider, sim, fixtures), empty_sim)
