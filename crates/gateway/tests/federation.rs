@@ -40,7 +40,7 @@ async fn federated_listing_is_the_union_with_per_source_status() {
 async fn one_failing_provider_gives_a_partial_200_with_its_stale_rows() {
     let (a, b) = (Fake::new("a", 3), Fake::new("b", 2));
     let state = state_with(
-        &[a.clone(), b.clone()],
+        vec![a.clone(), b.clone()],
         "[cache]\nfresh_ttl_s = 0\nstale_ttl_s = 0\nstale_if_error_s = 3600\n",
     );
     let (_, body) = get(&state, "/v1/isos").await;
