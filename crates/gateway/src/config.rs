@@ -28,6 +28,9 @@ pub struct Config {
     /// In-process simulators (the demo default).
     #[serde(default)]
     pub simulators: SimulatorsConfig,
+    /// Gateway API keys and per-key rate limits.
+    #[serde(default)]
+    pub auth: crate::auth::AuthConfig,
     /// Provider instances by name, as raw tables; see [`ProviderEntry`].
     #[serde(default)]
     pub providers: BTreeMap<String, serde_json::Value>,
@@ -55,6 +58,15 @@ pub struct ServerConfig {
     pub cursor_key: Option<String>,
     /// Log format: `text` or `json`.
     pub log_format: String,
+    /// Largest total size of request headers (names and values), answered 431.
+    pub max_header_bytes: usize,
+    /// Import URL hosts allowed even though they are private (mirrors);
+    /// exact names, or `.suffix` for every name under it.
+    pub import_host_allow: Vec<String>,
+    /// `strict`: import URL host names are resolved and every address checked
+    /// (a name that does not resolve is rejected); `skip`: names are checked
+    /// by spelling only (offline demos and tests).
+    pub import_dns: String,
 }
 
 impl Default for ServerConfig {
@@ -69,6 +81,9 @@ impl Default for ServerConfig {
             compression: true,
             cursor_key: None,
             log_format: "text".into(),
+            max_header_bytes: 16 * 1024,
+            import_host_allow: Vec::new(),
+            import_dns: "strict".into(),
         }
     }
 }
@@ -132,6 +147,10 @@ pub struct ProviderEntry {
     pub kind: ProviderKind,
     /// How long a federated listing waits for this provider.
     pub deadline_ms: u64,
+    /// Timeout, concurrency, retries and breaker around the adapter.
+    pub resilience: crate::layers::Resilience,
+    /// URL schemes an import may use; `None` means the kind's default.
+    pub import_schemes: Option<Vec<String>>,
     /// Everything else, handed to the adapter's config (secrets from `*_file` resolved).
     pub settings: serde_json::Map<String, serde_json::Value>,
 }
@@ -158,6 +177,7 @@ impl Config {
         let figment = Self::figment(sources)?;
         let config: Config = figment.extract().map_err(|e| describe(&figment, e))?;
         let entries = config.provider_entries(&figment)?;
+        config.validate_gateway()?;
         Ok((config, entries))
     }
 
@@ -166,7 +186,36 @@ impl Config {
         let figment = Figment::new().merge(Toml::string(toml));
         let config: Config = figment.extract().map_err(|e| describe(&figment, e))?;
         let entries = config.provider_entries(&figment)?;
+        config.validate_gateway()?;
         Ok((config, entries))
+    }
+
+    /// Checks the gateway's own sections (auth keys, import guard).
+    fn validate_gateway(&self) -> Result<(), ConfigError> {
+        self.auth
+            .validate()
+            .map_err(|e| ConfigError(format!("auth{e}")))?;
+        if !matches!(self.server.import_dns.as_str(), "strict" | "skip") {
+            return Err(ConfigError(
+                "server.import_dns: expected 'strict' or 'skip'".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Only the `[auth]` section of the same sources (SIGHUP key reload).
+    pub fn load_auth(sources: &Sources) -> Result<crate::auth::AuthConfig, ConfigError> {
+        let figment = Self::figment(sources)?;
+        let auth: crate::auth::AuthConfig = figment.extract_inner("auth").or_else(|e| {
+            if e.missing() {
+                Ok(crate::auth::AuthConfig::default())
+            } else {
+                Err(describe(&figment, e))
+            }
+        })?;
+        auth.validate()
+            .map_err(|e| ConfigError(format!("auth{e}")))?;
+        Ok(auth)
     }
 
     fn figment(sources: &Sources) -> Result<Figment, ConfigError> {
@@ -239,12 +288,35 @@ impl Config {
                     .filter(|ms| *ms > 0)
                     .ok_or_else(|| fail(".deadline_ms: expected a positive integer".into()))?,
             };
+            let resilience = match settings.remove("resilience") {
+                None => crate::layers::Resilience::default(),
+                Some(v) => serde_json::from_value::<crate::layers::Resilience>(v)
+                    .map_err(|e| fail(format!(".resilience: {e}")))?
+                    .validated()
+                    .map_err(|e| fail(format!(".resilience.{e}")))?,
+            };
+            let import_schemes = match settings.remove("import_schemes") {
+                None => None,
+                Some(v) => Some(
+                    serde_json::from_value::<Vec<String>>(v)
+                        .ok()
+                        .filter(|s| {
+                            s.iter()
+                                .all(|x| matches!(x.as_str(), "http" | "https" | "ftp"))
+                        })
+                        .ok_or_else(|| {
+                            fail(".import_schemes: expected a list of http, https, ftp".into())
+                        })?,
+                ),
+            };
             resolve_secret_files(&mut settings)
                 .map_err(|(key, msg)| fail(format!(".{key}: {msg}")))?;
             out.push(ProviderEntry {
                 name: name.clone(),
                 kind,
                 deadline_ms,
+                resilience,
+                import_schemes,
                 settings,
             });
         }

@@ -3,15 +3,19 @@
 //! [`app`] builds the router from an [`AppState`]; `main.rs` only loads the
 //! config, builds the state ([`build_state`]), binds and serves.
 
+pub mod auth;
 pub mod cache;
 pub mod config;
 pub mod embedded;
 pub mod error;
+pub mod layers;
 pub mod listing;
 pub mod openapi;
+pub mod ratelimit;
 pub mod registry;
 pub mod render;
 pub mod routes;
+pub mod ssrf;
 pub mod state;
 pub mod telemetry;
 
@@ -77,7 +81,9 @@ pub fn app(state: AppState) -> Router {
         .layer(middleware::from_fn_with_state(
             Duration::from_millis(server.request_timeout_ms),
             request_deadline,
-        ));
+        ))
+        // Inside CORS (preflights need no key), outside the handlers.
+        .layer(middleware::from_fn_with_state(state.clone(), auth::guard));
     let api = match cors(&server.cors_origins) {
         Some(cors) => api.layer(cors),
         None => api,

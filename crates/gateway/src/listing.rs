@@ -76,7 +76,9 @@ pub struct Gathered {
     pub max_age_s: u64,
 }
 
-/// Picks providers by `provider=`; unknown names are a 400.
+/// Picks providers by `provider=`; unknown names are a 400, names outside
+/// the caller's allow-list a 403, and unnamed ones outside it are left out
+/// entirely (not even `skipped`).
 pub fn select(state: &AppState, names: &[String]) -> Result<Vec<(ProviderHandle, bool)>, ApiError> {
     for name in names {
         if state.provider(name).is_none() {
@@ -87,9 +89,12 @@ pub fn select(state: &AppState, names: &[String]) -> Result<Vec<(ProviderHandle,
                 "unknown_provider",
             ));
         }
+        if !crate::auth::may_see(name) {
+            return Err(crate::auth::provider_forbidden(name));
+        }
     }
     Ok(state
-        .providers()
+        .visible_providers()
         .map(|h| (h.clone(), names.is_empty() || names.contains(&h.name)))
         .collect())
 }

@@ -52,7 +52,11 @@ async fn main() -> std::process::ExitCode {
         println!("config ok: {} provider(s)", entries.len());
         return std::process::ExitCode::SUCCESS;
     }
-    match serve(config, entries).await {
+    if let Err(e) = isogate::auth::check_listen(&config.auth, config.server.listen) {
+        eprintln!("isogate: {e}");
+        return std::process::ExitCode::from(2);
+    }
+    match serve(config, entries, sources).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("isogate: {e}");
@@ -61,12 +65,20 @@ async fn main() -> std::process::ExitCode {
     }
 }
 
-async fn serve(config: Config, entries: Vec<isogate::config::ProviderEntry>) -> anyhow::Result<()> {
+async fn serve(
+    config: Config,
+    entries: Vec<isogate::config::ProviderEntry>,
+    sources: Sources,
+) -> anyhow::Result<()> {
     let embedded = Embedded::start(&config.simulators, &entries).await?;
     let listen = config.server.listen;
     let state = build_state(config, &entries, &embedded)?;
     let listener = tokio::net::TcpListener::bind(listen).await?;
     let addr = listener.local_addr()?;
+    #[cfg(unix)]
+    isogate::auth::spawn_reload_on_sighup(state.clone(), sources, listen);
+    #[cfg(not(unix))]
+    let _ = sources;
     state.set_ready();
     for sim in embedded.servers() {
         tracing::info!(simulator = sim.name(), base_url = %sim.base_url(), "embedded simulator");

@@ -19,7 +19,7 @@ pub fn build_state(
     let mut handles = Vec::new();
     for entry in entries {
         let provider = build_provider(entry, embedded)?;
-        handles.push(ProviderHandle::from_entry(entry, provider));
+        handles.push(ProviderHandle::from_entry(entry, provider).layered(&entry.resilience));
     }
     Ok(AppState::new(config, handles))
 }

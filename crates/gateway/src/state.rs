@@ -1,15 +1,18 @@
 //! Shared application state: the providers, the cache, the cursor key.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use isogate_core::{Capability, IsoProvider, ProviderKind};
 
+use crate::auth::Keys;
 use crate::cache::ListingCache;
 use crate::config::{Config, ProviderEntry};
+use crate::layers::Breaker;
 use crate::render::RenderedCache;
+use crate::ssrf::ImportGuard;
 
 /// One configured provider instance as the gateway uses it.
 #[derive(Clone, Debug)]
@@ -24,6 +27,10 @@ pub struct ProviderHandle {
     pub capability: Capability,
     /// The adapter, wrapped in the gateway's layers.
     pub provider: Arc<dyn IsoProvider>,
+    /// URL schemes an import through this provider may use.
+    pub import_schemes: Vec<String>,
+    /// The circuit breaker of its layers, when wrapped.
+    pub breaker: Option<Arc<Breaker>>,
 }
 
 impl ProviderHandle {
@@ -34,13 +41,28 @@ impl ProviderHandle {
             kind: provider.kind(),
             deadline,
             capability: provider.capability(),
+            import_schemes: crate::ssrf::default_schemes(provider.kind()),
             provider,
+            breaker: None,
         }
     }
 
     /// From a config entry and its built adapter.
     pub fn from_entry(entry: &ProviderEntry, provider: Arc<dyn IsoProvider>) -> Self {
-        Self::new(provider, Duration::from_millis(entry.deadline_ms))
+        let mut handle = Self::new(provider, Duration::from_millis(entry.deadline_ms));
+        if let Some(schemes) = &entry.import_schemes {
+            handle.import_schemes = schemes.clone();
+        }
+        handle
+    }
+
+    /// Wraps the adapter in the resilience layers (timeout, concurrency,
+    /// retries, breaker, metrics; see [`crate::layers`]).
+    pub fn layered(mut self, settings: &crate::layers::Resilience) -> Self {
+        let (provider, breaker) = crate::layers::wrap(self.provider, settings);
+        self.provider = provider;
+        self.breaker = Some(breaker);
+        self
     }
 }
 
@@ -58,6 +80,9 @@ struct Inner {
     rendered: RenderedCache,
     cursor_key: Vec<u8>,
     ready: AtomicBool,
+    keys: RwLock<Arc<Keys>>,
+    import_guard: ImportGuard,
+    finished_tasks: moka::sync::Cache<(String, String), ()>,
 }
 
 impl AppState {
@@ -69,6 +94,9 @@ impl AppState {
         };
         let cache = ListingCache::new(config.cache.clone());
         let rendered = RenderedCache::new(config.cache.rendered_entries);
+        let keys = RwLock::new(Arc::new(Keys::from_config(&config.auth)));
+        let import_guard =
+            ImportGuard::new(&config.server.import_host_allow, &config.server.import_dns);
         AppState {
             inner: Arc::new(Inner {
                 providers: providers.into_iter().map(|p| (p.name.clone(), p)).collect(),
@@ -77,6 +105,9 @@ impl AppState {
                 rendered,
                 cursor_key,
                 ready: AtomicBool::new(false),
+                keys,
+                import_guard,
+                finished_tasks: moka::sync::Cache::new(10_000),
             }),
         }
     }
@@ -108,6 +139,36 @@ impl AppState {
     /// Marks the server ready (listeners up).
     pub fn set_ready(&self) {
         self.inner.ready.store(true, Ordering::SeqCst);
+    }
+    /// True the first time a provider's task is seen finished: its effect on
+    /// the catalogue then invalidates the snapshot once, not on every poll.
+    pub fn first_seen_finished(&self, provider: &str, task_id: &str) -> bool {
+        let key = (provider.to_owned(), task_id.to_owned());
+        let first = !self.inner.finished_tasks.contains_key(&key);
+        self.inner.finished_tasks.insert(key, ());
+        first
+    }
+
+    /// The API keys in force.
+    pub fn keys(&self) -> Arc<Keys> {
+        self.inner
+            .keys
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+    /// Replaces the API keys (SIGHUP); requests in flight keep the old ones.
+    pub fn reload_keys(&self, auth: &crate::auth::AuthConfig) {
+        *self.inner.keys.write().unwrap_or_else(|p| p.into_inner()) =
+            Arc::new(Keys::from_config(auth));
+    }
+    /// The import URL guard.
+    pub fn import_guard(&self) -> &ImportGuard {
+        &self.inner.import_guard
+    }
+    /// Providers the current caller may see (all outside a request).
+    pub fn visible_providers(&self) -> impl Iterator<Item = &ProviderHandle> {
+        self.providers().filter(|h| crate::auth::may_see(&h.name))
     }
     /// Whether the server is ready.
     pub fn is_ready(&self) -> bool {

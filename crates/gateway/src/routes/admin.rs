@@ -49,7 +49,7 @@ pub async fn invalidate_cache(
             .providers
     };
     let names: Vec<String> = if wanted.is_empty() {
-        state.providers().map(|h| h.name.clone()).collect()
+        state.visible_providers().map(|h| h.name.clone()).collect()
     } else {
         for name in &wanted {
             provider(&state, name)?;

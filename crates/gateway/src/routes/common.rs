@@ -14,12 +14,17 @@ use crate::state::{AppState, ProviderHandle};
 
 /// The provider by name, or a 404 problem.
 pub fn provider<'a>(state: &'a AppState, name: &str) -> Result<&'a ProviderHandle, ApiError> {
-    state.provider(name).ok_or_else(|| {
+    let handle = state.provider(name).ok_or_else(|| {
         ApiError::coded(
             Error::not_found(format!("no provider named '{name}' is configured")),
             "unknown_provider",
         )
-    })
+    })?;
+    // Outside the caller's allow-list: 403 (see crate::auth).
+    if !crate::auth::may_see(name) {
+        return Err(crate::auth::provider_forbidden(name));
+    }
+    Ok(handle)
 }
 
 /// A 501 naming the capability when the provider does not switch it on, so no

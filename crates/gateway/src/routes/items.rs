@@ -159,6 +159,12 @@ pub async fn import_iso(
 ) -> Result<Response, ApiError> {
     let handle = provider(&state, &provider_name)?;
     require(handle, "import")?;
+    // Before anything is forwarded: the upstream would fetch this URL from
+    // inside its own network (see crate::ssrf).
+    state
+        .import_guard()
+        .check(&body.url, &handle.import_schemes)
+        .await?;
     let outcome = handle.provider.import(&body).await?;
     state.cache().invalidate(&handle.name).await;
     Ok(outcome_response(&handle.name, outcome, true))

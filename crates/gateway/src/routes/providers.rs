@@ -32,6 +32,9 @@ pub struct ProviderInfo {
     pub cache_count: Option<usize>,
     /// Federated-listing deadline in milliseconds.
     pub deadline_ms: u64,
+    /// The circuit breaker in front of the upstream.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub breaker: Option<crate::layers::BreakerInfo>,
 }
 
 /// The configured providers with capabilities, health and cache age.
@@ -39,7 +42,7 @@ pub struct ProviderInfo {
     responses((status = 200, description = "The providers", body = ProviderList)))]
 pub async fn list_providers(State(state): State<AppState>) -> Response {
     let mut data = Vec::new();
-    for handle in state.providers() {
+    for handle in state.visible_providers() {
         data.push(provider_info(&state, handle).await);
     }
     Json(ProviderList { data }).into_response()
@@ -78,6 +81,7 @@ async fn provider_info(state: &AppState, handle: &ProviderHandle) -> ProviderInf
         cache_age_s: snapshot.as_ref().map(|s| s.age().as_secs()),
         cache_count: snapshot.as_ref().map(|s| s.items.len()),
         deadline_ms: handle.deadline.as_millis() as u64,
+        breaker: handle.breaker.as_ref().map(|b| b.info()),
     }
 }
 
@@ -116,8 +120,10 @@ pub async fn get_task(
     isogate_core::validate_native_id(&task_id, false)
         .map_err(|e| ApiError::coded(e, "invalid_id"))?;
     let task = handle.provider.task(&task_id).await?;
-    if task.status != isogate_core::TaskStatus::Pending {
-        // A finished task may have changed the catalogue (import, delete).
+    // A finished task may have changed the catalogue (import, delete).
+    if task.status != isogate_core::TaskStatus::Pending
+        && state.first_seen_finished(&handle.name, &task_id)
+    {
         state.cache().invalidate(&handle.name).await;
     }
     Ok(Json(task).into_response())

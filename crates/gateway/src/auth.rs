@@ -1,0 +1,592 @@
+//! Gateway API keys: who is calling, what they may do, which providers they see.
+//!
+//! Keys are configured as SHA-256 digests (`[[auth.keys]]`), never in clear.
+//! A request presents its key as `Authorization: Bearer <key>` or
+//! `X-Api-Key: <key>`; the digest of what it presented is compared with every
+//! configured digest in constant time.
+//!
+//! Scopes by route (open routes need no key):
+//! - open: `/healthz`, `/readyz`, `/metrics`, `/openapi.json`, `/docs`
+//!   (probes, scrapers and documentation; they expose no catalogue data).
+//! - `admin`: `POST /v1/cache/invalidate`.
+//! - `write`: every other POST, PATCH and DELETE (imports, updates, deletes,
+//!   attach/detach, download URLs, sync).
+//! - `read`: every GET (and HEAD/OPTIONS).
+//!
+//! Scopes do not imply one another: a key that should read and write lists both.
+//!
+//! Provider allow-list: providers outside a key's list are left out of
+//! federated listings, stats and `/v1/providers` as if they were not
+//! configured. Naming one explicitly (a provider path, `provider=`, or a
+//! global id) is a 403 `provider_forbidden`: configured provider names are not
+//! treated as secrets, and a 403 tells an operator what to fix.
+//!
+//! The caller is carried to the handlers in a task-local ([`current`]) set by
+//! [`guard`] around the request, so listing code can filter without every
+//! handler taking an extra argument. Outside a request (background refreshes)
+//! nothing is filtered.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use isogate_core::{Error, ErrorKind};
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use crate::error::ApiError;
+use crate::ratelimit::RateLimits;
+use crate::state::AppState;
+
+/// `[auth]`.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthConfig {
+    /// `keys` or `none`; unset means `keys` when any key is configured, else `none`
+    /// (and then the server only binds loopback addresses).
+    pub mode: Option<AuthMode>,
+    /// The keys.
+    pub keys: Vec<KeyConfig>,
+    /// Per-key request rate.
+    pub rate_limit: RateLimitConfig,
+}
+
+/// How requests are authenticated.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AuthMode {
+    /// A configured key is required on every non-open route.
+    Keys,
+    /// No authentication (loopback demos, or behind an authenticating proxy).
+    None,
+}
+
+/// One `[[auth.keys]]` entry.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeyConfig {
+    /// Who holds the key (logs, rate-limit buckets); never the key itself.
+    pub name: String,
+    /// Lower-case hex SHA-256 of the key (`printf %s KEY | sha256sum`).
+    pub sha256: String,
+    /// Any of `read`, `write`, `admin`.
+    pub scopes: Vec<String>,
+    /// Provider names the key may use; `["*"]` (the default) for all.
+    #[serde(default = "all_providers")]
+    pub providers: Vec<String>,
+}
+
+fn all_providers() -> Vec<String> {
+    vec!["*".into()]
+}
+
+/// `[auth.rate_limit]`: a token bucket per key. `refresh=true` listings draw
+/// from a second, stricter bucket because each one reaches every upstream.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RateLimitConfig {
+    /// Sustained requests per second per key; 0 disables the limit.
+    pub per_second: u32,
+    /// Requests a key may send at once above the sustained rate.
+    pub burst: u32,
+    /// Sustained `refresh=true` listings per minute per key; 0 disables.
+    pub refresh_per_minute: u32,
+    /// `refresh=true` listings a key may send at once.
+    pub refresh_burst: u32,
+    /// Apply the same limits to anonymous callers (`mode = "none"`), all
+    /// sharing one bucket. Off by default so local benchmarks are not throttled.
+    pub anonymous: bool,
+}
+
+impl Default for RateLimitConfig {
+    fn default() -> Self {
+        RateLimitConfig {
+            per_second: 50,
+            burst: 100,
+            refresh_per_minute: 12,
+            refresh_burst: 3,
+            anonymous: false,
+        }
+    }
+}
+
+impl AuthConfig {
+    /// The mode in force.
+    pub fn effective_mode(&self) -> AuthMode {
+        self.mode.unwrap_or(if self.keys.is_empty() {
+            AuthMode::None
+        } else {
+            AuthMode::Keys
+        })
+    }
+
+    /// Checks every key; the error names the key (by index and name) and field.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.mode == Some(AuthMode::Keys) && self.keys.is_empty() {
+            return Err(".keys: mode = \"keys\" needs at least one [[auth.keys]]".into());
+        }
+        let mut names = BTreeSet::new();
+        for (i, key) in self.keys.iter().enumerate() {
+            let at = format!(".keys[{i}] ('{}')", key.name);
+            if key.name.is_empty() || !names.insert(key.name.as_str()) {
+                return Err(format!("{at}.name: empty or used twice"));
+            }
+            if key.sha256.len() != 64 || hex::decode(&key.sha256).is_err() {
+                return Err(format!("{at}.sha256: expected 64 hex digits"));
+            }
+            if key.scopes.is_empty() {
+                return Err(format!("{at}.scopes: expected some of read, write, admin"));
+            }
+            for scope in &key.scopes {
+                if Scope::parse(scope).is_none() {
+                    return Err(format!(
+                        "{at}.scopes: unknown scope '{scope}', expected read, write or admin"
+                    ));
+                }
+            }
+            if key.providers.is_empty() {
+                return Err(format!("{at}.providers: expected names or [\"*\"]"));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Refuses to serve a non-loopback address without keys unless `[auth]
+/// mode = "none"` says so explicitly.
+pub fn check_listen(auth: &AuthConfig, listen: std::net::SocketAddr) -> Result<(), String> {
+    if auth.mode.is_none() && auth.keys.is_empty() && !listen.ip().is_loopback() {
+        return Err(format!(
+            "refusing to listen on {listen} without API keys: configure [[auth.keys]], \
+             or set [auth] mode = \"none\" to serve unauthenticated on purpose"
+        ));
+    }
+    Ok(())
+}
+
+/// Re-reads `[auth]` from the same config sources on every SIGHUP and swaps
+/// the keys in; a broken or unsafe new section keeps the old keys.
+#[cfg(unix)]
+pub fn spawn_reload_on_sighup(
+    state: AppState,
+    sources: crate::config::Sources,
+    listen: std::net::SocketAddr,
+) {
+    use tokio::signal::unix::{SignalKind, signal};
+    tokio::spawn(async move {
+        let Ok(mut hup) = signal(SignalKind::hangup()) else {
+            tracing::warn!("cannot listen for SIGHUP; API keys will not be reloadable");
+            return;
+        };
+        while hup.recv().await.is_some() {
+            let loaded = crate::config::Config::load_auth(&sources)
+                .map_err(|e| e.to_string())
+                .and_then(|auth| check_listen(&auth, listen).map(|()| auth));
+            match loaded {
+                Ok(auth) => {
+                    state.reload_keys(&auth);
+                    tracing::info!(keys = auth.keys.len(), "reloaded API keys");
+                }
+                Err(e) => tracing::warn!(error = %e, "API key reload failed; keeping the old keys"),
+            }
+        }
+    });
+}
+
+/// What a route needs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scope {
+    /// Reads.
+    Read,
+    /// Changes to upstream catalogues.
+    Write,
+    /// Gateway administration.
+    Admin,
+}
+
+impl Scope {
+    fn parse(s: &str) -> Option<Scope> {
+        match s {
+            "read" => Some(Scope::Read),
+            "write" => Some(Scope::Write),
+            "admin" => Some(Scope::Admin),
+            _ => None,
+        }
+    }
+    fn as_str(self) -> &'static str {
+        match self {
+            Scope::Read => "read",
+            Scope::Write => "write",
+            Scope::Admin => "admin",
+        }
+    }
+}
+
+/// The scope a request needs; `None` for open routes.
+pub fn required_scope(method: &Method, path: &str) -> Option<Scope> {
+    const OPEN: [&str; 5] = ["/healthz", "/readyz", "/metrics", "/openapi.json", "/docs"];
+    if OPEN.contains(&path) {
+        return None;
+    }
+    if path == "/v1/cache/invalidate" {
+        return Some(Scope::Admin);
+    }
+    match *method {
+        Method::GET | Method::HEAD | Method::OPTIONS => Some(Scope::Read),
+        _ => Some(Scope::Write),
+    }
+}
+
+/// A configured key, ready for comparison.
+#[derive(Clone)]
+struct Key {
+    digest: [u8; 32],
+    principal: Arc<Principal>,
+}
+
+impl std::fmt::Debug for Key {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The digest is not the key, but it is offline-guessable for weak keys.
+        f.debug_struct("Key")
+            .field("name", &self.principal.name)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Who is calling.
+#[derive(Clone, Debug)]
+pub struct Principal {
+    /// The key's name, or `anonymous`.
+    pub name: String,
+    scopes: Vec<Scope>,
+    /// `None`: every provider.
+    providers: Option<BTreeSet<String>>,
+}
+
+impl Principal {
+    /// The caller when authentication is off: everything allowed.
+    pub fn anonymous() -> Principal {
+        Principal {
+            name: "anonymous".into(),
+            scopes: vec![Scope::Read, Scope::Write, Scope::Admin],
+            providers: None,
+        }
+    }
+    /// Whether the caller holds `scope`.
+    pub fn has(&self, scope: Scope) -> bool {
+        self.scopes.contains(&scope)
+    }
+    /// Whether the caller may use `provider`.
+    pub fn allows(&self, provider: &str) -> bool {
+        self.providers.as_ref().is_none_or(|p| p.contains(provider))
+    }
+}
+
+/// The keys in force; replaced whole on reload.
+#[derive(Clone, Debug)]
+pub struct Keys {
+    mode: AuthMode,
+    keys: Vec<Key>,
+    /// The rate limits of this generation of keys.
+    pub limits: Arc<RateLimits>,
+    anonymous_limited: bool,
+}
+
+impl Keys {
+    /// From `[auth]` (already validated).
+    pub fn from_config(config: &AuthConfig) -> Keys {
+        let keys = config
+            .keys
+            .iter()
+            .filter_map(|k| {
+                let digest: [u8; 32] = hex::decode(&k.sha256).ok()?.try_into().ok()?;
+                let providers = if k.providers.iter().any(|p| p == "*") {
+                    None
+                } else {
+                    Some(k.providers.iter().cloned().collect())
+                };
+                Some(Key {
+                    digest,
+                    principal: Arc::new(Principal {
+                        name: k.name.clone(),
+                        scopes: k.scopes.iter().filter_map(|s| Scope::parse(s)).collect(),
+                        providers,
+                    }),
+                })
+            })
+            .collect();
+        Keys {
+            mode: config.effective_mode(),
+            keys,
+            limits: Arc::new(RateLimits::new(&config.rate_limit)),
+            anonymous_limited: config.rate_limit.anonymous,
+        }
+    }
+
+    /// The mode in force.
+    pub fn mode(&self) -> AuthMode {
+        self.mode
+    }
+
+    /// The principal holding `presented`, comparing against every key so the
+    /// time taken does not say which (or whether one) matched.
+    fn find(&self, presented: &str) -> Option<Arc<Principal>> {
+        let digest: [u8; 32] = Sha256::digest(presented.as_bytes()).into();
+        let mut found = None;
+        for key in &self.keys {
+            if bool::from(key.digest.ct_eq(&digest)) {
+                found = Some(key.principal.clone());
+            }
+        }
+        found
+    }
+}
+
+tokio::task_local! {
+    static PRINCIPAL: Arc<Principal>;
+}
+
+/// The caller of the request being handled; `None` outside a request.
+pub fn current() -> Option<Arc<Principal>> {
+    PRINCIPAL.try_with(Arc::clone).ok()
+}
+
+/// Whether the current caller may see `provider` (true outside a request).
+pub fn may_see(provider: &str) -> bool {
+    current().is_none_or(|p| p.allows(provider))
+}
+
+/// A 403 for a provider outside the caller's allow-list.
+pub fn provider_forbidden(provider: &str) -> ApiError {
+    ApiError::coded(
+        Error::new(
+            ErrorKind::Forbidden,
+            format!("this API key may not use provider '{provider}'"),
+        ),
+        "provider_forbidden",
+    )
+}
+
+/// Runs `fut` as `principal` (tests of handler code outside the router).
+pub async fn with_principal<F: std::future::Future>(principal: Principal, fut: F) -> F::Output {
+    PRINCIPAL.scope(Arc::new(principal), fut).await
+}
+
+/// The request middleware: header size, key, scope, rate limit; then the
+/// handler runs with the caller in [`current`].
+pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let max_headers = state.config().server.max_header_bytes;
+    let header_bytes: usize = req
+        .headers()
+        .iter()
+        .map(|(k, v)| k.as_str().len() + v.len() + 4)
+        .sum();
+    if header_bytes > max_headers {
+        return ApiError::with_status(
+            Error::invalid_input(format!(
+                "the request headers are larger than {max_headers} bytes"
+            )),
+            "headers_too_large",
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+        )
+        .into_response();
+    }
+    let Some(scope) = required_scope(req.method(), req.uri().path()) else {
+        return next.run(req).await;
+    };
+    let keys = state.keys();
+    let principal = match keys.mode() {
+        AuthMode::None => Arc::new(Principal::anonymous()),
+        AuthMode::Keys => match presented_key(&req) {
+            None => return unauthorized("an API key is required", "missing_api_key"),
+            Some(k) => match keys.find(k) {
+                Some(p) => p,
+                None => return unauthorized("the API key is not valid", "invalid_api_key"),
+            },
+        },
+    };
+    if !principal.has(scope) {
+        return ApiError::coded(
+            Error::new(
+                ErrorKind::Forbidden,
+                format!("this API key lacks the '{}' scope", scope.as_str()),
+            ),
+            "insufficient_scope",
+        )
+        .into_response();
+    }
+    if keys.mode() == AuthMode::Keys || keys.anonymous_limited {
+        let refresh = is_refresh(req.uri().query());
+        if let Err(wait) = keys.limits.check(&principal.name, refresh) {
+            return rate_limited(wait, refresh);
+        }
+    }
+    PRINCIPAL.scope(principal, next.run(req)).await
+}
+
+fn presented_key(req: &Request) -> Option<&str> {
+    if let Some(v) = req.headers().get("x-api-key") {
+        return v.to_str().ok().map(str::trim).filter(|k| !k.is_empty());
+    }
+    let auth = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, rest) = auth.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| rest.trim())
+        .filter(|k| !k.is_empty())
+}
+
+fn is_refresh(query: Option<&str>) -> bool {
+    let pairs: Vec<(String, String)> =
+        serde_urlencoded::from_str(query.unwrap_or("")).unwrap_or_default();
+    pairs
+        .iter()
+        .any(|(k, v)| k == "refresh" && !matches!(v.as_str(), "false" | "0" | ""))
+}
+
+fn unauthorized(message: &str, code: &'static str) -> Response {
+    let mut resp =
+        ApiError::coded(Error::new(ErrorKind::Unauthorized, message), code).into_response();
+    resp.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        HeaderValue::from_static("Bearer realm=\"isogate\""),
+    );
+    resp
+}
+
+fn rate_limited(wait: Duration, refresh: bool) -> Response {
+    let what = if refresh {
+        "refresh=true listings"
+    } else {
+        "requests"
+    };
+    ApiError::coded(
+        Error::new(
+            ErrorKind::RateLimited,
+            format!("too many {what} for this API key; retry later"),
+        )
+        .with_retry_after(wait),
+        if refresh {
+            "refresh_rate_limited"
+        } else {
+            "rate_limited"
+        },
+    )
+    .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(name: &str, secret: &str, scopes: &[&str], providers: &[&str]) -> KeyConfig {
+        KeyConfig {
+            name: name.into(),
+            sha256: hex::encode(Sha256::digest(secret.as_bytes())),
+            scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
+            providers: providers.iter().map(|s| (*s).to_owned()).collect(),
+        }
+    }
+
+    #[test]
+    fn keys_are_found_by_digest_and_carry_scopes_and_providers() {
+        let config = AuthConfig {
+            keys: vec![
+                key("ro", "k-ro", &["read"], &["a"]),
+                key("all", "k-all", &["read", "write", "admin"], &["*"]),
+            ],
+            ..Default::default()
+        };
+        config.validate().unwrap();
+        let keys = Keys::from_config(&config);
+        assert_eq!(keys.mode(), AuthMode::Keys);
+        let ro = keys.find("k-ro").unwrap();
+        assert_eq!(ro.name, "ro");
+        assert!(ro.has(Scope::Read) && !ro.has(Scope::Write));
+        assert!(ro.allows("a") && !ro.allows("b"));
+        let all = keys.find("k-all").unwrap();
+        assert!(all.allows("anything") && all.has(Scope::Admin));
+        assert!(keys.find("k-r").is_none());
+        assert!(keys.find("").is_none());
+    }
+
+    #[test]
+    fn validation_names_the_key_and_field() {
+        let mut bad = key("x", "s", &["read"], &["*"]);
+        bad.sha256 = "abc".into();
+        let e = AuthConfig {
+            keys: vec![bad],
+            ..Default::default()
+        }
+        .validate()
+        .unwrap_err();
+        assert!(e.contains("keys[0] ('x').sha256"), "{e}");
+        let e = AuthConfig {
+            keys: vec![key("x", "s", &["root"], &["*"])],
+            ..Default::default()
+        }
+        .validate()
+        .unwrap_err();
+        assert!(e.contains("unknown scope 'root'"), "{e}");
+        let e = AuthConfig {
+            mode: Some(AuthMode::Keys),
+            ..Default::default()
+        }
+        .validate()
+        .unwrap_err();
+        assert!(e.contains("at least one"), "{e}");
+        assert_eq!(AuthConfig::default().effective_mode(), AuthMode::None);
+    }
+
+    #[test]
+    fn keyless_non_loopback_listen_needs_an_explicit_mode_none() {
+        let public: std::net::SocketAddr = "0.0.0.0:8080".parse().unwrap();
+        let local: std::net::SocketAddr = "127.0.0.1:8080".parse().unwrap();
+        let v6local: std::net::SocketAddr = "[::1]:8080".parse().unwrap();
+        let none = AuthConfig::default();
+        assert!(
+            check_listen(&none, public)
+                .unwrap_err()
+                .contains("mode = \"none\"")
+        );
+        check_listen(&none, local).unwrap();
+        check_listen(&none, v6local).unwrap();
+        let explicit = AuthConfig {
+            mode: Some(AuthMode::None),
+            ..Default::default()
+        };
+        check_listen(&explicit, public).unwrap();
+        let keyed = AuthConfig {
+            keys: vec![key("k", "s", &["read"], &["*"])],
+            ..Default::default()
+        };
+        check_listen(&keyed, public).unwrap();
+    }
+
+    #[test]
+    fn scopes_follow_method_and_route() {
+        assert_eq!(required_scope(&Method::GET, "/healthz"), None);
+        assert_eq!(required_scope(&Method::GET, "/metrics"), None);
+        assert_eq!(required_scope(&Method::GET, "/v1/isos"), Some(Scope::Read));
+        assert_eq!(
+            required_scope(&Method::POST, "/v1/providers/a/isos"),
+            Some(Scope::Write)
+        );
+        assert_eq!(
+            required_scope(&Method::DELETE, "/v1/providers/a/isos/1"),
+            Some(Scope::Write)
+        );
+        assert_eq!(
+            required_scope(&Method::POST, "/v1/cache/invalidate"),
+            Some(Scope::Admin)
+        );
+        assert!(is_refresh(Some("a=1&refresh=true")));
+        assert!(!is_refresh(Some("refresh=false")));
+        assert!(!is_refresh(None));
+    }
+}
