@@ -10,6 +10,7 @@ use axum::body::Body;
 use axum::http::Request;
 use isogate_core::ErrorKind;
 use support::{Behaviour, Fake, call, get, state_with};
+use tower::ServiceExt;
 
 const FAST_CACHE: &str = "[cache]\nfresh_ttl_s = 60\nstale_ttl_s = 120\nstale_if_error_s = 3600\nrefresh_min_interval_s = 0\n";
 
@@ -397,4 +398,44 @@ async fn providers_show_capabilities_health_and_cache_age() {
     assert_eq!(resp.status(), 200);
     assert_eq!(body["invalidated"], serde_json::json!(["a"]));
     assert!(Arc::strong_count(&a) >= 1);
+}
+
+#[tokio::test]
+async fn cors_answers_configured_origins_and_large_listings_are_compressed() {
+    let a = Fake::new("a", 400);
+    let state = state_with(
+        vec![a],
+        "[server]\ncors_origins = [\"https://dash.example\"]\n[cache]\nfresh_ttl_s = 60\n",
+    );
+    let req = Request::builder()
+        .method("OPTIONS")
+        .uri("/v1/isos")
+        .header("origin", "https://dash.example")
+        .header("access-control-request-method", "GET")
+        .body(Body::empty())
+        .unwrap();
+    let (resp, _) = call(&state, req).await;
+    assert_eq!(
+        resp.headers()["access-control-allow-origin"],
+        "https://dash.example"
+    );
+    let req = Request::get("/v1/isos")
+        .header("origin", "https://evil.example")
+        .body(Body::empty())
+        .unwrap();
+    let (resp, _) = call(&state, req).await;
+    assert!(resp.headers().get("access-control-allow-origin").is_none());
+
+    let req = Request::get("/v1/isos?per_page=400")
+        .header("accept-encoding", "gzip")
+        .body(Body::empty())
+        .unwrap();
+    let resp = isogate::app(state.clone()).oneshot(req).await.unwrap();
+    assert_eq!(resp.headers()["content-encoding"], "gzip");
+    let req = Request::get("/v1/isos?per_page=400")
+        .header("accept-encoding", "br")
+        .body(Body::empty())
+        .unwrap();
+    let resp = isogate::app(state.clone()).oneshot(req).await.unwrap();
+    assert_eq!(resp.headers()["content-encoding"], "br");
 }
