@@ -10,9 +10,11 @@
 //! - Kind `iso`, status `ready` (VSS lists only registered, usable ISOs),
 //!   size unknown. A personal ISO's owner is the store folder in its path.
 
-use isogate_core::time::parse_timestamp;
+use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
+use isogate_core::time::{parse_timestamp, zone_offset};
 use isogate_core::{Error, Iso, ItemKind, ProviderKind, Result, Status, Visibility};
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 use crate::model::{IsoDto, id_text};
 
@@ -54,8 +56,8 @@ impl Source {
 }
 
 /// Converts one expanded ISO; `raw` is kept when asked for.
-pub(crate) fn iso(provider: &str, source: Source, value: Value, keep_raw: bool) -> Result<Iso> {
-    let dto: IsoDto = serde_json::from_value(value.clone()).map_err(|_| {
+pub(crate) fn iso(provider: &str, source: Source, value: &RawValue, keep_raw: bool) -> Result<Iso> {
+    let dto: IsoDto = serde_json::from_str(value.get()).map_err(|_| {
         Error::upstream("VSS listed an ISO that is not an object with an id").with_retryable(false)
     })?;
     let upstream_id = id_text(&dto.id).ok_or_else(|| {
@@ -91,19 +93,50 @@ pub(crate) fn iso(provider: &str, source: Source, value: Value, keep_raw: bool) 
     item.created_at = time(&mut item, "created_on", dto.created_on.as_deref());
     item.updated_at = time(&mut item, "updated_on", dto.updated_on.as_deref());
     if keep_raw {
-        item.raw = Some(value);
+        item.raw = serde_json::from_str::<Value>(value.get()).ok();
     }
     Ok(item)
 }
 
-fn time(item: &mut Iso, field: &str, raw: Option<&str>) -> Option<chrono::DateTime<chrono::Utc>> {
+fn time(item: &mut Iso, field: &str, raw: Option<&str>) -> Option<DateTime<Utc>> {
     let raw = raw?;
-    let parsed = parse_timestamp(raw);
+    let parsed = vss_time(raw).or_else(|| parse_timestamp(raw));
     if parsed.is_none() {
         item.labels
             .insert(format!("unparsed_{field}"), raw.to_owned());
     }
     parsed
+}
+
+/// VSS's own shape, `2017-11-17 13:51:31 EST`, read without chrono's
+/// format parser: it is most of a listing's CPU time in debug builds. Same
+/// answer as `parse_timestamp` (tested); anything else falls back to it.
+fn vss_time(s: &str) -> Option<DateTime<Utc>> {
+    let b = s.as_bytes();
+    let shape = b.len() >= 21
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && b[10] == b' '
+        && b[13] == b':'
+        && b[16] == b':'
+        && b[19] == b' ';
+    if !shape {
+        return None;
+    }
+    let num = |from: usize, to: usize| -> Option<u32> {
+        let digits = &b[from..to];
+        if !digits.iter().all(u8::is_ascii_digit) {
+            return None;
+        }
+        Some(digits.iter().fold(0, |n, d| n * 10 + u32::from(d - b'0')))
+    };
+    let date = NaiveDate::from_ymd_opt(num(0, 4)? as i32, num(5, 7)?, num(8, 10)?)?;
+    let time = NaiveTime::from_hms_opt(num(11, 13)?, num(14, 16)?, num(17, 19)?)?;
+    let offset = zone_offset(s.get(20..)?)?;
+    offset
+        .from_local_datetime(&NaiveDateTime::new(date, time))
+        .single()
+        .map(|t| t.with_timezone(&Utc))
 }
 
 /// `[vssUser-xfers] jdoe/file.iso` -> `jdoe`.
@@ -117,6 +150,11 @@ fn owner_of(path: &str) -> Option<String> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    fn iso(provider: &str, source: Source, v: Value, keep_raw: bool) -> Result<Iso> {
+        let raw = serde_json::value::to_raw_value(&v).unwrap();
+        super::iso(provider, source, &raw, keep_raw)
+    }
 
     #[test]
     fn public_and_personal_isos_normalise() {
@@ -163,6 +201,25 @@ mod tests {
     }
 
     #[test]
+    fn the_fast_path_takes_the_vss_shape() {
+        for s in [
+            "2017-11-17 13:51:31 EST",
+            "2017-07-01 13:51:31 EDT",
+            "2024-01-15 10:30:00 UTC",
+        ] {
+            assert!(vss_time(s).is_some(), "{s}");
+            assert_eq!(vss_time(s), parse_timestamp(s));
+        }
+        for s in [
+            "2017-11-17T13:51:31Z",
+            "2017-11-17 13:51:31",
+            "2017-13-17 13:51:31 EST",
+        ] {
+            assert!(vss_time(s).is_none(), "{s}");
+        }
+    }
+
+    #[test]
     fn native_ids_parse_back() {
         assert_eq!(Source::parse("223"), Some((Source::Public, "223")));
         assert_eq!(Source::parse("personal-5"), Some((Source::Personal, "5")));
@@ -176,6 +233,19 @@ mod tests {
             "99999999999999999999",
         ] {
             assert_eq!(Source::parse(bad), None, "{bad}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn the_fast_path_agrees_with_parse_timestamp(
+            y in 1990u32..2040, mo in 0u32..14, d in 0u32..33, h in 0u32..26, mi in 0u32..61, se in 0u32..62,
+            zone in "(EST|EDT|PST|UTC|Z|GMT|NST|XYZ|est|\\+0100|-05:00|)",
+        ) {
+            let s = format!("{y:04}-{mo:02}-{d:02} {h:02}:{mi:02}:{se:02} {zone}");
+            if let Some(fast) = vss_time(&s) {
+                proptest::prop_assert_eq!(Some(fast), parse_timestamp(&s), "{}", s);
+            }
         }
     }
 }

@@ -32,6 +32,7 @@ mod pushdown;
 mod token;
 
 use std::collections::HashSet;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use isogate_core::query::Sorter;
@@ -52,7 +53,7 @@ use model::id_text;
 pub struct VssProvider {
     name: String,
     config: VssConfig,
-    client: Client,
+    client: Arc<Client>,
     capability: Capability,
 }
 
@@ -71,7 +72,7 @@ impl VssProvider {
     pub fn new(name: &str, config: VssConfig) -> Result<VssProvider> {
         let fail = |e: Error| e.with_provider(name).with_operation("configure");
         config.validate().map_err(fail)?;
-        let client = Client::new(&config).map_err(fail)?;
+        let client = Arc::new(Client::new(&config).map_err(fail)?);
         // VSS documents list (paged, at most 250 per page, filter and sort)
         // and the personal catalogue's sync request; nothing else on ISOs.
         let capability = Capability {
@@ -191,16 +192,24 @@ impl IsoProvider for VssProvider {
 
     async fn list(&self, opts: &ListOptions) -> Result<Listing> {
         let plan = pushdown::plan(&opts.filters, &opts.sort);
+        let provider: Arc<str> = Arc::from(self.name.as_str());
+        let (filter, sort): (Option<Arc<str>>, Option<Arc<str>>) = (
+            plan.filter.as_deref().map(Arc::from),
+            plan.sort.as_deref().map(Arc::from),
+        );
         let walks = futures::future::join_all(self.sources().iter().map(|&source| {
             let spec = WalkSpec {
                 resource: Self::resource(source),
+                source,
+                provider: provider.clone(),
+                include_raw: opts.include_raw,
                 per_page: self.config.per_page,
                 concurrency: self.config.page_concurrency,
-                filter: plan.filter.as_deref(),
-                sort: plan.sort.as_deref(),
+                filter: filter.clone(),
+                sort: sort.clone(),
                 allow_incomplete: self.config.allow_incomplete,
             };
-            async move { (source, listing::walk(&self.client, spec).await) }
+            async move { listing::walk(&self.client, &spec).await }
         }))
         .await;
         let mut items: Vec<Iso> = Vec::new();
@@ -208,7 +217,7 @@ impl IsoProvider for VssProvider {
         let mut seen = HashSet::new();
         let mut failed = 0;
         let walked = walks.len();
-        for (source, walk) in walks {
+        for walk in walks {
             let walk = match walk {
                 Ok(w) => w,
                 Err(e) if self.config.allow_incomplete && walked > 1 => {
@@ -222,9 +231,7 @@ impl IsoProvider for VssProvider {
                 Err(e) => return Err(self.ctx("list")(e)),
             };
             incomplete.extend(walk.incomplete);
-            for value in walk.items {
-                let item = convert::iso(&self.name, source, value, opts.include_raw)
-                    .map_err(self.ctx("list"))?;
+            for item in walk.items {
                 if seen.insert(item.native_id.clone()) {
                     items.push(item);
                 }
@@ -272,7 +279,8 @@ impl IsoProvider for VssProvider {
         let Some(value) = page.data.into_iter().next() else {
             return Err(missing());
         };
-        let item = convert::iso(&self.name, source, value, include_raw).map_err(self.ctx("get"))?;
+        let item =
+            convert::iso(&self.name, source, &value, include_raw).map_err(self.ctx("get"))?;
         if item.native_id != native_id {
             return Err(
                 Error::upstream("VSS answered an id filter with another ISO")

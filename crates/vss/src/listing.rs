@@ -10,29 +10,35 @@
 //! a second inconsistent walk is an `Upstream` error (retryable).
 
 use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
 
-use futures::StreamExt;
-use isogate_core::{Error, Result};
-use serde_json::Value;
+use isogate_core::{Error, Iso, Result};
+use serde_json::value::RawValue;
+use tokio::task::JoinSet;
 
 use crate::client::Client;
-use crate::model::{Pages, id_text};
+use crate::convert::{self, Source};
+use crate::model::Pages;
 
-/// How to walk.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct WalkSpec<'a> {
-    pub resource: &'a str,
+/// How to walk; owned, so each page can be fetched and converted on its own
+/// task (in parallel on a multi-threaded runtime).
+#[derive(Clone, Debug)]
+pub(crate) struct WalkSpec {
+    pub resource: &'static str,
+    pub source: Source,
+    pub provider: Arc<str>,
+    pub include_raw: bool,
     pub per_page: u32,
     pub concurrency: usize,
-    pub filter: Option<&'a str>,
-    pub sort: Option<&'a str>,
+    pub filter: Option<Arc<str>>,
+    pub sort: Option<Arc<str>>,
     pub allow_incomplete: bool,
 }
 
 /// The items of a walk, in upstream order.
 #[derive(Debug)]
 pub(crate) struct Walk {
-    pub items: Vec<Value>,
+    pub items: Vec<Iso>,
     pub incomplete: Option<String>,
 }
 
@@ -55,10 +61,10 @@ fn on_page(e: Error, resource: &str, page: u64, pages: Option<u64>) -> Error {
 
 enum Outcome {
     Done(Walk),
-    Changed(String, Vec<Value>),
+    Changed(String, Vec<Iso>),
 }
 
-pub(crate) async fn walk(client: &Client, spec: WalkSpec<'_>) -> Result<Walk> {
+pub(crate) async fn walk(client: &Arc<Client>, spec: &WalkSpec) -> Result<Walk> {
     let mut last = None;
     for _ in 0..2 {
         match walk_once(client, spec).await? {
@@ -83,34 +89,83 @@ pub(crate) async fn walk(client: &Client, spec: WalkSpec<'_>) -> Result<Walk> {
     Err(Error::upstream(reason).with_retryable(true))
 }
 
-async fn walk_once(client: &Client, spec: WalkSpec<'_>) -> Result<Outcome> {
-    let page = |n: u64| client.list_page(spec.resource, n, spec.per_page, spec.filter, spec.sort);
-    let first = page(1)
+type PageResult = (u64, Result<(Pages, Vec<Iso>)>);
+
+async fn fetch_page(client: Arc<Client>, spec: WalkSpec, n: u64) -> PageResult {
+    let answer = client
+        .list_page(
+            spec.resource,
+            n,
+            spec.per_page,
+            spec.filter.as_deref(),
+            spec.sort.as_deref(),
+        )
+        .await;
+    (
+        n,
+        answer.and_then(|p| Ok((p.meta.pages, convert_page(&spec, &p.data)?))),
+    )
+}
+
+fn convert_page(spec: &WalkSpec, data: &[Box<RawValue>]) -> Result<Vec<Iso>> {
+    data.iter()
+        .map(|raw| convert::iso(&spec.provider, spec.source, raw, spec.include_raw))
+        .collect()
+}
+
+async fn walk_once(client: &Arc<Client>, spec: &WalkSpec) -> Result<Outcome> {
+    let first = client
+        .list_page(
+            spec.resource,
+            1,
+            spec.per_page,
+            spec.filter.as_deref(),
+            spec.sort.as_deref(),
+        )
         .await
         .map_err(|e| on_page(e, spec.resource, 1, None))?;
     let shape = first.meta.pages;
     let pages = shape.pages.max(1);
-    let mut by_page = BTreeMap::from([(1u64, first.data)]);
-    let mut changed: Option<String> = None;
+    // Pages 2.. on their own tasks, at most `concurrency` at once; dropping
+    // the walk (a cancelled listing) aborts them with the JoinSet.
+    let mut in_flight = JoinSet::new();
+    let mut next = 2;
+    let launch = |set: &mut JoinSet<PageResult>, next: &mut u64| {
+        while *next <= pages && set.len() < spec.concurrency.max(1) {
+            set.spawn(fetch_page(client.clone(), spec.clone(), *next));
+            *next += 1;
+        }
+    };
+    launch(&mut in_flight, &mut next);
+    // Page 1 is converted while the others are in flight.
+    let mut by_page = BTreeMap::new();
     let mut failures: Vec<(u64, Error)> = Vec::new();
-    let mut rest = futures::stream::iter(2..=pages)
-        .map(|n| async move { (n, page(n).await) })
-        .buffer_unordered(spec.concurrency.max(1));
-    while let Some((n, answer)) = rest.next().await {
+    match convert_page(spec, &first.data) {
+        Ok(items) => {
+            by_page.insert(1, items);
+        }
+        Err(e) => failures.push((1, e)),
+    }
+    let mut changed: Option<String> = None;
+    while let Some(joined) = in_flight.join_next().await {
+        let (n, answer) = joined.map_err(|e| {
+            Error::upstream(format!("a page task of {} failed: {e}", spec.resource))
+        })?;
+        launch(&mut in_flight, &mut next);
         match answer {
-            Ok(p) => {
-                if !same_shape(&p.meta.pages, &shape) && changed.is_none() {
+            Ok((seen, items)) => {
+                if !same_shape(&seen, &shape) && changed.is_none() {
                     changed = Some(format!(
                         "page 1 said {} items in {} pages, page {n} said {} in {}",
-                        shape.total, shape.pages, p.meta.pages.total, p.meta.pages.pages
+                        shape.total, shape.pages, seen.total, seen.pages
                     ));
                 }
-                by_page.insert(n, p.data);
+                by_page.insert(n, items);
             }
             Err(e) => failures.push((n, e)),
         }
     }
-    let items: Vec<Value> = by_page.into_values().flatten().collect();
+    let items: Vec<Iso> = by_page.into_values().flatten().collect();
     if !failures.is_empty() {
         failures.sort_by_key(|(n, _)| *n);
         let failed = failures.len();
@@ -139,8 +194,8 @@ async fn walk_once(client: &Client, spec: WalkSpec<'_>) -> Result<Outcome> {
     let mut seen = HashSet::new();
     if let Some(dup) = items
         .iter()
-        .filter_map(|v| v.get("id").and_then(id_text))
-        .find(|id| !seen.insert(id.clone()))
+        .map(|i| i.native_id.as_str())
+        .find(|id| !seen.insert(*id))
     {
         return Ok(Outcome::Changed(
             format!("id {dup} was listed twice"),

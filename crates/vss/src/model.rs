@@ -3,6 +3,7 @@
 
 use serde::Deserialize;
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 /// `POST /auth/request-token`.
 #[derive(Debug, Deserialize)]
@@ -16,10 +17,11 @@ pub(crate) struct TokenAnswer {
     pub exp: Option<f64>,
 }
 
-/// One page of a listing. Items stay JSON so `raw` can keep them verbatim.
+/// One page of a listing. Items stay unparsed JSON text: each is decoded
+/// once, straight into [`IsoDto`] (and into a `Value` only for `raw`).
 #[derive(Debug, Deserialize)]
 pub(crate) struct Page {
-    pub data: Vec<Value>,
+    pub data: Vec<Box<RawValue>>,
     pub meta: Meta,
 }
 

@@ -4,6 +4,9 @@
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use rand::Rng;
 use rand::seq::IndexedRandom;
+use std::sync::OnceLock;
+
+use serde_json::value::RawValue;
 use serde_json::{Value as Json, json};
 
 use super::clock;
@@ -20,6 +23,8 @@ pub(crate) struct IsoRec {
     pub data_store: String,
     pub created_on: DateTime<Utc>,
     pub updated_on: DateTime<Utc>,
+    /// The item's JSON, rendered once (ISOs never change once listed).
+    pub rendered: OnceLock<Box<RawValue>>,
 }
 
 impl Record for IsoRec {
@@ -46,6 +51,15 @@ impl Record for IsoRec {
             "updated_on" => Val::Time(self.updated_on),
             _ => return None,
         })
+    }
+    fn render(&self) -> Box<RawValue> {
+        self.rendered
+            .get_or_init(|| {
+                serde_json::value::to_raw_value(&self.to_json()).unwrap_or_else(|_| {
+                    RawValue::from_string("null".into()).unwrap_or_else(|_| unreachable!())
+                })
+            })
+            .clone()
     }
     fn to_json(&self) -> Json {
         json!({
@@ -374,6 +388,7 @@ pub(crate) fn public(seed: u64, n: usize) -> Vec<IsoRec> {
                 data_store: store.to_owned(),
                 created_on: created,
                 updated_on: updated,
+                rendered: OnceLock::new(),
             }
         })
         .collect()
@@ -407,6 +422,7 @@ pub(crate) fn personal_rec(id: i64, username: &str, name: &str, at: DateTime<Utc
         data_store: "vssUser-xfers".into(),
         created_on: at,
         updated_on: at,
+        rendered: OnceLock::new(),
     }
 }
 

@@ -105,7 +105,7 @@ pub(crate) struct Data {
     pub requests: Vec<SyncRequest>,
     pub fail_next: Option<String>,
     /// After this many public list requests, add this many public ISOs.
-    pub growth: Option<(u64, usize)>,
+    pub growth: Vec<(u64, usize)>,
     pub public_lists: u64,
 }
 
@@ -204,10 +204,12 @@ impl VssHandle {
         grow(&mut d, self.state.seed, n);
     }
     /// After `list_requests` more `GET /v2/iso` requests, `n` public ISOs are
-    /// added (a catalogue changing under a paging client).
+    /// added (a catalogue changing under a paging client). Several growths
+    /// can be scheduled.
     pub fn grow_public_after(&self, list_requests: u64, n: usize) {
         let mut d = self.state.data(Utc::now());
-        d.growth = Some((d.public_lists + list_requests, n));
+        let at = d.public_lists + list_requests;
+        d.growth.push((at, n));
     }
     /// Number of public ISOs.
     pub fn public_count(&self) -> usize {
@@ -256,7 +258,7 @@ pub async fn start_with_handle(opts: Options) -> std::io::Result<(SimServer, Vss
             .collect(),
         requests: Vec::new(),
         fail_next: None,
-        growth: None,
+        growth: Vec::new(),
         public_lists: 0,
     };
     let state = Arc::new(State {

@@ -21,6 +21,8 @@
 use std::cmp::Ordering;
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+use serde::Serialize;
+use serde_json::value::RawValue;
 use serde_json::{Value as Json, json};
 
 use super::clock;
@@ -67,6 +69,28 @@ pub(crate) trait Record {
     fn id(&self) -> i64;
     fn field(&self, name: &str) -> Option<Val>;
     fn to_json(&self) -> Json;
+    /// The JSON as text (records that never change cache it).
+    fn render(&self) -> Box<RawValue> {
+        serde_json::value::to_raw_value(&self.to_json()).unwrap_or_else(|_| {
+            RawValue::from_string("null".into()).unwrap_or_else(|_| unreachable!())
+        })
+    }
+}
+
+/// One entry of `data`: an expanded object or an item URL.
+#[derive(Serialize)]
+#[serde(untagged)]
+enum Item {
+    Object(Box<RawValue>),
+    Url(String),
+}
+
+#[derive(Serialize)]
+struct Envelope {
+    #[serde(rename = "_links")]
+    links: Json,
+    data: Vec<Item>,
+    meta: Json,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -194,7 +218,7 @@ impl ListQuery {
         total: usize,
         self_url: &str,
         user: &str,
-    ) -> Json {
+    ) -> Box<RawValue> {
         let pages = total.div_ceil(self.per_page);
         let link = |p: usize| -> String {
             let mut ser = url::form_urlencoded::Serializer::new(String::new());
@@ -217,22 +241,22 @@ impl ListQuery {
             ser.append_pair("page", &p.to_string());
             format!("{self_url}?{}", ser.finish())
         };
-        let data: Vec<Json> = page
+        let data: Vec<Item> = page
             .iter()
             .map(|r| {
                 if self.expand {
-                    r.to_json()
+                    Item::Object(r.render())
                 } else {
-                    Json::String(format!("{self_url}/{}", r.id()))
+                    Item::Url(format!("{self_url}/{}", r.id()))
                 }
             })
             .collect();
         let next = (self.page < pages).then(|| link(self.page + 1));
         let prev = (self.page > 1).then(|| link((self.page - 1).min(pages.max(1))));
-        json!({
-            "_links": {"self": link(self.page)},
-            "data": data,
-            "meta": {
+        let envelope = Envelope {
+            links: json!({"self": link(self.page)}),
+            data,
+            meta: json!({
                 "count": page.len(),
                 "pages": {
                     "first_url": link(1),
@@ -246,7 +270,10 @@ impl ListQuery {
                 },
                 "time": "0.00042s",
                 "user": {"username": user},
-            }
+            }),
+        };
+        serde_json::value::to_raw_value(&envelope).unwrap_or_else(|_| {
+            RawValue::from_string("{}".into()).unwrap_or_else(|_| unreachable!())
         })
     }
 }

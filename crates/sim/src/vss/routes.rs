@@ -97,6 +97,20 @@ fn meta(user: &str) -> Json {
     json!({"time": "0.00042s", "user": {"username": user}})
 }
 
+/// A 200 with pre-rendered JSON (listings are rendered without a `Value` tree).
+fn ok_raw(body: Box<serde_json::value::RawValue>) -> Response {
+    let body: Box<str> = body.into();
+    (
+        StatusCode::OK,
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        String::from(body),
+    )
+        .into_response()
+}
+
 fn ok(status: StatusCode, body: Json) -> Response {
     (status, axum::Json(body)).into_response()
 }
@@ -140,7 +154,28 @@ fn listing<R: Record>(
 ) -> Response {
     let (page, total) = q.apply(records);
     let self_url = format!("{}{}", origin(headers), uri.path());
-    ok(StatusCode::OK, q.envelope(&page, total, &self_url, user))
+    ok_raw(q.envelope(&page, total, &self_url, user))
+}
+
+/// Like [`listing`], but the page is cut out under the lock and rendered
+/// after it is released, so concurrent page requests do not queue on it.
+fn listing_unlocked<R: Record + Clone>(
+    guard: std::sync::MutexGuard<'_, super::Data>,
+    pick: impl Fn(&super::Data) -> &[R],
+    q: &ListQuery,
+    headers: &HeaderMap,
+    uri: &Uri,
+    user: &str,
+) -> Response {
+    let (page, total) = {
+        let (page, total) = q.apply(pick(&guard));
+        let owned: Vec<R> = page.into_iter().cloned().collect();
+        (owned, total)
+    };
+    drop(guard);
+    let refs: Vec<&R> = page.iter().collect();
+    let self_url = format!("{}{}", origin(headers), uri.path());
+    ok_raw(q.envelope(&refs, total, &self_url, user))
 }
 
 fn parse<R: Record>(raw: Option<&str>) -> Result<ListQuery, Response> {
@@ -152,20 +187,39 @@ async fn list_public(St(s): S, headers: HeaderMap, uri: Uri, RawQuery(raw): RawQ
     let q = parse::<IsoRec>(raw.as_deref())?;
     let mut d = s.data(now());
     d.public_lists += 1;
-    if let Some((after, n)) = d.growth
-        && d.public_lists > after
-    {
-        d.growth = None;
-        super::grow(&mut d, s.seed, n);
+    let lists = d.public_lists;
+    let due: usize = d
+        .growth
+        .iter()
+        .filter(|(after, _)| lists > *after)
+        .map(|(_, n)| n)
+        .sum();
+    d.growth.retain(|(after, _)| lists <= *after);
+    if due > 0 {
+        super::grow(&mut d, s.seed, due);
     }
-    Ok(listing(&d.public, &q, &headers, &uri, &claims.username))
+    Ok(listing_unlocked(
+        d,
+        |d| &d.public,
+        &q,
+        &headers,
+        &uri,
+        &claims.username,
+    ))
 }
 
 async fn list_personal(St(s): S, headers: HeaderMap, uri: Uri, RawQuery(raw): RawQuery) -> Answer {
     let claims = bearer(&s, &headers)?;
     let q = parse::<IsoRec>(raw.as_deref())?;
     let d = s.data(now());
-    Ok(listing(&d.personal, &q, &headers, &uri, &claims.username))
+    Ok(listing_unlocked(
+        d,
+        |d| &d.personal,
+        &q,
+        &headers,
+        &uri,
+        &claims.username,
+    ))
 }
 
 async fn list_requests(St(s): S, headers: HeaderMap, uri: Uri, RawQuery(raw): RawQuery) -> Answer {
