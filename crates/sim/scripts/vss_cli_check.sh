@@ -18,4 +18,4 @@ sleep 2.5
 run request image ls
 echo '$ vss-cli -o json compute iso personal ls | count'; $V -o json compute iso personal ls 2>/dev/null | python3 -c "$count"
 echo '$ vss-cli -p wrong compute iso public ls'
-${VSS_CLI:-vss-cli} -e "$EP" -u sim-user -p wrong compute iso public ls 2>&1 | head -1 || true
+${VSS_CLI:-vss-cli} -e "$EP" -u sim-user -p wrong compute iso public ls 2>&1 | grep -v '^warning: A new token' | head -1 || true

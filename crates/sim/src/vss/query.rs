@@ -15,8 +15,10 @@
 //!   `like` on a non-string field is a 400.
 //! - `sort=field,asc|desc`, several joined by `;`; the id ascending is always
 //!   the final tiebreak.
-//! - `per_page` defaults to 10 and is clamped to 250; `page` starts at 1; a
-//!   page past the end is 200 with empty `data`. Bad numbers are 400.
+//! - `per_page` defaults to 10 and is clamped to 250 (vss-cli itself asks
+//!   for `per_page=500` on other listings, so the real API must tolerate
+//!   it); the links carry the effective value. `page` starts at 1; a page
+//!   past the end is 200 with empty `data`. Bad numbers are 400.
 
 use std::cmp::Ordering;
 
