@@ -2,6 +2,7 @@
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use axum::Json;
@@ -58,6 +59,10 @@ pub struct SimServer {
     control: Arc<Control>,
     app: Router,
     task: Option<JoinHandle<()>>,
+    /// Cleared by `stop_listening`: connections whose tasks have not been
+    /// torn down yet (aborts are asynchronous) drop requests instead of
+    /// answering them, so a stopped simulator never answers.
+    serving: Arc<AtomicBool>,
 }
 
 impl std::fmt::Debug for SimServer {
@@ -98,8 +103,13 @@ impl SimServer {
             control,
             app,
             task: None,
+            serving: Arc::new(AtomicBool::new(true)),
         };
-        server.task = Some(spawn_accept_loop(listener, server.app.clone()));
+        server.task = Some(spawn_accept_loop(
+            listener,
+            server.app.clone(),
+            server.serving.clone(),
+        ));
         tracing::debug!(sim = name, %addr, "simulator listening");
         Ok(server)
     }
@@ -128,6 +138,7 @@ impl SimServer {
     /// Closes the listener and every open connection: from now on clients
     /// see refused connections (and pooled connections are reset).
     pub fn stop_listening(&mut self) {
+        self.serving.store(false, Ordering::SeqCst);
         if let Some(task) = self.task.take() {
             task.abort();
         }
@@ -150,7 +161,12 @@ impl SimServer {
                 Err(e) => return Err(e),
             }
         };
-        self.task = Some(spawn_accept_loop(listener, self.app.clone()));
+        self.serving.store(true, Ordering::SeqCst);
+        self.task = Some(spawn_accept_loop(
+            listener,
+            self.app.clone(),
+            self.serving.clone(),
+        ));
         Ok(())
     }
 
@@ -168,7 +184,11 @@ impl Drop for SimServer {
 
 // Connections live in a JoinSet owned by the accept task, so aborting the
 // task drops every connection too (axum::serve would leave them running).
-fn spawn_accept_loop(listener: TcpListener, app: Router) -> JoinHandle<()> {
+fn spawn_accept_loop(
+    listener: TcpListener,
+    app: Router,
+    serving: Arc<AtomicBool>,
+) -> JoinHandle<()> {
     tokio::spawn(async move {
         let mut conns = JoinSet::new();
         loop {
@@ -176,7 +196,24 @@ fn spawn_accept_loop(listener: TcpListener, app: Router) -> JoinHandle<()> {
                 accepted = listener.accept() => {
                     let Ok((stream, _)) = accepted else { continue };
                     let _ = stream.set_nodelay(true);
-                    let service = TowerToHyperService::new(app.clone());
+                    let inner = TowerToHyperService::new(app.clone());
+                    let serving = serving.clone();
+                    // A service error makes hyper close the connection
+                    // without an answer, as a stopped upstream would.
+                    let service = hyper::service::service_fn(move |req| {
+                        let answer = serving
+                            .load(Ordering::SeqCst)
+                            .then(|| hyper::service::Service::call(&inner, req));
+                        async move {
+                            match answer {
+                                Some(fut) => fut.await.map_err(|never| match never {}),
+                                None => Err(std::io::Error::new(
+                                    std::io::ErrorKind::ConnectionAborted,
+                                    "simulator stopped listening",
+                                )),
+                            }
+                        }
+                    });
                     conns.spawn(async move {
                         let _ = auto::Builder::new(TokioExecutor::new())
                             .serve_connection(TokioIo::new(stream), service)
