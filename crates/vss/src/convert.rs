@@ -12,11 +12,13 @@
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
 use isogate_core::time::{parse_timestamp, zone_offset};
-use isogate_core::{Error, Iso, ItemKind, ProviderKind, Result, Status, Visibility};
+use isogate_core::{
+    Error, Iso, ItemKind, ProviderKind, Result, Status, Task, TaskError, TaskStatus, Visibility,
+};
 use serde_json::Value;
 use serde_json::value::RawValue;
 
-use crate::model::{IsoDto, id_text};
+use crate::model::{IsoDto, SyncRequestDto, id_text};
 
 /// Which catalogue an item came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -139,6 +141,63 @@ fn vss_time(s: &str) -> Option<DateTime<Utc>> {
         .map(|t| t.with_timezone(&Utc))
 }
 
+/// An image-sync request as a unified task: `PROCESSED` is succeeded (with
+/// `added`/`deleted` as the result), `ERROR`/`Error Processed`/`CANCELLED`/
+/// `REFUSED`/`MISSED` failed (with `message.errors`), anything else pending.
+pub(crate) fn sync_task(
+    provider: &str,
+    id: String,
+    status: Option<&str>,
+    dto: Option<&SyncRequestDto>,
+) -> Task {
+    let raw_status = status.unwrap_or("SUBMITTED");
+    let status = task_status(raw_status);
+    let list = |v: Option<&Value>| v.cloned().unwrap_or(Value::Array(Vec::new()));
+    let result = (status == TaskStatus::Succeeded).then(|| {
+        serde_json::json!({
+            "added": list(dto.and_then(|d| d.added.as_ref())),
+            "deleted": list(dto.and_then(|d| d.deleted.as_ref())),
+        })
+    });
+    let error = (status == TaskStatus::Failed).then(|| {
+        let errors: Vec<&str> = dto
+            .and_then(|d| d.message.as_ref())
+            .and_then(|m| m.get("errors"))
+            .and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        TaskError {
+            code: "sync_failed".into(),
+            message: if errors.is_empty() {
+                format!("the image sync request ended {raw_status}")
+            } else {
+                errors.join("; ")
+            },
+        }
+    });
+    Task {
+        id,
+        provider: provider.to_owned(),
+        operation: "sync".into(),
+        status,
+        result,
+        error,
+        created_at: dto
+            .and_then(|d| d.created_on.as_deref())
+            .and_then(parse_timestamp),
+    }
+}
+
+/// A VSS request status to the unified one; unknown ones are still pending.
+fn task_status(s: &str) -> TaskStatus {
+    let norm = s.trim().to_ascii_uppercase().replace([' ', '-'], "_");
+    match norm.as_str() {
+        "PROCESSED" => TaskStatus::Succeeded,
+        "ERROR" | "ERROR_PROCESSED" | "CANCELLED" | "REFUSED" | "MISSED" => TaskStatus::Failed,
+        _ => TaskStatus::Pending,
+    }
+}
+
 /// `[vssUser-xfers] jdoe/file.iso` -> `jdoe`.
 fn owner_of(path: &str) -> Option<String> {
     let rest = path.split_once("] ").map_or(path, |(_, r)| r);
@@ -216,6 +275,24 @@ mod tests {
             "2017-13-17 13:51:31 EST",
         ] {
             assert!(vss_time(s).is_none(), "{s}");
+        }
+    }
+
+    #[test]
+    fn request_statuses_map_to_task_statuses() {
+        for (s, want) in [
+            ("PROCESSED", TaskStatus::Succeeded),
+            ("Processed", TaskStatus::Succeeded),
+            ("SUBMITTED", TaskStatus::Pending),
+            ("In Progress", TaskStatus::Pending),
+            ("IN_PROGRESS", TaskStatus::Pending),
+            ("ERROR_RETRY", TaskStatus::Pending),
+            ("Error Processed", TaskStatus::Failed),
+            ("ERROR", TaskStatus::Failed),
+            ("Cancelled", TaskStatus::Failed),
+            ("something new", TaskStatus::Pending),
+        ] {
+            assert_eq!(task_status(s), want, "{s}");
         }
     }
 

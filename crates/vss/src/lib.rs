@@ -38,7 +38,7 @@ use async_trait::async_trait;
 use isogate_core::query::Sorter;
 use isogate_core::{
     Capability, Error, Iso, IsoProvider, ListOptions, Listing, Outcome, ProviderKind, Pushdown,
-    Result, Task, TaskError, TaskStatus, validate_native_id,
+    Result, Task, validate_native_id,
 };
 
 pub use config::{Catalogue, VssConfig};
@@ -110,69 +110,6 @@ impl VssProvider {
             Source::Public => PUBLIC,
             Source::Personal => PERSONAL,
         }
-    }
-
-    fn task_of(
-        &self,
-        id: String,
-        status: Option<&str>,
-        dto: Option<&model::SyncRequestDto>,
-    ) -> Task {
-        let raw_status = status.unwrap_or("SUBMITTED");
-        let status = task_status(raw_status);
-        let detail = |key: &str| {
-            dto.and_then(|d| match key {
-                "added" => d.added.clone(),
-                _ => d.deleted.clone(),
-            })
-        };
-        let result = (status == TaskStatus::Succeeded).then(|| {
-            serde_json::json!({
-                "added": detail("added").unwrap_or(serde_json::Value::Array(vec![])),
-                "deleted": detail("deleted").unwrap_or(serde_json::Value::Array(vec![])),
-            })
-        });
-        let error = (status == TaskStatus::Failed).then(|| {
-            let errors: Vec<String> = dto
-                .and_then(|d| d.message.as_ref())
-                .and_then(|m| m.get("errors"))
-                .and_then(|e| e.as_array())
-                .map(|a| {
-                    a.iter()
-                        .filter_map(|v| v.as_str().map(str::to_owned))
-                        .collect()
-                })
-                .unwrap_or_default();
-            TaskError {
-                code: "sync_failed".into(),
-                message: if errors.is_empty() {
-                    format!("the image sync request ended {raw_status}")
-                } else {
-                    errors.join("; ")
-                },
-            }
-        });
-        Task {
-            id,
-            provider: self.name.clone(),
-            operation: "sync".into(),
-            status,
-            result,
-            error,
-            created_at: dto
-                .and_then(|d| d.created_on.as_deref())
-                .and_then(isogate_core::time::parse_timestamp),
-        }
-    }
-}
-
-/// A VSS request status to the unified one; unknown ones are still pending.
-fn task_status(s: &str) -> TaskStatus {
-    let norm = s.trim().to_ascii_uppercase().replace([' ', '-'], "_");
-    match norm.as_str() {
-        "PROCESSED" => TaskStatus::Succeeded,
-        "ERROR" | "ERROR_PROCESSED" | "CANCELLED" | "REFUSED" | "MISSED" => TaskStatus::Failed,
-        _ => TaskStatus::Pending,
     }
 }
 
@@ -302,7 +239,7 @@ impl IsoProvider for VssProvider {
                 "VSS accepted the sync without a request id",
             ))
         })?;
-        let task = self.task_of(id, answer.data.request.status.as_deref(), None);
+        let task = convert::sync_task(&self.name, id, answer.data.request.status.as_deref(), None);
         Ok(Outcome::Accepted { task })
     }
 
@@ -322,7 +259,12 @@ impl IsoProvider for VssProvider {
             .map_err(self.ctx("task"))?;
         let d = answer.data;
         let id = id_text(&d.id).unwrap_or_else(|| task_id.to_owned());
-        Ok(self.task_of(id, d.status.clone().as_deref(), Some(&d)))
+        Ok(convert::sync_task(
+            &self.name,
+            id,
+            d.status.as_deref(),
+            Some(&d),
+        ))
     }
 }
 
@@ -330,24 +272,6 @@ impl IsoProvider for VssProvider {
 mod tests {
     use super::*;
     use isogate_core::ErrorKind;
-
-    #[test]
-    fn request_statuses_map_to_task_statuses() {
-        for (s, want) in [
-            ("PROCESSED", TaskStatus::Succeeded),
-            ("Processed", TaskStatus::Succeeded),
-            ("SUBMITTED", TaskStatus::Pending),
-            ("In Progress", TaskStatus::Pending),
-            ("IN_PROGRESS", TaskStatus::Pending),
-            ("ERROR_RETRY", TaskStatus::Pending),
-            ("Error Processed", TaskStatus::Failed),
-            ("ERROR", TaskStatus::Failed),
-            ("Cancelled", TaskStatus::Failed),
-            ("something new", TaskStatus::Pending),
-        ] {
-            assert_eq!(task_status(s), want, "{s}");
-        }
-    }
 
     #[test]
     fn debug_shows_no_secret() {

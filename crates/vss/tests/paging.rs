@@ -184,3 +184,22 @@ async fn both_catalogues_keep_colliding_ids_apart() {
         "decided without a request"
     );
 }
+
+#[tokio::test]
+async fn empty_catalogues_are_empty_listings() {
+    let s = setup(
+        Options {
+            scale: Some(0),
+            personal: 0,
+            pending_uploads: 0,
+            ..Default::default()
+        },
+        Catalogue::Both,
+    )
+    .await;
+    let listing = s.provider.list(&ListOptions::default()).await.unwrap();
+    assert!(listing.items.is_empty());
+    assert!(listing.incomplete.is_none());
+    assert_eq!(pages(&s.sim, "/v2/iso"), 1);
+    assert_eq!(pages(&s.sim, "/v2/user/image/iso"), 1);
+}
