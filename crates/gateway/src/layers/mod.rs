@@ -62,7 +62,8 @@ impl Default for Resilience {
             retries: 2,
             retry_base_ms: 50,
             retry_max_ms: 2_000,
-            retry_budget_ratio: 0.2,
+            // Google SRE book ("Handling Overload"): a per-client retry budget of 10%.
+            retry_budget_ratio: 0.1,
             breaker_failures: 10,
             breaker_cooldown_ms: 10_000,
         }
