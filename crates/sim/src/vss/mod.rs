@@ -32,6 +32,15 @@
 //!
 //! Public and personal ISOs live in separate upstream tables: their ids both
 //! start at 1 and collide.
+//!
+//! Tests start it with [`start_with_handle`] to get a [`VssHandle`]: revoke
+//! or expire tokens, shorten their lifetime, upload files to the personal
+//! store, fail the next sync, grow the public catalogue mid-walk.
+//!
+//! Checked against the real PyPI clients with
+//! `crates/sim/scripts/vss_pyvss_check.py` (pyvss: token, list, page,
+//! filter, sort, sync, errors) and `crates/sim/scripts/vss_cli_check.sh`
+//! (vss-cli), run against `cargo run -p isogate-sim --example vss_sim`.
 
 mod auth;
 pub(crate) mod catalogue;
