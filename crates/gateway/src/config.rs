@@ -15,8 +15,9 @@ use serde::Deserialize;
 /// The default configuration, compiled in so `cargo run` works from anywhere.
 pub const EMBEDDED_DEFAULT: &str = include_str!("../../../config/isogate.toml");
 
-/// The whole configuration.
-#[derive(Clone, Debug, Deserialize)]
+/// The whole configuration. `Debug` shows provider tables by key only: they
+/// hold upstream credentials in clear.
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// Listener, limits, CORS.
@@ -139,7 +140,8 @@ impl Default for SimulatorsConfig {
 }
 
 /// One provider instance: gateway-side settings plus the adapter's own table.
-#[derive(Clone, Debug)]
+/// `Debug` names the adapter settings' keys, never their values (secrets).
+#[derive(Clone)]
 pub struct ProviderEntry {
     /// The configured name.
     pub name: String,
@@ -153,6 +155,42 @@ pub struct ProviderEntry {
     pub import_schemes: Option<Vec<String>>,
     /// Everything else, handed to the adapter's config (secrets from `*_file` resolved).
     pub settings: serde_json::Map<String, serde_json::Value>,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let providers: BTreeMap<&str, Vec<&str>> = self
+            .providers
+            .iter()
+            .map(|(name, v)| {
+                let keys = v
+                    .as_object()
+                    .map(|t| t.keys().map(String::as_str).collect())
+                    .unwrap_or_default();
+                (name.as_str(), keys)
+            })
+            .collect();
+        f.debug_struct("Config")
+            .field("server", &self.server)
+            .field("cache", &self.cache)
+            .field("simulators", &self.simulators)
+            .field("auth", &self.auth)
+            .field("providers", &providers)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for ProviderEntry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProviderEntry")
+            .field("name", &self.name)
+            .field("kind", &self.kind)
+            .field("deadline_ms", &self.deadline_ms)
+            .field("resilience", &self.resilience)
+            .field("import_schemes", &self.import_schemes)
+            .field("settings", &self.settings.keys().collect::<Vec<_>>())
+            .finish()
+    }
 }
 
 /// A configuration error: one line naming the key and where it came from.
