@@ -3,7 +3,8 @@
 //! refused at once with `Unavailable` ("circuit open") for `cooldown`; then
 //! one probe call goes through: success closes the circuit, failure opens it
 //! again. Answers that prove the upstream alive (404, 400, 429, ...) reset
-//! the count.
+//! the count. Gauge `isogate_breaker_state{provider}`: 0 closed, 1 half-open,
+//! 2 open; counters `isogate_breaker_opened_total`, `isogate_breaker_rejected_total`.
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -77,6 +78,7 @@ enum Admit {
 impl Breaker {
     /// Opens after `threshold` consecutive failures (0: never).
     pub fn new(provider: &str, threshold: u32, cooldown: Duration) -> Self {
+        ::metrics::gauge!("isogate_breaker_state", "provider" => provider.to_owned()).set(0.0);
         Breaker {
             provider: provider.to_owned(),
             threshold,
