@@ -17,7 +17,7 @@
 
 use std::collections::BTreeMap;
 
-use isogate_core::time::parse_timestamp;
+use isogate_core::time::parse_or_label;
 use isogate_core::{Error, HistoryEntry, Iso, ItemKind, ProviderKind, Result, Status, Visibility};
 use serde_json::Value;
 
@@ -108,12 +108,7 @@ fn timestamp(
     label: &str,
     labels: &mut BTreeMap<String, String>,
 ) -> Option<chrono::DateTime<chrono::Utc>> {
-    let raw = raw.as_deref().filter(|s| !s.trim().is_empty())?;
-    let parsed = parse_timestamp(raw);
-    if parsed.is_none() {
-        labels.insert(label.to_owned(), raw.chars().take(64).collect());
-    }
-    parsed
+    parse_or_label(raw.as_deref(), label, labels)
 }
 
 /// `history`'s `data` array into entries, oldest first (the module may

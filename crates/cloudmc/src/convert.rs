@@ -12,7 +12,7 @@
 //!   `created_raw`.
 //! - Empty `description` -> `None`.
 
-use isogate_core::time::parse_timestamp;
+use isogate_core::time::{parse_or_label, parse_timestamp};
 use isogate_core::{
     Iso, ItemKind, OsRef, ProviderKind, Result, Status, Task, TaskError, TaskStatus, Visibility,
     ZoneRef,
@@ -89,12 +89,7 @@ pub fn iso_from_value(provider: &str, raw: Value, include_raw: bool) -> Result<I
     }
     iso.zones = zones;
     iso.extractable = dto.extractable;
-    if let Some(created) = non_empty(dto.created) {
-        iso.created_at = parse_timestamp(&created);
-        if iso.created_at.is_none() {
-            iso.labels.insert("created_raw".into(), created);
-        }
-    }
+    iso.created_at = parse_or_label(dto.created.as_deref(), "created_raw", &mut iso.labels);
     if include_raw {
         iso.raw = Some(raw);
     }

@@ -38,6 +38,23 @@ pub fn parse_timestamp(input: &str) -> Option<DateTime<Utc>> {
     parse_naive(s).map(|naive| naive.and_utc())
 }
 
+/// DESIGN's rule for one upstream timestamp: parsed to UTC, or, when it
+/// cannot be, `None` with the raw text (at most 64 characters) kept under
+/// `label`, so one odd value never fails a listing. Blank input is `None`
+/// with no label.
+pub fn parse_or_label(
+    raw: Option<&str>,
+    label: &str,
+    labels: &mut std::collections::BTreeMap<String, String>,
+) -> Option<DateTime<Utc>> {
+    let raw = raw.map(str::trim).filter(|s| !s.is_empty())?;
+    let parsed = parse_timestamp(raw);
+    if parsed.is_none() {
+        labels.insert(label.to_owned(), raw.chars().take(64).collect());
+    }
+    parsed
+}
+
 fn parse_naive(s: &str) -> Option<NaiveDateTime> {
     const FORMATS: [&str; 6] = [
         "%Y-%m-%d %H:%M:%S%.f",
@@ -145,6 +162,17 @@ mod tests {
         ] {
             assert!(parse_timestamp(s).is_none(), "{s:?}");
         }
+    }
+
+    #[test]
+    fn unparseable_values_become_a_label_and_blanks_nothing() {
+        let mut labels = std::collections::BTreeMap::new();
+        assert!(parse_or_label(Some("2024-01-15 10:30:00"), "created_raw", &mut labels).is_some());
+        assert!(parse_or_label(Some("  "), "created_raw", &mut labels).is_none());
+        assert!(parse_or_label(None, "created_raw", &mut labels).is_none());
+        assert!(labels.is_empty());
+        assert!(parse_or_label(Some("soon"), "created_raw", &mut labels).is_none());
+        assert_eq!(labels["created_raw"], "soon");
     }
 
     proptest::proptest! {

@@ -13,7 +13,7 @@
 //! - Images carry no size, OS, zones, bootable or extractable flag: those stay unknown.
 
 use isogate_cloudmc::error::decode_error;
-use isogate_core::time::parse_timestamp;
+use isogate_core::time::parse_or_label;
 use isogate_core::{Iso, ItemKind, ProviderKind, Result, Status, Visibility};
 use serde::Deserialize;
 use serde_json::Value;
@@ -68,12 +68,7 @@ pub fn image_from_value(provider: &str, raw: Value, include_raw: bool) -> Result
             iso.labels.insert(key.into(), v);
         }
     }
-    if let Some(created) = non_empty(dto.created_at) {
-        iso.created_at = parse_timestamp(&created);
-        if iso.created_at.is_none() {
-            iso.labels.insert("created_raw".into(), created);
-        }
-    }
+    iso.created_at = parse_or_label(dto.created_at.as_deref(), "created_raw", &mut iso.labels);
     if include_raw {
         iso.raw = Some(raw);
     }
