@@ -486,6 +486,44 @@ mod tests {
     }
 
     #[test]
+    fn gateway_keys_of_a_provider_are_stripped_and_checked() {
+        let toml = "[providers.a]\nkind = \"cloudmc\"\nbase_url = \"x\"\nimport_schemes = [\"https\"]\n\
+                    [providers.a.resilience]\nretries = 0\nbreaker_failures = 3\n";
+        let (_, entries) = Config::from_toml(toml).unwrap();
+        let a = &entries[0];
+        assert_eq!(a.import_schemes.as_deref(), Some(&["https".to_owned()][..]));
+        assert_eq!(a.resilience.retries, 0);
+        assert_eq!(a.resilience.breaker_failures, 3);
+        assert_eq!(
+            a.resilience.timeout_ms, 20_000,
+            "unset keys keep their defaults"
+        );
+        assert!(
+            !a.settings.contains_key("resilience") && !a.settings.contains_key("import_schemes")
+        );
+        let e = Config::from_toml(
+            "[providers.a]\nkind = \"vss\"\n[providers.a.resilience]\nretrys = 1\n",
+        )
+        .unwrap_err();
+        assert!(
+            e.0.contains("providers.a.resilience") && e.0.contains("retrys"),
+            "{e}"
+        );
+        let e = Config::from_toml(
+            "[providers.a]\nkind = \"vss\"\n[providers.a.resilience]\ntimeout_ms = 0\n",
+        )
+        .unwrap_err();
+        assert!(e.0.contains("providers.a.resilience.timeout_ms"), "{e}");
+        let e = Config::from_toml("[providers.a]\nkind = \"vss\"\nimport_schemes = [\"gopher\"]\n")
+            .unwrap_err();
+        assert!(e.0.contains("providers.a.import_schemes"), "{e}");
+        let e = Config::from_toml("[server]\nimport_dns = \"maybe\"\n").unwrap_err();
+        assert!(e.0.contains("server.import_dns"), "{e}");
+        let e = Config::from_toml("[auth]\nmode = \"keys\"\n").unwrap_err();
+        assert!(e.0.contains("auth.keys"), "{e}");
+    }
+
+    #[test]
     fn the_embedded_default_parses() {
         let (config, entries) = Config::from_toml(EMBEDDED_DEFAULT).unwrap();
         assert!(config.simulators.enabled);

@@ -18,6 +18,9 @@ pub mod metrics;
 pub mod retry;
 pub mod timeout;
 
+#[cfg(test)]
+mod tests;
+
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
