@@ -315,3 +315,46 @@ async fn every_limit_answers_its_own_problem() {
     assert_problem(&r, 504, "request_timeout");
     assert!(r.elapsed < Duration::from_millis(800), "{:?}", r.elapsed);
 }
+
+#[tokio::test]
+async fn the_scheme_allow_list_is_configurable_per_provider() {
+    let (state, sims) = demo(|t| {
+        let t = set(&t, "server", &[("import_dns", "\"skip\"")]);
+        set(
+            &t,
+            "providers.coxedge-prod",
+            &[("import_schemes", "[\"https\"]")],
+        )
+    })
+    .await;
+    let v2 = sim(&sims, "cloudmc-v2");
+    let before = v2.control().total();
+    let r = send(
+        &state,
+        "POST",
+        IMPORT,
+        &[],
+        Some(json!({"name": "x", "url": "http://releases.example.com/x.iso"})),
+    )
+    .await;
+    assert_problem(&r, 400, "import_url_rejected");
+    assert!(
+        r.body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("allowed: https"),
+        "{}",
+        r.text
+    );
+    assert_eq!(v2.control().total(), before);
+    // The action provider keeps its own default: https only.
+    let r = send(
+        &state,
+        "POST",
+        "/v1/providers/hostkey/isos",
+        &[],
+        Some(json!({"name": "x", "url": "http://releases.example.com/x.iso"})),
+    )
+    .await;
+    assert_problem(&r, 400, "import_url_rejected");
+}
