@@ -87,6 +87,9 @@ struct Inner {
     state: Mutex<HashMap<String, ProviderState>>,
     windows: CacheConfig,
     versions: AtomicU64,
+    /// Bumped after every snapshot change, so answers built from the old
+    /// snapshots can tell they are out of date with one load.
+    epoch: AtomicU64,
 }
 
 #[derive(Default)]
@@ -116,6 +119,7 @@ impl ListingCache {
                 state: Mutex::new(HashMap::new()),
                 windows,
                 versions: AtomicU64::new(1),
+                epoch: AtomicU64::new(0),
             }),
         }
     }
@@ -123,6 +127,12 @@ impl ListingCache {
     /// The windows in force.
     pub fn windows(&self) -> &CacheConfig {
         &self.inner.windows
+    }
+
+    /// Changes whenever any snapshot is replaced or dropped; read it before
+    /// resolving to know later whether what was resolved is still current.
+    pub fn epoch(&self) -> u64 {
+        self.inner.epoch.load(Ordering::Acquire)
     }
 
     /// The current snapshot of a provider, whatever its age.
@@ -148,6 +158,7 @@ impl ListingCache {
             entry.inflight = None;
         }
         self.inner.snapshots.invalidate(provider).await;
+        self.inner.epoch.fetch_add(1, Ordering::AcqRel);
         metrics::counter!("isogate_cache_invalidations_total", "provider" => provider.to_owned())
             .increment(1);
     }
@@ -276,6 +287,7 @@ impl ListingCache {
                 .snapshots
                 .insert(name.to_owned(), snap.clone())
                 .await;
+            self.inner.epoch.fetch_add(1, Ordering::AcqRel);
         }
         outcome
     }

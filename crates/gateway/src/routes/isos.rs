@@ -14,7 +14,7 @@ use serde::Serialize;
 use crate::cache::Freshness;
 use crate::error::ApiError;
 use crate::listing::{Gathered, Source, gather, gather_raw, select};
-use crate::render::{RenderedPage, digest, page_key};
+use crate::render::{HotAnswer, RenderedPage, digest, hot_key, page_key};
 use crate::routes::common::{provider, require};
 use crate::state::AppState;
 
@@ -103,6 +103,27 @@ async fn listing(
     headers: HeaderMap,
     only: Option<String>,
 ) -> Result<Response, ApiError> {
+    // Hot path: the same query from a caller seeing the same providers, with
+    // no snapshot changed and no age ticked since, gets the stored bytes.
+    let hot = hot_key(
+        only.as_deref(),
+        state.visible_providers().map(|h| h.name.as_str()),
+        raw.as_deref().unwrap_or(""),
+    );
+    // Read before resolving: a snapshot replaced meanwhile makes the answer
+    // built below stale at once instead of being kept as current.
+    let epoch = state.cache().epoch();
+    if let Some(answer) = state.rendered().hot(&hot, epoch) {
+        for hit in &answer.hits {
+            hit.increment(1);
+        }
+        return Ok(respond(
+            answer.body.clone(),
+            &answer.etag,
+            HeaderValue::from_static("isogate; hit"),
+            &headers,
+        ));
+    }
     let mut query = parse_query(&state, raw.as_deref())?;
     if let Some(name) = &only {
         if !query.providers.is_empty() && !query.providers.contains(name) {
@@ -132,17 +153,59 @@ async fn listing(
         raw.as_deref().unwrap_or(""),
         &gathered.versions(&gathered.sources),
     );
-    let page = match state.rendered().get(key).filter(|_| cacheable) {
-        Some(page) => page,
+    let (page, repeated) = match state.rendered().get(key).filter(|_| cacheable) {
+        Some(page) => (page, true),
         None => {
             let page = Arc::new(render_page(&query, &gathered, &codec)?);
             if cacheable {
                 state.rendered().insert(key, page.clone());
             }
-            page
+            (page, false)
         }
     };
-    Ok(answer(&query, &gathered, &page, &headers))
+    let resp = answer(&query, &gathered, &page);
+    // Only a query asked before is worth a second copy of its bytes; one-off
+    // queries (a changing filter) would just churn the cache.
+    if repeated {
+        keep_hot(&state, &gathered, &resp, hot, epoch);
+    }
+    Ok(resp.into_response(&headers))
+}
+
+/// Stores an answer served purely from fresh snapshots as a [`HotAnswer`],
+/// valid until a snapshot changes or any source's `age_s` would tick.
+fn keep_hot(state: &AppState, gathered: &Gathered, resp: &Answer, key: String, epoch: u64) {
+    // Only pure hits: a miss says `from_cache: false`, a stale answer is
+    // about to change, and a failure should be retried.
+    if gathered.freshness != Freshness::Hit || gathered.sources.iter().any(|s| s.error.is_some()) {
+        return;
+    }
+    let fresh = std::time::Duration::from_secs(state.cache().windows().fresh_ttl_s);
+    // Sources with an age are exactly those with a snapshot, in the same order.
+    let valid_until = gathered
+        .sources
+        .iter()
+        .filter_map(|s| s.age_s)
+        .zip(&gathered.snapshots)
+        .map(|(age, snap)| snap.fetched_at + fresh.min(std::time::Duration::from_secs(age + 1)))
+        .min()
+        .unwrap_or_else(|| std::time::Instant::now() + std::time::Duration::from_secs(1));
+    let hits = gathered
+        .sources
+        .iter()
+        .filter(|s| s.status == crate::listing::SourceStatus::Ok)
+        .map(|s| metrics::counter!("isogate_cache_hits_total", "provider" => s.provider.clone()))
+        .collect();
+    state.rendered().keep_hot(
+        key,
+        Arc::new(HotAnswer {
+            body: resp.body.clone(),
+            etag: resp.etag.clone(),
+            epoch,
+            valid_until,
+            hits,
+        }),
+    );
 }
 
 fn render_page(
@@ -178,12 +241,58 @@ fn render_page(
     })
 }
 
-fn answer(
-    query: &Query,
-    gathered: &Gathered,
-    page: &RenderedPage,
+/// A listing answer before the conditional-request check.
+struct Answer {
+    body: Bytes,
+    etag: HeaderValue,
+    cache_status: String,
+}
+
+impl Answer {
+    fn into_response(self, headers: &HeaderMap) -> Response {
+        match HeaderValue::from_str(&self.cache_status) {
+            Ok(status) => respond(self.body, &self.etag, status, headers),
+            Err(_) => respond(
+                self.body,
+                &self.etag,
+                HeaderValue::from_static("isogate"),
+                headers,
+            ),
+        }
+    }
+}
+
+/// 304 when `If-None-Match` names the ETag (or `*`), else 200 with the body.
+fn respond(
+    body: Bytes,
+    etag: &HeaderValue,
+    cache_status: HeaderValue,
     headers: &HeaderMap,
 ) -> Response {
+    let etag_text = etag.to_str().unwrap_or_default();
+    let not_modified = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.split(',')
+                .any(|t| t.trim() == etag_text || t.trim() == "*")
+        });
+    let mut resp = if not_modified {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        let mut resp = Response::new(axum::body::Body::from(body));
+        resp.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        resp
+    };
+    resp.headers_mut().insert(header::ETAG, etag.clone());
+    resp.headers_mut().insert("cache-status", cache_status);
+    resp
+}
+
+fn answer(query: &Query, gathered: &Gathered, page: &RenderedPage) -> Answer {
     let meta = ListMeta {
         total: page.total,
         per_page: query.per_page,
@@ -208,15 +317,6 @@ fn answer(
         )
     );
     let cache_status = cache_status(gathered);
-    if headers
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"))
-    {
-        let mut resp = StatusCode::NOT_MODIFIED.into_response();
-        set_validators(&mut resp, &etag, &cache_status);
-        return resp;
-    }
     let meta = serde_json::to_vec(&meta).unwrap_or_default();
     let sources = serde_json::to_vec(&gathered.sources).unwrap_or_default();
     let mut body = BytesMut::with_capacity(page.data.len() + meta.len() + sources.len() + 32);
@@ -227,24 +327,11 @@ fn answer(
     body.extend_from_slice(b",\"sources\":");
     body.extend_from_slice(&sources);
     body.extend_from_slice(b"}");
-    let mut resp = (
-        [(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        )],
-        Bytes::from(body),
-    )
-        .into_response();
-    set_validators(&mut resp, &etag, &cache_status);
-    resp
-}
-
-fn set_validators(resp: &mut Response, etag: &str, cache_status: &str) {
-    if let Ok(v) = HeaderValue::from_str(etag) {
-        resp.headers_mut().insert(header::ETAG, v);
-    }
-    if let Ok(v) = HeaderValue::from_str(cache_status) {
-        resp.headers_mut().insert("cache-status", v);
+    Answer {
+        body: body.freeze(),
+        // Hex digits only: always a valid header value.
+        etag: HeaderValue::from_str(&etag).unwrap_or(HeaderValue::from_static("W/\"0\"")),
+        cache_status,
     }
 }
 
