@@ -86,14 +86,17 @@ fn sighup_reloads_the_keys_without_a_restart() {
         .unwrap();
     let stdout = child.stdout.take().unwrap();
     let server = Server(child);
-    let mut addr = String::new();
-    for line in BufReader::new(stdout).lines() {
-        let line = line.unwrap();
-        if let Some(rest) = line.strip_prefix("isogate listening on http://") {
-            addr = rest.trim().to_owned();
-            break;
+    // Keep draining stdout: the server prints more after the address, and a
+    // closed pipe would make its println! panic.
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Some(rest) = line.strip_prefix("isogate listening on http://") {
+                let _ = tx.send(rest.trim().to_owned());
+            }
         }
-    }
+    });
+    let addr = rx.recv_timeout(Duration::from_secs(30)).unwrap_or_default();
     assert!(!addr.is_empty(), "the server did not start");
     assert_eq!(status(&addr, "old-key-1"), 200);
     assert_eq!(status(&addr, "new-key-2"), 401);
