@@ -247,3 +247,19 @@ async fn without_keys_nothing_is_asked_and_nothing_is_limited() {
         assert_eq!(send(&state, "GET", "/v1/isos", &[], None).await.status, 200);
     }
 }
+
+#[tokio::test]
+async fn answers_kept_for_one_key_are_never_served_to_a_narrower_one() {
+    let (state, _, _) = keyed("");
+    for uri in ["/v1/isos?per_page=100", "/v1/isos?per_page=100&provider=b"] {
+        // Twice, so the wide key's answer is stored and served hot.
+        for _ in 0..2 {
+            assert_eq!(as_key(&state, "GET", uri, WRITER).await.status, 200);
+        }
+    }
+    let r = as_key(&state, "GET", "/v1/isos?per_page=100", READER).await;
+    assert_eq!(r.body["meta"]["total"], 3, "{}", r.text);
+    assert_eq!(r.body["sources"].as_array().unwrap().len(), 1);
+    let r = as_key(&state, "GET", "/v1/isos?per_page=100&provider=b", READER).await;
+    assert_problem(&r, 403, "provider_forbidden");
+}
