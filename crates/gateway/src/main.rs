@@ -87,9 +87,13 @@ async fn serve(
         .providers()
         .map(|p| format!("{} ({})", p.name, p.kind.as_str()))
         .collect();
-    println!("isogate listening on http://{addr}");
-    println!("  providers: {}", names.join(", "));
-    println!("  try: curl 'http://{addr}/v1/isos?per_page=5'   docs: http://{addr}/docs");
+    // A closed stdout (a supervisor that stopped reading) must not panic the server.
+    let banner = format!(
+        "isogate listening on http://{addr}\n  providers: {}\n  try: curl 'http://{addr}/v1/isos?per_page=5'   docs: http://{addr}/docs\n",
+        names.join(", ")
+    );
+    let _ = std::io::Write::write_all(&mut std::io::stdout(), banner.as_bytes());
+    let _ = std::io::Write::flush(&mut std::io::stdout());
     axum::serve(listener, app(state))
         .with_graceful_shutdown(shutdown_signal())
         .await?;

@@ -74,6 +74,7 @@ pub struct HistoryResponse {
         crate::routes::health::readyz,
         crate::routes::health::get_metrics,
     ),
+    modifiers(&Guarded),
     tags(
         (name = "listings", description = "Federated and per-provider listings"),
         (name = "items", description = "One provider's items and operations"),
@@ -84,6 +85,77 @@ pub struct HistoryResponse {
 )]
 #[derive(Debug)]
 pub struct ApiDoc;
+
+/// Adds what the auth and limit layers answer on every `/v1` route (they wrap
+/// the handlers, so the handlers' annotations cannot say it): the API-key
+/// schemes, and 401, 403, 429 and 431 problems.
+#[derive(Debug)]
+struct Guarded;
+
+impl utoipa::Modify for Guarded {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{
+            ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme,
+        };
+        use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+        components.add_security_scheme(
+            "api_key",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("X-Api-Key"))),
+        );
+        let problem = |description: &str| {
+            ResponseBuilder::new()
+                .description(description)
+                .content(
+                    "application/problem+json",
+                    ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name("Problem")))
+                        .build(),
+                )
+                .build()
+        };
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            if !path.starts_with("/v1/") {
+                continue;
+            }
+            let ops = [
+                &mut item.get,
+                &mut item.post,
+                &mut item.patch,
+                &mut item.delete,
+                &mut item.put,
+            ];
+            for op in ops.into_iter().flatten() {
+                // Either header works; with `auth.mode = "none"` neither is needed.
+                op.security = Some(vec![
+                    SecurityRequirement::new("bearer", Vec::<String>::new()),
+                    SecurityRequirement::new("api_key", Vec::<String>::new()),
+                ]);
+                for (code, description) in [
+                    (
+                        "401",
+                        "No API key, or an unknown one (when keys are configured)",
+                    ),
+                    (
+                        "403",
+                        "The key lacks the scope, or the provider is outside its allow-list",
+                    ),
+                    ("429", "Rate limit of the key exceeded; see Retry-After"),
+                    ("431", "Request headers larger than the configured limit"),
+                ] {
+                    op.responses
+                        .responses
+                        .entry(code.to_owned())
+                        .or_insert_with(|| problem(description).into());
+                }
+            }
+        }
+    }
+}
 
 /// The document as JSON (OpenAPI 3.1).
 pub fn document() -> utoipa::openapi::OpenApi {

@@ -326,7 +326,7 @@ async fn every_route_answers_what_the_openapi_document_lists() {
     sim.resume_listening().await.unwrap();
 
     // Import: 201 on CloudMC v2, 400 on a rule it documents, 413, 415, 404, 501, 502.
-    let zone = send(&state, "GET", &format!("{item}"), None).await.body["zones"][0]["id"]
+    let zone = send(&state, "GET", &item, None).await.body["zones"][0]["id"]
         .as_str()
         .unwrap()
         .to_owned();
@@ -1041,7 +1041,9 @@ async fn every_route_answers_what_the_openapi_document_lists() {
                 ));
             }
             for s in documented.difference(&observed) {
-                if !unreachable.contains(&(key.as_str(), *s)) {
+                // Auth and limit answers are driven by tests/hardening_*.rs.
+                let guarded = path.starts_with("/v1/") && [401, 403, 429, 431].contains(s);
+                if !guarded && !unreachable.contains(&(key.as_str(), *s)) {
                     problems.push(format!("{key} documents {s} but no test produced it"));
                 }
             }
