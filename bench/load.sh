@@ -6,6 +6,7 @@
 #
 # Environment: CARGO_TARGET_DIR (where the release build goes), DURATION
 # (seconds per wrk run), ROUNDS (A/B rounds), SCALE (items per simulator),
+# VSS_SCALE, VSS_PAGE_CONCURRENCY,
 # SERVER_CPU / CLIENT_CPU (taskset cores), BASE_PORT (18701-18781 used),
 # SKIP_BUILD=1 (use what is built), GATEWAY_BIN (another gateway binary).
 # See bench/README.md for what is measured and why.
@@ -30,6 +31,9 @@ else
   COLD_RUNS=${COLD_RUNS:-5}
 fi
 VSS_SCALE=${VSS_SCALE:-10000}
+# All 40 pages after the first at once (the adapter's default is 8, i.e. 5
+# waves of round trips); set 8 to measure the default.
+VSS_PAGE_CONCURRENCY=${VSS_PAGE_CONCURRENCY:-40}
 CONCURRENT=${CONCURRENT:-500}
 SERVER_CPU=${SERVER_CPU:-0}
 CLIENT_CPU=${CLIENT_CPU:-1}
@@ -75,8 +79,8 @@ cleanup() {
 trap cleanup EXIT
 
 P_V1=$((BASE_PORT + 1)) P_V2=$((BASE_PORT + 2)) P_VSS=$((BASE_PORT + 3))
-P_ACT=$((BASE_PORT + 4)) P_COX=$((BASE_PORT + 5)) P_GW=$((BASE_PORT + 80)) P_NGX=$((BASE_PORT + 81))
-for p in $P_V1 $P_V2 $P_VSS $P_ACT $P_COX $P_GW $P_NGX; do
+P_ACT=$((BASE_PORT + 4)) P_COX=$((BASE_PORT + 5)) P_GW=$((BASE_PORT + 80)) P_NGX=$((BASE_PORT + 81)) P_GW2=$((BASE_PORT + 82))
+for p in $P_V1 $P_V2 $P_VSS $P_ACT $P_COX $P_GW $P_NGX $P_GW2; do
   if (echo >/dev/tcp/127.0.0.1/$p) 2>/dev/null; then
     log "port $p is taken; set BASE_PORT"; exit 1
   fi
@@ -141,6 +145,7 @@ base_url = "$U_V2"
 base_url = "$U_COX"
 [providers.vss-prod]
 base_url = "$U_VSS"
+page_concurrency = $VSS_PAGE_CONCURRENCY
 [providers.hostkey]
 base_url = "$U_ACT"
 EOF
@@ -152,6 +157,15 @@ GW_PID=$!
 PIDS+=($GW_PID)
 if ! wait_port $P_GW $GW_PID; then cat "$WORK/isogate.log" >&2; exit 1; fi
 GW=http://127.0.0.1:$P_GW
+
+# The same gateway with logging at warn (no line per request), to show what
+# the per-request log line costs; it idles while the others are measured.
+ISOGATE_LOG=warn ISOGATE_SERVER__LISTEN=127.0.0.1:$P_GW2 taskset -c "$SERVER_CPU" "$GATEWAY_BIN" \
+  --config "$WORK/isogate.toml" >"$WORK/isogate-nolog.log" 2>&1 &
+GW2_PID=$!
+PIDS+=($GW2_PID)
+if ! wait_port $P_GW2 $GW2_PID; then cat "$WORK/isogate-nolog.log" >&2; exit 1; fi
+GW2=http://127.0.0.1:$P_GW2
 
 # --- snapshot, RSS, the bytes nginx will serve ------------------------------
 mkdir -p "$WORK/www"
@@ -167,6 +181,7 @@ PAGE50="/v1/isos?per_page=50"
 LIST1000="/v1/isos?per_page=1000"
 curl -sf "${AUTH_ARGS[@]}" "$GW$PAGE50" -o "$WORK/www/page50.json"
 curl -sf "${AUTH_ARGS[@]}" "$GW$LIST1000" -o "$WORK/www/list1000.json"
+curl -sf "${AUTH_ARGS[@]}" "$GW2$PAGE50" -o /dev/null
 log "page50.json $(stat -c %s "$WORK/www/page50.json") B, list1000.json $(stat -c %s "$WORK/www/list1000.json") B"
 
 # nginx at its best for static JSON: one worker on the server core,
@@ -210,6 +225,7 @@ wrk_run() { # target case conns round url [lua]
 log "warming both servers"
 DURATION=1 wrk_run warm page50 64 0 "$GW$PAGE50" >/dev/null 2>&1
 DURATION=1 wrk_run warm page50 64 0 "$NGX/page50.json" >/dev/null 2>&1
+DURATION=1 wrk_run warm page50 64 0 "$GW2$PAGE50" >/dev/null 2>&1
 : >"$RESULTS"
 
 for round in $(seq 1 "$ROUNDS"); do
@@ -224,6 +240,7 @@ for round in $(seq 1 "$ROUNDS"); do
         wrk_run isogate "$case" "$c" "$round" "$gw"
         wrk_run nginx "$case" "$c" "$round" "$ngx"
       fi
+      if [[ $case == page50 ]]; then wrk_run isogate-nolog "$case" "$c" "$round" "$GW2$PAGE50"; fi
     done
   done
 done
