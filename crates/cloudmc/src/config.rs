@@ -60,70 +60,62 @@ fn field_error(field: &str, why: &str) -> Error {
     Error::config(format!("field `{field}`: {why}"))
 }
 
-/// Checks the fields shared by every CloudMC-family provider; errors name the field.
-pub fn validate_common(
-    base_url: &str,
-    api_key: &SecretString,
-    service_code: &str,
-    environment: &str,
-    org_id: Option<&str>,
-    timeout_ms: u64,
-    connect_timeout_ms: u64,
-) -> Result<()> {
-    let url =
-        url::Url::parse(base_url).map_err(|_| field_error("base_url", "is not an absolute URL"))?;
-    if !matches!(url.scheme(), "http" | "https") || !url.has_host() {
-        return Err(field_error(
-            "base_url",
-            "must be an http or https URL with a host",
-        ));
+impl ClientSettings {
+    /// Checks the fields every CloudMC-family provider shares; errors name the
+    /// config field (`base_url`, `timeout_ms`, ...).
+    pub fn validate(&self) -> Result<()> {
+        let (base_url, api_key) = (self.base_url.as_str(), &self.api_key);
+        let (service_code, environment) = (self.service_code.as_str(), self.environment.as_str());
+        let org_id = self.org_id.as_deref();
+        let timeout_ms = self.timeout.as_millis();
+        let connect_timeout_ms = self.connect_timeout.as_millis();
+        let url = url::Url::parse(base_url)
+            .map_err(|_| field_error("base_url", "is not an absolute URL"))?;
+        if !matches!(url.scheme(), "http" | "https") || !url.has_host() {
+            return Err(field_error(
+                "base_url",
+                "must be an http or https URL with a host",
+            ));
+        }
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err(field_error("base_url", "must not carry credentials"));
+        }
+        if url.query().is_some() || url.fragment().is_some() {
+            return Err(field_error("base_url", "must not have a query or fragment"));
+        }
+        let key = api_key.expose_secret();
+        if key.trim().is_empty() {
+            return Err(field_error("api_key", "must not be empty"));
+        }
+        if key.chars().any(|c| c.is_control() || !c.is_ascii()) {
+            return Err(field_error("api_key", "must be printable ASCII"));
+        }
+        for (field, value) in [("service_code", service_code), ("environment", environment)] {
+            isogate_core::validate_native_id(value, false)
+                .map_err(|_| field_error(field, "must be one non-empty path segment"))?;
+        }
+        if let Some(org) = org_id
+            && org.trim().is_empty()
+        {
+            return Err(field_error("org_id", "must not be empty when given"));
+        }
+        if !(1..=600_000).contains(&timeout_ms) {
+            return Err(field_error("timeout_ms", "must be between 1 and 600000"));
+        }
+        if !(1..=600_000).contains(&connect_timeout_ms) {
+            return Err(field_error(
+                "connect_timeout_ms",
+                "must be between 1 and 600000",
+            ));
+        }
+        Ok(())
     }
-    if !url.username().is_empty() || url.password().is_some() {
-        return Err(field_error("base_url", "must not carry credentials"));
-    }
-    if url.query().is_some() || url.fragment().is_some() {
-        return Err(field_error("base_url", "must not have a query or fragment"));
-    }
-    let key = api_key.expose_secret();
-    if key.trim().is_empty() {
-        return Err(field_error("api_key", "must not be empty"));
-    }
-    if key.chars().any(|c| c.is_control() || !c.is_ascii()) {
-        return Err(field_error("api_key", "must be printable ASCII"));
-    }
-    for (field, value) in [("service_code", service_code), ("environment", environment)] {
-        isogate_core::validate_native_id(value, false)
-            .map_err(|_| field_error(field, "must be one non-empty path segment"))?;
-    }
-    if let Some(org) = org_id
-        && org.trim().is_empty()
-    {
-        return Err(field_error("org_id", "must not be empty when given"));
-    }
-    if !(1..=600_000).contains(&timeout_ms) {
-        return Err(field_error("timeout_ms", "must be between 1 and 600000"));
-    }
-    if !(1..=600_000).contains(&connect_timeout_ms) {
-        return Err(field_error(
-            "connect_timeout_ms",
-            "must be between 1 and 600000",
-        ));
-    }
-    Ok(())
 }
 
 impl CloudMcConfig {
     /// Checks every field; the error names the first bad one.
     pub fn validate(&self) -> Result<()> {
-        validate_common(
-            &self.base_url,
-            &self.api_key,
-            &self.service_code,
-            &self.environment,
-            self.org_id.as_deref(),
-            self.timeout_ms,
-            self.connect_timeout_ms,
-        )
+        self.client_settings().validate()
     }
 
     /// The client settings.

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use isogate_cloudmc::client::ClientSettings;
-use isogate_cloudmc::config::{default_connect_timeout_ms, default_timeout_ms, validate_common};
+use isogate_cloudmc::config::{default_connect_timeout_ms, default_timeout_ms};
 use isogate_core::Result;
 use secrecy::SecretString;
 use serde::Deserialize;
@@ -42,15 +42,7 @@ fn default_service_code() -> String {
 impl CoxConfig {
     /// Checks every field; the error names the first bad one.
     pub fn validate(&self) -> Result<()> {
-        validate_common(
-            &self.base_url,
-            &self.api_key,
-            &self.service_code,
-            &self.environment,
-            self.org_id.as_deref(),
-            self.timeout_ms,
-            self.connect_timeout_ms,
-        )
+        self.client_settings().validate()
     }
 
     /// The client settings.

@@ -235,7 +235,9 @@ impl ListingCache {
             this.finish_load(&name, generation, result).await
         });
         let load: Load = async move {
-            task.await.unwrap_or_else(|_| {
+            task.await.unwrap_or_else(|e| {
+                // A panicking adapter must not vanish silently; JoinError says whether it panicked.
+                tracing::error!(error = %e, "listing task ended without an answer");
                 Err(Arc::new(
                     Error::upstream("the listing task was lost").with_operation("list"),
                 ))

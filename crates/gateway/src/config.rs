@@ -425,14 +425,32 @@ fn describe(figment: &Figment, e: figment::Error) -> ConfigError {
         } else {
             path
         };
-        format!("{key}: {}{origin}", e.kind)
+        format!("{key}: {}{origin}", without_value(&e.kind.to_string()))
     });
     ConfigError(e.unwrap_or_else(|| "unknown error".into()))
 }
 
 /// Turns an adapter config error (serde) into one line naming the key.
 pub fn adapter_config_error(entry: &ProviderEntry, e: impl std::fmt::Display) -> ConfigError {
-    ConfigError(format!("providers.{}: {e}", entry.name))
+    ConfigError(format!(
+        "providers.{}: {}",
+        entry.name,
+        without_value(&e.to_string())
+    ))
+}
+
+/// serde and figment quote the offending value in type and value errors
+/// ("invalid type: integer `12345`, expected a string"); an API key typed
+/// without quotes would reach stderr. Keep the shape, drop the value.
+fn without_value(message: &str) -> String {
+    for prefix in ["invalid type", "invalid value"] {
+        if message.starts_with(prefix)
+            && let Some(at) = message.find(", expected")
+        {
+            return format!("{prefix}{}", &message[at..]);
+        }
+    }
+    message.to_owned()
 }
 
 #[cfg(test)]
@@ -473,6 +491,25 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.0.contains("providers.a.password_file"), "{e}");
+    }
+
+    #[test]
+    fn type_errors_never_echo_the_value() {
+        let e = Config::from_toml("[server]\nmax_per_page = \"s3cret-value\"\n").unwrap_err();
+        assert!(
+            e.0.contains("server.max_per_page") && e.0.contains("expected"),
+            "{e}"
+        );
+        assert!(!e.0.contains("s3cret-value"), "{e}");
+        let (_, entries) = Config::from_toml("[providers.a]\nkind = \"cloudmc\"\n").unwrap();
+        let serde_error =
+            serde_json::from_value::<String>(serde_json::json!(987654321)).unwrap_err();
+        let e = adapter_config_error(&entries[0], serde_error);
+        assert!(
+            e.0.starts_with("providers.a: invalid type, expected"),
+            "{e}"
+        );
+        assert!(!e.0.contains("987654321"), "{e}");
     }
 
     #[test]

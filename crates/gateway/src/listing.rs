@@ -122,8 +122,7 @@ pub async fn gather(
 
 /// Fetches the selected providers directly with raw objects (`raw=true`),
 /// bypassing the cache, so snapshots never carry raw upstream objects.
-pub async fn gather_raw(state: &AppState, selection: &[(ProviderHandle, bool)]) -> Gathered {
-    let _ = state;
+pub async fn gather_raw(selection: &[(ProviderHandle, bool)]) -> Gathered {
     let resolutions = join_all(selection.iter().map(|(handle, selected)| async move {
         if !*selected {
             return None;

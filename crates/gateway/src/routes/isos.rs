@@ -140,7 +140,7 @@ async fn listing(
         selection.retain(|(_, selected)| *selected);
     }
     let gathered = if query.raw {
-        gather_raw(&state, &selection).await
+        gather_raw(&selection).await
     } else {
         gather(&state, &selection, query.refresh).await
     };
