@@ -8,7 +8,8 @@
 # (seconds per wrk run), ROUNDS (A/B rounds), SCALE (items per simulator),
 # VSS_SCALE, VSS_PAGE_CONCURRENCY,
 # SERVER_CPU / CLIENT_CPU (taskset cores), BASE_PORT (18701-18781 used),
-# SKIP_BUILD=1 (use what is built), GATEWAY_BIN (another gateway binary).
+# SKIP_BUILD=1 (use what is built), GATEWAY_BIN (another gateway binary),
+# CASES (cached cases to drive), SKIP_SCENARIOS=1 (only the cached A/B).
 # See bench/README.md for what is measured and why.
 set -euo pipefail
 
@@ -35,6 +36,7 @@ VSS_SCALE=${VSS_SCALE:-10000}
 # waves of round trips); set 8 to measure the default.
 VSS_PAGE_CONCURRENCY=${VSS_PAGE_CONCURRENCY:-40}
 CONCURRENT=${CONCURRENT:-500}
+CASES=${CASES:-"page50 list1000"}
 SERVER_CPU=${SERVER_CPU:-0}
 CLIENT_CPU=${CLIENT_CPU:-1}
 BASE_PORT=${BASE_PORT:-18700}
@@ -63,8 +65,10 @@ fi
 BIN=$CARGO_TARGET_DIR/release
 if [[ -z "${SKIP_BUILD:-}" ]]; then
   log "building isogate and isogate-sim (release) into $CARGO_TARGET_DIR"
-  (cd "$ROOT" && cargo build --release --quiet -p isogate -p isogate-sim)
+  (cd "$ROOT" && cargo build --release --quiet -p isogate -p isogate-sim \
+    && cargo build --release --quiet -p isogate --example static_ceiling)
 fi
+CEILING_BIN=$BIN/examples/static_ceiling
 # GATEWAY_BIN measures another build of the gateway (e.g. before a change).
 GATEWAY_BIN=${GATEWAY_BIN:-$BIN/isogate}
 
@@ -80,7 +84,8 @@ trap cleanup EXIT
 
 P_V1=$((BASE_PORT + 1)) P_V2=$((BASE_PORT + 2)) P_VSS=$((BASE_PORT + 3))
 P_ACT=$((BASE_PORT + 4)) P_COX=$((BASE_PORT + 5)) P_GW=$((BASE_PORT + 80)) P_NGX=$((BASE_PORT + 81)) P_GW2=$((BASE_PORT + 82))
-for p in $P_V1 $P_V2 $P_VSS $P_ACT $P_COX $P_GW $P_NGX $P_GW2; do
+P_CEIL=$((BASE_PORT + 83))
+for p in $P_V1 $P_V2 $P_VSS $P_ACT $P_COX $P_GW $P_NGX $P_GW2 $P_CEIL; do
   if (echo >/dev/tcp/127.0.0.1/$p) 2>/dev/null; then
     log "port $p is taken; set BASE_PORT"; exit 1
   fi
@@ -209,6 +214,14 @@ wait_port $P_NGX $!
 NGX=http://127.0.0.1:$P_NGX
 cmp -s <(curl -s "$NGX/page50.json") "$WORK/www/page50.json" || { log "nginx serves other bytes"; exit 1; }
 
+# The same tokio + hyper stack as isogate serving the same bytes with no
+# middleware: what the HTTP stack alone costs, between nginx and isogate.
+taskset -c "$SERVER_CPU" "$CEILING_BIN" 127.0.0.1:$P_CEIL "$WORK/www" >"$WORK/ceiling.log" 2>&1 &
+PIDS+=($!)
+wait_port $P_CEIL $!
+CEIL=http://127.0.0.1:$P_CEIL
+cmp -s <(curl -s "$CEIL/page50.json") "$WORK/www/page50.json" || { log "the ceiling serves other bytes"; exit 1; }
+
 # --- wrk A/B ---------------------------------------------------------------
 RESULTS=$WORK/wrk.tsv
 : >"$RESULTS"
@@ -226,12 +239,14 @@ log "warming both servers"
 DURATION=1 wrk_run warm page50 64 0 "$GW$PAGE50" >/dev/null 2>&1
 DURATION=1 wrk_run warm page50 64 0 "$NGX/page50.json" >/dev/null 2>&1
 DURATION=1 wrk_run warm page50 64 0 "$GW2$PAGE50" >/dev/null 2>&1
+DURATION=1 wrk_run warm page50 64 0 "$CEIL/page50.json" >/dev/null 2>&1
 : >"$RESULTS"
 
 for round in $(seq 1 "$ROUNDS"); do
-  for case in page50 list1000; do
+  for case in $CASES; do
     for c in $CONNS; do
       if [[ $case == page50 ]]; then gw=$GW$PAGE50 ngx=$NGX/page50.json; else gw=$GW$LIST1000 ngx=$NGX/list1000.json; fi
+      ceil=$CEIL/${ngx##*/}
       # A/B order alternates by round so drift (thermal, neighbours) hits both.
       if ((round % 2)); then
         wrk_run nginx "$case" "$c" "$round" "$ngx"
@@ -240,6 +255,7 @@ for round in $(seq 1 "$ROUNDS"); do
         wrk_run isogate "$case" "$c" "$round" "$gw"
         wrk_run nginx "$case" "$c" "$round" "$ngx"
       fi
+      wrk_run hyper "$case" "$c" "$round" "$ceil"
       if [[ $case == page50 ]]; then wrk_run isogate-nolog "$case" "$c" "$round" "$GW2$PAGE50"; fi
     done
   done
@@ -255,6 +271,7 @@ request = function()
   return wrk.format("GET", "/v1/isos?filter=status,eq,ready;size_bytes,gt," .. (n * 7919 % 4000000000) .. "&sort=name,desc&per_page=50")
 end
 EOF
+if [[ -z "${SKIP_SCENARIOS:-}" ]]; then
 for c in 1 8; do
   wrk_run isogate uncached "$c" 1 "$GW/" "$WORK/uncached.lua"
 done
@@ -266,6 +283,9 @@ python3 "$ROOT/bench/driver.py" cold --gateway "$GW" --pid "$GW_PID" --runs "$CO
   --sim vss-prod=http://127.0.0.1:$P_VSS --sim hostkey=http://127.0.0.1:$P_ACT \
   --sim coxedge-images=http://127.0.0.1:$P_COX --api-key "$API_KEY" \
   >"$WORK/cold.json"
+else
+  echo '{"skipped": true}' >"$WORK/cold.json"
+fi
 RSS_END=$(rss_kb)
 
 # --- report -----------------------------------------------------------------

@@ -442,11 +442,9 @@ fn presented_key(req: &Request) -> Option<&str> {
 }
 
 fn is_refresh(query: Option<&str>) -> bool {
-    let pairs: Vec<(String, String)> =
-        serde_urlencoded::from_str(query.unwrap_or("")).unwrap_or_default();
-    pairs
-        .iter()
-        .any(|(k, v)| k == "refresh" && !matches!(v.as_str(), "false" | "0" | ""))
+    // Runs on every request: borrowed pairs, no allocation unless encoded.
+    url::form_urlencoded::parse(query.unwrap_or("").as_bytes())
+        .any(|(k, v)| k == "refresh" && !matches!(v.as_ref(), "false" | "0" | ""))
 }
 
 fn unauthorized(message: &str, code: &'static str) -> Response {

@@ -10,6 +10,7 @@ pub mod embedded;
 pub mod error;
 pub mod layers;
 pub mod listing;
+pub mod logsink;
 pub mod openapi;
 pub mod ratelimit;
 pub mod registry;
@@ -28,6 +29,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use isogate_core::{Error, ErrorKind};
+use tower::ServiceBuilder;
 use tower_http::compression::CompressionLayer;
 use tower_http::cors::{AllowOrigin, Any, CorsLayer};
 
@@ -76,14 +78,23 @@ pub fn app(state: AppState) -> Router {
         .route("/openapi.json", get(docs::openapi_json))
         .route("/docs", get(docs::docs_page))
         .fallback(not_found)
-        .method_not_allowed_fallback(method_not_allowed)
-        .layer(DefaultBodyLimit::max(server.max_body_bytes))
-        .layer(middleware::from_fn_with_state(
-            Duration::from_millis(server.request_timeout_ms),
-            request_deadline,
-        ))
-        // Inside CORS (preflights need no key), outside the handlers.
-        .layer(middleware::from_fn_with_state(state.clone(), auth::guard));
+        .method_not_allowed_fallback(method_not_allowed);
+    // Few `layer` calls, each with a ServiceBuilder stack: every
+    // `Router::layer` boxes each route again, and a request clones the whole
+    // chain of boxes once per layer (a dozen allocations per request with
+    // five layers); a stack is one box of concrete, cheaply cloned types.
+    // The optional layers change the body or error types, so they get their
+    // own calls, only when configured. Innermost first from here.
+    let api = api.layer(
+        ServiceBuilder::new()
+            // Inside CORS (preflights need no key), outside the handlers.
+            .layer(middleware::from_fn_with_state(state.clone(), auth::guard))
+            .layer(middleware::from_fn_with_state(
+                Duration::from_millis(server.request_timeout_ms),
+                request_deadline,
+            ))
+            .layer(DefaultBodyLimit::max(server.max_body_bytes)),
+    );
     let api = match cors(&server.cors_origins) {
         Some(cors) => api.layer(cors),
         None => api,

@@ -1,14 +1,18 @@
 //! Metrics recorder, request ids, and per-request metrics and logs.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::sync::OnceLock;
 use std::time::Instant;
 
 use axum::body::Body;
 use axum::extract::{MatchedPath, Request};
-use axum::http::{HeaderValue, header};
+use axum::http::{HeaderValue, Method, header};
 use axum::middleware::Next;
 use axum::response::Response;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+
+use crate::logsink::LogSink;
 
 static RECORDER: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
 
@@ -53,25 +57,79 @@ pub async fn observe(mut req: Request, next: Next) -> Response {
         .map(str::to_owned)
         .unwrap_or_else(|| format!("{:032x}", rand::random::<u128>()));
     req.extensions_mut().insert(RequestId(id.clone()));
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_owned())
-        .unwrap_or_else(|| "unmatched".into());
-    let method = req.method().clone();
+    let route = req.extensions().get::<MatchedPath>().cloned();
+    let route = route.as_ref().map_or("unmatched", MatchedPath::as_str);
+    let method = method_label(req.method());
     let mut resp = next.run(req).await;
     let status = resp.status().as_u16();
     if is_problem(&resp) {
         resp = stamp_request_id(resp, &id).await;
     }
-    if let Ok(v) = HeaderValue::from_str(&id) {
+    let elapsed = started.elapsed().as_secs_f64();
+    record(route, method, status, elapsed);
+    tracing::info!(request_id = %id, method, route, status, elapsed_ms = elapsed * 1000.0, "request");
+    if let Ok(v) = HeaderValue::try_from(id) {
         resp.headers_mut().insert("x-request-id", v);
     }
-    let elapsed = started.elapsed().as_secs_f64();
-    metrics::counter!("isogate_http_requests_total", "route" => route.clone(), "method" => method.to_string(), "status" => status.to_string()).increment(1);
-    metrics::histogram!("isogate_http_request_seconds", "route" => route.clone()).record(elapsed);
-    tracing::info!(request_id = %id, %method, route = %route, status, elapsed_ms = elapsed * 1000.0, "request");
     resp
+}
+
+/// The method as a metric label: the standard ones by name, any other
+/// `other`, so a client inventing methods cannot grow the label set.
+fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    }
+}
+
+/// One route's registered metric handles.
+struct RouteMetrics {
+    seconds: metrics::Histogram,
+    requests: Vec<(&'static str, u16, metrics::Counter)>,
+}
+
+thread_local! {
+    // Handles are registered once per (route, method, status) and thread:
+    // registering builds and hashes a labelled key under the registry's
+    // lock, which per request cost more than the rest of a cached answer.
+    static HANDLES: RefCell<HashMap<Box<str>, RouteMetrics>> = RefCell::new(HashMap::new());
+}
+
+fn record(route: &str, method: &'static str, status: u16, elapsed: f64) {
+    HANDLES.with_borrow_mut(|handles| {
+        if !handles.contains_key(route) {
+            let seconds = metrics::histogram!("isogate_http_request_seconds", "route" => route.to_owned());
+            handles.insert(
+                route.into(),
+                RouteMetrics {
+                    seconds,
+                    requests: Vec::new(),
+                },
+            );
+        }
+        let Some(entry) = handles.get_mut(route) else {
+            return;
+        };
+        entry.seconds.record(elapsed);
+        if let Some((.., counter)) = entry
+            .requests
+            .iter()
+            .find(|(m, s, _)| *m == method && *s == status)
+        {
+            counter.increment(1);
+            return;
+        }
+        let counter = metrics::counter!("isogate_http_requests_total", "route" => route.to_owned(), "method" => method, "status" => status.to_string());
+        counter.increment(1);
+        entry.requests.push((method, status, counter));
+    });
 }
 
 fn is_problem(resp: &Response) -> bool {
@@ -96,6 +154,12 @@ async fn stamp_request_id(resp: Response, id: &str) -> Response {
     Response::from_parts(parts, Body::from(stamped))
 }
 
+/// Writes the log lines still buffered (before exit, or before printing to
+/// stdout directly, to keep the order).
+pub fn flush_logs() {
+    LogSink::stdout().flush();
+}
+
 /// Logs: `RUST_LOG`-style filter from `ISOGATE_LOG` (default info), text or JSON.
 pub fn init_logging(format: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("ISOGATE_LOG")
@@ -106,7 +170,8 @@ pub fn init_logging(format: &str) {
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_target(false)
-        .with_ansi(ansi);
+        .with_ansi(ansi)
+        .with_writer(LogSink::stdout().clone());
     let _ = if format == "json" {
         builder.json().try_init()
     } else {

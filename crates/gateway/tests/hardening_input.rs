@@ -358,3 +358,36 @@ async fn the_scheme_allow_list_is_configurable_per_provider() {
     .await;
     assert_problem(&r, 400, "import_url_rejected");
 }
+
+#[tokio::test]
+async fn invented_methods_share_one_metric_label_and_every_request_is_counted() {
+    let state = state_with(vec![Fake::new("a", 2)], "");
+    for method in ["PURGEA", "PURGEB", "PURGEC"] {
+        let r = send(&state, method, "/v1/providers", &[], None).await;
+        assert_eq!(r.status, 405, "{method}");
+    }
+    for _ in 0..2 {
+        assert_eq!(
+            send(&state, "GET", "/v1/providers", &[], None).await.status,
+            200
+        );
+    }
+    let metrics = send(&state, "GET", "/metrics", &[], None).await.text;
+    let line = |method: &str, status: &str| {
+        format!(
+            "isogate_http_requests_total{{route=\"/v1/providers\",method=\"{method}\",status=\"{status}\"}}"
+        )
+    };
+    assert!(
+        metrics.contains(&format!("{} 3\n", line("other", "405"))),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(&format!("{} 2\n", line("GET", "200"))),
+        "{metrics}"
+    );
+    assert!(
+        !metrics.contains("PURGE"),
+        "a client's method never becomes a label"
+    );
+}

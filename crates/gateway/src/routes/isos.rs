@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{Path, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::{BufMut, Bytes, BytesMut};
@@ -64,12 +64,11 @@ pub struct ListResponse {
               (status = 400, description = "Malformed query: names the parameter, position and what was expected", body = crate::error::Problem),
               (status = 502, description = "Every selected provider failed and nothing is cached", body = crate::error::Problem),
               (status = 504, description = "Every selected provider timed out and nothing is cached", body = crate::error::Problem)))]
-pub async fn list_isos(
-    State(state): State<AppState>,
-    RawQuery(raw): RawQuery,
-    headers: HeaderMap,
-) -> Response {
-    listing(state, raw, headers, None)
+pub async fn list_isos(State(state): State<AppState>, req: Request) -> Response {
+    // The request itself rather than `RawQuery` + `HeaderMap` extractors,
+    // which copy the query and every header on each (mostly cached) call.
+    let (parts, _) = req.into_parts();
+    listing(state, parts.uri.query(), &parts.headers, None)
         .await
         .unwrap_or_else(IntoResponse::into_response)
 }
@@ -86,21 +85,27 @@ pub async fn list_isos(
 pub async fn list_provider_isos(
     State(state): State<AppState>,
     Path(provider_name): Path<String>,
-    RawQuery(raw): RawQuery,
-    headers: HeaderMap,
+    req: Request,
 ) -> Response {
+    let (parts, _) = req.into_parts();
     let result = async {
         let handle = provider(&state, &provider_name)?;
         require(handle, "list")?;
-        listing(state.clone(), raw, headers, Some(provider_name.clone())).await
+        listing(
+            state.clone(),
+            parts.uri.query(),
+            &parts.headers,
+            Some(provider_name.clone()),
+        )
+        .await
     };
     result.await.unwrap_or_else(IntoResponse::into_response)
 }
 
 async fn listing(
     state: AppState,
-    raw: Option<String>,
-    headers: HeaderMap,
+    raw: Option<&str>,
+    headers: &HeaderMap,
     only: Option<String>,
 ) -> Result<Response, ApiError> {
     // Hot path: the same query from a caller seeing the same providers, with
@@ -108,7 +113,7 @@ async fn listing(
     let hot = hot_key(
         only.as_deref(),
         state.visible_providers().map(|h| h.name.as_str()),
-        raw.as_deref().unwrap_or(""),
+        raw.unwrap_or(""),
     );
     // Read before resolving: a snapshot replaced meanwhile makes the answer
     // built below stale at once instead of being kept as current.
@@ -121,10 +126,10 @@ async fn listing(
             answer.body.clone(),
             &answer.etag,
             HeaderValue::from_static("isogate; hit"),
-            &headers,
+            headers,
         ));
     }
-    let mut query = parse_query(&state, raw.as_deref())?;
+    let mut query = parse_query(&state, raw)?;
     if let Some(name) = &only {
         if !query.providers.is_empty() && !query.providers.contains(name) {
             return Err(crate::error::bad_request(format!(
@@ -149,10 +154,7 @@ async fn listing(
     }
     let codec = CursorCodec::new(state.cursor_key());
     let cacheable = !query.raw && !query.refresh;
-    let key = page_key(
-        raw.as_deref().unwrap_or(""),
-        &gathered.versions(&gathered.sources),
-    );
+    let key = page_key(raw.unwrap_or(""), &gathered.versions(&gathered.sources));
     let (page, repeated) = match state.rendered().get(key).filter(|_| cacheable) {
         Some(page) => (page, true),
         None => {
@@ -169,7 +171,7 @@ async fn listing(
     if repeated {
         keep_hot(&state, &gathered, &resp, hot, epoch);
     }
-    Ok(resp.into_response(&headers))
+    Ok(resp.into_response(headers))
 }
 
 /// Stores an answer served purely from fresh snapshots as a [`HotAnswer`],
