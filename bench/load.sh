@@ -32,8 +32,7 @@ else
   COLD_RUNS=${COLD_RUNS:-5}
 fi
 VSS_SCALE=${VSS_SCALE:-10000}
-# All 40 pages after the first at once (the adapter's default is 8, i.e. 5
-# waves of round trips); set 8 to measure the default.
+# The adapter's default (40): all 40 pages after the first at once.
 VSS_PAGE_CONCURRENCY=${VSS_PAGE_CONCURRENCY:-40}
 CONCURRENT=${CONCURRENT:-500}
 CASES=${CASES:-"page50 list1000"}

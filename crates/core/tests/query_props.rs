@@ -7,7 +7,7 @@ use std::cmp::Ordering;
 use std::collections::HashSet;
 
 use chrono::{DateTime, TimeZone, Utc};
-use isogate_core::query::{CursorCodec, Query, execute};
+use isogate_core::query::{CursorCodec, Query, execute, merge, top_of};
 use isogate_core::{Iso, ItemKind, OsRef, ProviderKind, Status, ZoneRef};
 use proptest::prelude::*;
 use proptest::sample::Index;
@@ -507,5 +507,64 @@ proptest! {
         let got: Vec<&str> = got.iter().map(|i| i.id.as_str()).collect();
         let want: Vec<&str> = want.iter().map(|i| i.id.as_str()).collect();
         prop_assert_eq!(got, want);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// Federation computes each provider's `top_of` as its snapshot lands
+    /// and merges at the end: that must be `execute` over everything, for
+    /// first pages, offset pages and cursor pages alike.
+    #[test]
+    fn merged_part_tops_equal_execute_over_all_items(
+        specs in prop::collection::vec(spec(), 0..40),
+        cuts in prop::collection::vec(any::<Index>(), 0..4),
+        sort in prop::collection::vec((0..SORTABLE.len(), any::<bool>()), 0..3),
+        per_page in 1u32..6,
+        page in 1u32..4,
+        filter in prop::option::of(spec()),
+    ) {
+        let mut sort = sort;
+        let mut seen_fields = HashSet::new();
+        sort.retain(|(f, _)| seen_fields.insert(*f));
+        let sort_param = sort
+            .iter()
+            .map(|(f, desc)| format!("{},{}", SORTABLE[*f], if *desc { "desc" } else { "asc" }))
+            .collect::<Vec<_>>()
+            .join(";");
+        let items: Vec<Iso> = specs.iter().enumerate().map(|(n, s)| build(s, n)).collect();
+        let mut bounds: Vec<usize> = cuts.iter().map(|c| c.index(items.len() + 1)).collect();
+        bounds.extend([0, items.len()]);
+        bounds.sort_unstable();
+        let parts: Vec<&[Iso]> = bounds.windows(2).map(|w| &items[w[0]..w[1]]).collect();
+        let codec = CursorCodec::new(b"prop key");
+        let mut pairs = vec![
+            ("sort".to_owned(), sort_param),
+            ("per_page".to_owned(), per_page.to_string()),
+        ];
+        if let Some(f) = filter {
+            // A filter that keeps some items: this item's status.
+            let status = build(&f, 0).status;
+            pairs.push(("filter".to_owned(), format!("status,ne,{}", serde_json::to_value(status).unwrap().as_str().unwrap())));
+        }
+        let offset = {
+            let mut p = pairs.clone();
+            p.push(("page".to_owned(), page.to_string()));
+            Query::parse(&p, &Default::default()).unwrap()
+        };
+        let first = Query::parse(&pairs, &Default::default()).unwrap();
+        let mut queries = vec![offset, first.clone()];
+        if let Some(cursor) = execute(&first, &items, &codec).unwrap().next_cursor {
+            let mut p = pairs.clone();
+            p.push(("cursor".to_owned(), cursor));
+            queries.push(Query::parse(&p, &Default::default()).unwrap());
+        }
+        for query in &queries {
+            let whole = execute(query, &items, &codec).unwrap();
+            let tops: Vec<_> = parts.iter().map(|p| top_of(query, p, &codec).unwrap()).collect();
+            let merged = merge(query, parts.iter().copied().zip(&tops), &codec);
+            prop_assert_eq!(&merged, &whole);
+        }
     }
 }

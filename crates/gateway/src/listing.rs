@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use crate::cache::{Freshness, Resolved, Snapshot};
 use crate::error::ApiError;
+use crate::render::TopQuery;
 use crate::state::{AppState, ProviderHandle};
 
 /// `sources[].status`.
@@ -100,21 +101,31 @@ pub fn select(state: &AppState, names: &[String]) -> Result<Vec<(ProviderHandle,
 }
 
 /// Resolves the selected providers from the cache (or upstream) concurrently.
+///
+/// With `early`, a snapshot fetched for this answer gets the query's top
+/// computed as soon as it lands, while slower providers are still fetching,
+/// so the answer waits only for the last provider's share of the work.
 pub async fn gather(
     state: &AppState,
     selection: &[(ProviderHandle, bool)],
     force: bool,
+    early: Option<TopQuery<'_>>,
 ) -> Gathered {
     let resolutions = join_all(selection.iter().map(|(handle, selected)| async move {
         if !*selected {
             return None;
         }
-        Some(
-            state
-                .cache()
-                .resolve(&handle.provider, handle.deadline, force)
-                .await,
-        )
+        let resolved = state
+            .cache()
+            .resolve(&handle.provider, handle.deadline, force)
+            .await;
+        // Only new snapshots: a cached one may well have its page rendered.
+        if let (Some(q), Some(snapshot)) = (early, &resolved.snapshot)
+            && resolved.freshness == Freshness::Miss
+        {
+            state.rendered().top(snapshot, q).await;
+        }
+        Some(resolved)
     }))
     .await;
     assemble(selection, resolutions)

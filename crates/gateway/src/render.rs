@@ -13,6 +13,9 @@ use std::time::Instant;
 
 use axum::http::HeaderValue;
 use bytes::Bytes;
+use isogate_core::query::{CursorCodec, PartTop, Query, QueryError, top_of};
+
+use crate::cache::Snapshot;
 
 /// A rendered page.
 #[derive(Debug)]
@@ -43,11 +46,30 @@ pub struct HotAnswer {
     pub hits: Vec<metrics::Counter>,
 }
 
+/// One snapshot's contribution to one query's page, shared by every request
+/// that needs it (computed once even when 500 cold requests wait on the same
+/// snapshot).
+pub type SharedTop = Arc<Result<PartTop, QueryError>>;
+
+/// What [`RenderedCache::top`] needs to compute a snapshot's top early.
+#[derive(Clone, Copy, Debug)]
+pub struct TopQuery<'a> {
+    /// The parsed query.
+    pub query: &'a Query,
+    /// Identifies the query with everything that changes its answer
+    /// besides the snapshot (route, raw query string).
+    pub digest: u64,
+    /// The cursor codec.
+    pub codec: &'a CursorCodec,
+}
+
 /// Bounded cache of rendered pages.
 #[derive(Clone, Debug)]
 pub struct RenderedCache {
     pages: moka::sync::Cache<u64, Arc<RenderedPage>>,
     answers: moka::sync::Cache<String, Arc<HotAnswer>>,
+    /// Keyed by (snapshot version, query digest).
+    tops: moka::future::Cache<(u64, u64), SharedTop>,
 }
 
 impl RenderedCache {
@@ -62,7 +84,24 @@ impl RenderedCache {
                 .max_capacity(entries.max(1))
                 .time_to_live(std::time::Duration::from_secs(3600))
                 .build(),
+            // Weighed in kept positions (4 bytes each): 1M positions is 4 MiB.
+            tops: moka::future::Cache::builder()
+                .weigher(|_, top: &SharedTop| {
+                    top.as_ref().as_ref().map_or(1, |t| t.len().max(1) as u32)
+                })
+                .max_capacity(1 << 20)
+                .time_to_live(std::time::Duration::from_secs(3600))
+                .build(),
         }
+    }
+
+    /// The query's top over `snapshot`, computed once per (snapshot, query).
+    pub async fn top(&self, snapshot: &Snapshot, q: TopQuery<'_>) -> SharedTop {
+        self.tops
+            .get_with((snapshot.version, q.digest), async {
+                Arc::new(top_of(q.query, &snapshot.items, q.codec))
+            })
+            .await
     }
 
     /// The hot answer for `key` if it is still exact at `epoch`.

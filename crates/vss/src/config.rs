@@ -38,7 +38,7 @@ pub struct VssConfig {
     /// `public`, `personal` or `both` (default).
     #[serde(default)]
     pub catalogue: Catalogue,
-    /// Pages fetched at once after the first (default 8).
+    /// Pages fetched at once after the first (default 40).
     #[serde(default = "default_page_concurrency")]
     pub page_concurrency: usize,
     /// Items per page (default and VSS maximum 250).
@@ -59,8 +59,11 @@ pub struct VssConfig {
 /// VSS serves at most 250 items per page.
 pub const MAX_PER_PAGE: u32 = 250;
 
+// 40 pages of 250 cover 10,000 ISOs (a large VSS catalogue) in one wave
+// after the first page: two round trips; at 8 it was six. Lower it for an
+// upstream that throttles concurrent clients.
 fn default_page_concurrency() -> usize {
-    8
+    40
 }
 fn default_per_page() -> u32 {
     MAX_PER_PAGE
@@ -326,7 +329,7 @@ mod tests {
         assert_eq!(c.catalogue, Catalogue::Personal);
         assert_eq!(
             (c.page_concurrency, c.per_page, c.timeout_ms),
-            (8, 250, 10_000)
+            (40, 250, 10_000)
         );
         assert!(!c.allow_incomplete);
         assert!(!format!("{c:?}").contains("hunter2"));

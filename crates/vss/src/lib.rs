@@ -6,8 +6,8 @@
 //!   60 s and a fifth of it) and once after a 401 on a read, with one token
 //!   request in flight at most; a static `token` from the config is used as is.
 //! - **Listing** ([`listing`]): `expand=1`, first page at `per_page` (250),
-//!   the rest concurrently (`page_concurrency`, 8), so N pages take about two
-//!   round trips; a failed page fails the listing naming the page (or, with
+//!   the rest concurrently (`page_concurrency`, 40), so up to 41 pages take
+//!   two round trips; a failed page fails the listing naming the page (or, with
 //!   `allow_incomplete`, returns what it has with `Listing::incomplete`); a
 //!   catalogue changing mid-walk is walked once more, then is an error.
 //!   `catalogue = "both"` walks `/v2/iso` and `/v2/user/image/iso` at once.

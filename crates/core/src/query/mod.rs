@@ -24,7 +24,7 @@ pub mod value;
 pub use ast::{Direction, Field, Filter, Op, SortKey};
 pub use cursor::CursorCodec;
 pub use error::QueryError;
-pub use exec::{PageResult, execute};
+pub use exec::{PageResult, PartTop, execute, merge, top_of};
 pub use filter::CompiledFilter;
 pub use parse::{DEFAULT_PER_PAGE, FIELD_NAMES, Limits, MAX_PER_PAGE, Paging, Query};
 pub use plan::Matcher;

@@ -7,14 +7,14 @@ use axum::extract::{Path, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::{BufMut, Bytes, BytesMut};
-use isogate_core::query::{CursorCodec, Limits, Query, execute, project};
+use isogate_core::query::{CursorCodec, Limits, Query, merge, project};
 use isogate_core::{Error, GlobalId};
 use serde::Serialize;
 
 use crate::cache::Freshness;
 use crate::error::ApiError;
 use crate::listing::{Gathered, Source, gather, gather_raw, select};
-use crate::render::{HotAnswer, RenderedPage, digest, hot_key, page_key};
+use crate::render::{HotAnswer, RenderedPage, TopQuery, digest, hot_key, page_key};
 use crate::routes::common::{provider, require};
 use crate::state::AppState;
 
@@ -144,21 +144,26 @@ async fn listing(
         // One provider's listing reports that provider only, not the skipped rest.
         selection.retain(|(_, selected)| *selected);
     }
+    let codec = CursorCodec::new(state.cursor_key());
+    let top_query = TopQuery {
+        query: &query,
+        digest: digest(hot.as_bytes()),
+        codec: &codec,
+    };
     let gathered = if query.raw {
         gather_raw(&selection).await
     } else {
-        gather(&state, &selection, query.refresh).await
+        gather(&state, &selection, query.refresh, Some(top_query)).await
     };
     if let Some(failure) = gathered.total_failure() {
         return Err(failure);
     }
-    let codec = CursorCodec::new(state.cursor_key());
     let cacheable = !query.raw && !query.refresh;
     let key = page_key(raw.unwrap_or(""), &gathered.versions(&gathered.sources));
     let (page, repeated) = match state.rendered().get(key).filter(|_| cacheable) {
         Some(page) => (page, true),
         None => {
-            let page = Arc::new(render_page(&query, &gathered, &codec)?);
+            let page = Arc::new(render_page(&state, top_query, &gathered).await?);
             if cacheable {
                 state.rendered().insert(key, page.clone());
             }
@@ -210,13 +215,25 @@ fn keep_hot(state: &AppState, gathered: &Gathered, resp: &Answer, key: String, e
     );
 }
 
-fn render_page(
-    query: &Query,
+/// Each snapshot's top (computed early for new snapshots, else now), merged.
+async fn render_page(
+    state: &AppState,
+    q: TopQuery<'_>,
     gathered: &Gathered,
-    codec: &CursorCodec,
 ) -> Result<RenderedPage, ApiError> {
-    let result = execute(query, gathered.items(), codec)
-        .map_err(|e| ApiError::coded(e.into(), "invalid_query"))?;
+    let mut tops = Vec::with_capacity(gathered.snapshots.len());
+    for snapshot in &gathered.snapshots {
+        tops.push(state.rendered().top(snapshot, q).await);
+    }
+    let mut parts = Vec::with_capacity(tops.len());
+    for (snapshot, top) in gathered.snapshots.iter().zip(&tops) {
+        match top.as_ref() {
+            Ok(top) => parts.push((snapshot.items.as_slice(), top)),
+            Err(e) => return Err(ApiError::coded(e.clone().into(), "invalid_query")),
+        }
+    }
+    let query = q.query;
+    let result = merge(query, parts, q.codec);
     let mut buf = BytesMut::with_capacity(result.items.len() * 640 + 2).writer();
     let write = |buf: &mut bytes::buf::Writer<BytesMut>| -> serde_json::Result<()> {
         use std::io::Write;

@@ -103,7 +103,7 @@ pub async fn get_stats(
         .collect();
     let query = crate::routes::isos::parse_query(&state, Some(&rest.join("&")))?;
     let selection = select(&state, &query.providers)?;
-    let gathered = gather(&state, &selection, query.refresh).await;
+    let gathered = gather(&state, &selection, query.refresh, None).await;
     if let Some(failure) = gathered.total_failure() {
         return Err(failure);
     }
