@@ -74,13 +74,21 @@ fn window(query: &Query) -> (usize, usize) {
     (skip, skip.saturating_add(per_page))
 }
 
+/// What one pass gives: the best items (with their positions) best first,
+/// the matching count, and the count after the cursor.
+struct Scanned<'a> {
+    best: Vec<(usize, &'a Iso)>,
+    total: usize,
+    candidates: usize,
+}
+
 /// One pass: the matching items counted, the best `keep` after the cursor
 /// kept in a bounded heap (no full sort, no clones), returned best first.
 fn scan<'a>(
     query: &Query,
     items: impl Iterator<Item = (usize, &'a Iso)>,
     codec: &CursorCodec,
-) -> Result<(Vec<(usize, &'a Iso)>, usize, usize), QueryError> {
+) -> Result<Scanned<'a>, QueryError> {
     let matcher = Matcher::new(query)?;
     let sorter = Sorter::new(&query.sort);
     let after = match &query.paging {
@@ -120,7 +128,11 @@ fn scan<'a>(
         .into_iter()
         .map(|r| (r.pos, r.item))
         .collect();
-    Ok((best, total, candidates))
+    Ok(Scanned {
+        best,
+        total,
+        candidates,
+    })
 }
 
 /// The page from the best `keep` items in order and the counts.
@@ -160,7 +172,11 @@ pub fn execute<'a>(
     items: impl IntoIterator<Item = &'a Iso>,
     codec: &CursorCodec,
 ) -> Result<PageResult<'a>, QueryError> {
-    let (best, total, candidates) = scan(query, items.into_iter().enumerate(), codec)?;
+    let Scanned {
+        best,
+        total,
+        candidates,
+    } = scan(query, items.into_iter().enumerate(), codec)?;
     Ok(page(
         query,
         best.into_iter().map(|(_, item)| item),
@@ -175,7 +191,11 @@ pub fn execute<'a>(
 pub fn top_of(query: &Query, items: &[Iso], codec: &CursorCodec) -> Result<PartTop, QueryError> {
     // Items past u32::MAX could not be named by a position: never kept.
     let items = items.iter().take(u32::MAX as usize).enumerate();
-    let (best, total, candidates) = scan(query, items, codec)?;
+    let Scanned {
+        best,
+        total,
+        candidates,
+    } = scan(query, items, codec)?;
     Ok(PartTop {
         positions: best.into_iter().map(|(pos, _)| pos as u32).collect(),
         total,
