@@ -361,7 +361,11 @@ def report(args):
     mib = lambda kb: int(kb) / 1024  # noqa: E731
     p("\n## Memory (VmRSS of the isogate process)\n")
     p(f"- at start, nothing cached: {mib(args.rss_idle):.0f} MiB")
-    p(f"- with {args.items} items cached: **{mib(args.rss_cached):.0f} MiB**")
+    p(f"- right after the cold load of {args.items} items: {mib(args.rss_cached):.0f} MiB")
+    p(
+        f"- the same {args.items} items cached, after 4 s of warm-up traffic: "
+        f"**{mib(args.rss_settled):.0f} MiB ({int(args.rss_settled) * 1024 / 1e6:.0f} MB)**"
+    )
     p(f"- after all runs: {mib(args.rss_end):.0f} MiB")
     p(f"\nisogate wrote {args.log_lines} log lines (one per request, tracing at info).")
 
@@ -382,7 +386,7 @@ def main():
     c.add_argument("--api-key")
     r = sub.add_parser("report")
     for a in (
-        "wrk", "cold", "items", "rss-idle", "rss-cached", "rss-end", "page50-bytes",
+        "wrk", "cold", "items", "rss-idle", "rss-cached", "rss-settled", "rss-end", "page50-bytes",
         "list1000-bytes", "duration", "rounds", "scale", "vss-scale", "smoke", "log-lines",
     ):
         r.add_argument(f"--{a}", required=True)

@@ -101,8 +101,10 @@ pub struct CacheConfig {
     pub stale_if_error_s: u64,
     /// `refresh=true` fetches at most once per this many seconds per provider.
     pub refresh_min_interval_s: u64,
-    /// Rendered listing bodies kept for hot identical queries.
-    pub rendered_entries: u64,
+    /// Bytes of rendered listing bodies kept for repeated queries (half for
+    /// rendered pages, half for whole hot answers); a bound in bytes, since
+    /// one 1,000-item page weighs as much as twenty 50-item ones.
+    pub rendered_max_bytes: u64,
 }
 
 impl Default for CacheConfig {
@@ -112,7 +114,7 @@ impl Default for CacheConfig {
             stale_ttl_s: 300,
             stale_if_error_s: 3600,
             refresh_min_interval_s: 5,
-            rendered_entries: 1024,
+            rendered_max_bytes: 64 * 1024 * 1024,
         }
     }
 }

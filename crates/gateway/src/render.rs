@@ -73,15 +73,26 @@ pub struct RenderedCache {
 }
 
 impl RenderedCache {
-    /// A cache of at most `entries` pages (and as many hot answers).
-    pub fn new(entries: u64) -> Self {
+    /// A cache of at most `max_bytes` of bodies: half for rendered pages,
+    /// half for hot answers.
+    pub fn new(max_bytes: u64) -> Self {
+        let half = (max_bytes / 2).max(1);
+        // Weights are bytes, with the entry's own bookkeeping; saturating,
+        // as moka weighs in u32.
+        let weight = |bytes: usize| u32::try_from(bytes + 256).unwrap_or(u32::MAX);
         RenderedCache {
             pages: moka::sync::Cache::builder()
-                .max_capacity(entries.max(1))
+                .weigher(move |_, page: &Arc<RenderedPage>| {
+                    weight(page.data.len() + page.next_cursor.as_ref().map_or(0, String::len))
+                })
+                .max_capacity(half)
                 .time_to_live(std::time::Duration::from_secs(3600))
                 .build(),
             answers: moka::sync::Cache::builder()
-                .max_capacity(entries.max(1))
+                .weigher(move |key: &String, answer: &Arc<HotAnswer>| {
+                    weight(key.len() + answer.body.len())
+                })
+                .max_capacity(half)
                 .time_to_live(std::time::Duration::from_secs(3600))
                 .build(),
             // Weighed in kept positions (4 bytes each): 1M positions is 4 MiB.
@@ -160,4 +171,60 @@ pub fn digest(bytes: &[u8]) -> u64 {
     let mut h = DefaultHasher::new();
     bytes.hash(&mut h);
     h.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn page(bytes: usize) -> Arc<RenderedPage> {
+        Arc::new(RenderedPage {
+            data: Bytes::from(vec![b'x'; bytes]),
+            total: 1,
+            next_cursor: None,
+            digest: 0,
+        })
+    }
+
+    #[test]
+    fn rendered_pages_and_answers_stay_within_their_bytes() {
+        let cache = RenderedCache::new(1 << 20);
+        for key in 0..100u64 {
+            cache.insert(key, page(100_000));
+            cache.keep_hot(
+                format!("q{key}"),
+                Arc::new(HotAnswer {
+                    body: Bytes::from(vec![b'y'; 100_000]),
+                    etag: HeaderValue::from_static("W/\"1\""),
+                    epoch: 0,
+                    valid_until: Instant::now() + std::time::Duration::from_secs(60),
+                    hits: Vec::new(),
+                }),
+            );
+        }
+        cache.pages.run_pending_tasks();
+        cache.answers.run_pending_tasks();
+        for (what, bytes, entries) in [
+            (
+                "pages",
+                cache.pages.weighted_size(),
+                cache.pages.entry_count(),
+            ),
+            (
+                "answers",
+                cache.answers.weighted_size(),
+                cache.answers.entry_count(),
+            ),
+        ] {
+            assert!(bytes <= 1 << 19, "{what}: {bytes} bytes kept");
+            assert!((1..=5).contains(&entries), "{what}: {entries} entries kept");
+        }
+        // The same budget holds many small pages.
+        let small = RenderedCache::new(1 << 20);
+        for key in 0..100u64 {
+            small.insert(key, page(1_000));
+        }
+        small.pages.run_pending_tasks();
+        assert_eq!(small.pages.entry_count(), 100);
+    }
 }

@@ -93,7 +93,7 @@ impl AppState {
             None => rand::random::<[u8; 32]>().to_vec(),
         };
         let cache = ListingCache::new(config.cache.clone());
-        let rendered = RenderedCache::new(config.cache.rendered_entries);
+        let rendered = RenderedCache::new(config.cache.rendered_max_bytes);
         let keys = RwLock::new(Arc::new(Keys::from_config(&config.auth)));
         let import_guard =
             ImportGuard::new(&config.server.import_host_allow, &config.server.import_dns);
