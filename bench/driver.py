@@ -41,6 +41,11 @@ def parse_wrk(args):
     if not (rps and p50 and p99):
         sys.exit(f"wrk output not understood: {args.file}\n{text}")
     bad = int(errors.group(1)) if errors else 0
+    done = re.search(r"(\d+) requests in", text)
+    requests = int(done.group(1)) if done else 0
+    cpu_us = (
+        args.cpu_ticks * 1e6 / args.clk_tck / requests if args.cpu_ticks and requests else 0.0
+    )
     print(
         "\t".join(
             [
@@ -53,6 +58,7 @@ def parse_wrk(args):
                 f"{to_ms(p99.group(1)):.3f}",
                 str(bad),
                 (sock.group(0) if sock else "").replace("\t", " "),
+                f"{cpu_us:.2f}",
             ]
         )
     )
@@ -266,9 +272,9 @@ def machine():
 def report(args):
     rows = [line.rstrip("\n").split("\t") for line in open(args.wrk) if line.strip()]
     by = {}
-    for target, case, conns, _round, rps, p50, p99, bad, _sock in rows:
+    for target, case, conns, _round, rps, p50, p99, bad, _sock, *cpu in rows:
         by.setdefault((case, int(conns), target), []).append(
-            (float(rps), float(p50), float(p99), int(bad))
+            (float(rps), float(p50), float(p99), int(bad), float(cpu[0]) if cpu else 0.0)
         )
 
     def med(key, i):
@@ -294,8 +300,15 @@ def report(args):
         "`hyper` is the same tokio + hyper stack as isogate answering the same bytes "
         "from memory with no middleware (`examples/static_ceiling.rs`): the user-space ceiling.\n"
     )
-    p("| case | conns | nginx req/s | server | req/s | ratio | nginx p50 / p99 ms | p50 / p99 ms | p99 ratio |")
-    p("|---|---|---|---|---|---|---|---|---|")
+    p(
+        "CPU µs/req is the server process's CPU time (user + system, from /proc) over the "
+        "requests it answered: steadier than req/s when neighbours steal the core.\n"
+    )
+    p(
+        "| case | conns | nginx req/s | server | req/s | ratio | nginx p50 / p99 ms | p50 / p99 ms "
+        "| p99 ratio | CPU µs/req (nginx) |"
+    )
+    p("|---|---|---|---|---|---|---|---|---|---|")
     labels = {"isogate": "isogate", "isogate-nolog": "isogate, log at warn", "hyper": "hyper (ceiling)"}
     for case in ("page50", "list1000"):
         for conns in sorted({k[1] for k in by if k[0] == case}):
@@ -307,7 +320,8 @@ def report(args):
                 p99r = med(g, 2) / med(n, 2)
                 p(
                     f"| {case} | {conns} | {med(n, 0):.0f} | {labels[target]} | {med(g, 0):.0f} | **{ratio:.2f}x** | "
-                    f"{med(n, 1):.2f} / {med(n, 2):.2f} | {med(g, 1):.2f} / {med(g, 2):.2f} | {p99r:.2f}x |"
+                    f"{med(n, 1):.2f} / {med(n, 2):.2f} | {med(g, 1):.2f} / {med(g, 2):.2f} | {p99r:.2f}x "
+                    f"| {med(g, 4):.1f} ({med(n, 4):.1f}) |"
                 )
     bad = sum(v[3] for vs in by.values() for v in vs)
     if bad:
@@ -376,6 +390,8 @@ def main():
     w = sub.add_parser("parse-wrk")
     for a in ("file", "target", "case", "conns", "round"):
         w.add_argument(a)
+    w.add_argument("--cpu-ticks", type=int, default=0)
+    w.add_argument("--clk-tck", type=int, default=100)
     c = sub.add_parser("cold")
     c.add_argument("--gateway", required=True)
     c.add_argument("--pid", type=int, required=True)

@@ -75,6 +75,7 @@ GATEWAY_BIN=${GATEWAY_BIN:-$BIN/isogate}
 WORK=$(mktemp -d /tmp/isogate-bench.XXXXXX)
 chmod 755 "$WORK"
 PIDS=()
+declare -A SERVER_PID # wrk target -> the server process it measures
 cleanup() {
   for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
   wait 2>/dev/null || true
@@ -209,7 +210,8 @@ mkdir -p "$WORK/nginx-tmp"
 chmod -R a+rX "$WORK"
 taskset -c "$SERVER_CPU" "$NGINX" -c "$WORK/nginx.conf" -g 'daemon off;' &
 PIDS+=($!)
-wait_port $P_NGX $!
+NGX_MASTER=$!
+wait_port $P_NGX $NGX_MASTER
 NGX=http://127.0.0.1:$P_NGX
 cmp -s <(curl -s "$NGX/page50.json") "$WORK/www/page50.json" || { log "nginx serves other bytes"; exit 1; }
 
@@ -217,20 +219,31 @@ cmp -s <(curl -s "$NGX/page50.json") "$WORK/www/page50.json" || { log "nginx ser
 # middleware: what the HTTP stack alone costs, between nginx and isogate.
 taskset -c "$SERVER_CPU" "$CEILING_BIN" 127.0.0.1:$P_CEIL "$WORK/www" >"$WORK/ceiling.log" 2>&1 &
 PIDS+=($!)
-wait_port $P_CEIL $!
+CEIL_PID=$!
+wait_port $P_CEIL $CEIL_PID
 CEIL=http://127.0.0.1:$P_CEIL
+SERVER_PID=([isogate]=$GW_PID [isogate-nolog]=$GW2_PID [hyper]=$CEIL_PID
+  [nginx]=$(pgrep -P "$NGX_MASTER" | head -n1))
 cmp -s <(curl -s "$CEIL/page50.json") "$WORK/www/page50.json" || { log "the ceiling serves other bytes"; exit 1; }
 
 # --- wrk A/B ---------------------------------------------------------------
 RESULTS=$WORK/wrk.tsv
 : >"$RESULTS"
+# CPU time (user + system, clock ticks) a server process has used: per
+# request, it is steadier than req/s when neighbours steal the core.
+cpu_ticks() { awk '{sub(/.*\) /, ""); print $12 + $13}' "/proc/$1/stat" 2>/dev/null || echo 0; }
 wrk_run() { # target case conns round url [lua]
   local out=$WORK/wrk-$1-$2-$3-$4.txt
   local lua=()
   [[ -n "${6:-}" ]] && lua=(-s "$6")
+  local pid=${SERVER_PID[$1]:-} before=0
+  [[ -n "$pid" ]] && before=$(cpu_ticks "$pid")
   taskset -c "$CLIENT_CPU" wrk -t1 -c "$3" -d "${DURATION}s" --latency "${lua[@]}" \
     "${AUTH_ARGS[@]}" "$5" >"$out" 2>&1
-  python3 "$ROOT/bench/driver.py" parse-wrk "$out" "$1" "$2" "$3" "$4" >>"$RESULTS"
+  local ticks=0
+  [[ -n "$pid" ]] && ticks=$(($(cpu_ticks "$pid") - before))
+  python3 "$ROOT/bench/driver.py" parse-wrk "$out" "$1" "$2" "$3" "$4" \
+    --cpu-ticks "$ticks" --clk-tck "$(getconf CLK_TCK)" >>"$RESULTS"
   tail -n1 "$RESULTS" >&2
 }
 

@@ -83,29 +83,38 @@ pub fn app(state: AppState) -> Router {
     // `Router::layer` boxes each route again, and a request clones the whole
     // chain of boxes once per layer (a dozen allocations per request with
     // five layers); a stack is one box of concrete, cheaply cloned types.
-    // The optional layers change the body or error types, so they get their
-    // own calls, only when configured. Innermost first from here.
-    let api = api.layer(
-        ServiceBuilder::new()
-            // Inside CORS (preflights need no key), outside the handlers.
-            .layer(middleware::from_fn_with_state(state.clone(), auth::guard))
-            .layer(middleware::from_fn_with_state(
-                Duration::from_millis(server.request_timeout_ms),
-                request_deadline,
-            ))
-            .layer(DefaultBodyLimit::max(server.max_body_bytes)),
-    );
-    let api = match cors(&server.cors_origins) {
-        Some(cors) => api.layer(cors),
-        None => api,
-    };
-    let api = if server.compression {
-        api.layer(CompressionLayer::new().gzip(true).br(true))
+    // Innermost last; auth is inside CORS (preflights need no key).
+    let guarded = ServiceBuilder::new()
+        .layer(middleware::from_fn_with_state(state.clone(), auth::guard))
+        .layer(middleware::from_fn_with_state(
+            Duration::from_millis(server.request_timeout_ms),
+            request_deadline,
+        ))
+        .layer(DefaultBodyLimit::max(server.max_body_bytes));
+    let cors = cors(&server.cors_origins);
+    let api = if cors.is_none() && !server.compression {
+        // The default: the whole stack in one box.
+        api.layer(
+            ServiceBuilder::new()
+                .layer(middleware::from_fn(telemetry::observe))
+                .layer(guarded),
+        )
     } else {
-        api
+        // CORS and compression change the body or error types, so they
+        // cannot share the stack; they get their own calls when configured.
+        let api = api.layer(guarded);
+        let api = match cors {
+            Some(cors) => api.layer(cors),
+            None => api,
+        };
+        let api = if server.compression {
+            api.layer(CompressionLayer::new().gzip(true).br(true))
+        } else {
+            api
+        };
+        api.layer(middleware::from_fn(telemetry::observe))
     };
-    api.layer(middleware::from_fn(telemetry::observe))
-        .with_state(state)
+    api.with_state(state)
 }
 
 async fn request_deadline(State(limit): State<Duration>, req: Request, next: Next) -> Response {
