@@ -10,6 +10,7 @@ pub mod embedded;
 pub mod error;
 pub mod layers;
 pub mod listing;
+pub mod logformat;
 pub mod logsink;
 pub mod openapi;
 pub mod ratelimit;

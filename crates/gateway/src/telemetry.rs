@@ -12,6 +12,7 @@ use axum::middleware::Next;
 use axum::response::Response;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
+use crate::logformat::LineFormat;
 use crate::logsink::LogSink;
 
 static RECORDER: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
@@ -164,17 +165,14 @@ pub fn flush_logs() {
 pub fn init_logging(format: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("ISOGATE_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    // Colour codes only for a person at a terminal: in files and pipes they
-    // are noise, and formatting them costs on every request's line.
-    let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_target(false)
-        .with_ansi(ansi)
+        .with_ansi(false)
         .with_writer(LogSink::stdout().clone());
     let _ = if format == "json" {
         builder.json().try_init()
     } else {
-        builder.try_init()
+        builder.event_format(LineFormat).try_init()
     };
 }

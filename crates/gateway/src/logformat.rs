@@ -1,0 +1,220 @@
+//! The text log line, formatted cheaply.
+//!
+//! `tracing-subscriber`'s default text format cost about 2.5 µs per request
+//! line under load (a fresh RFC 3339 timestamp, each value through `Debug`
+//! and an escaping writer). This one prints the same facts:
+//! `2026-11-23T13:35:18.123456Z  INFO request request_id=… route=/v1/isos`,
+//! reusing the timestamp's date and time per second and writing values as
+//! they are unless they hold control characters, which are escaped as
+//! `Debug` does, so a log line can never be forged or carry terminal codes.
+
+use std::cell::RefCell;
+use std::fmt::{self, Write};
+
+use chrono::{DateTime, Utc};
+use tracing::field::{Field, Visit};
+use tracing::{Event, Subscriber};
+use tracing_subscriber::fmt::format::Writer;
+use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
+use tracing_subscriber::registry::LookupSpan;
+
+/// The text format of the gateway's logs.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct LineFormat;
+
+impl<S, N> FormatEvent<S, N> for LineFormat
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    N: for<'a> FormatFields<'a> + 'static,
+{
+    fn format_event(
+        &self,
+        _ctx: &FmtContext<'_, S, N>,
+        mut writer: Writer<'_>,
+        event: &Event<'_>,
+    ) -> fmt::Result {
+        write_timestamp(&mut writer, Utc::now())?;
+        write!(writer, " {:>5} ", event.metadata().level())?;
+        let mut fields = Fields {
+            out: &mut writer,
+            result: Ok(()),
+            first: true,
+        };
+        event.record(&mut fields);
+        fields.result?;
+        writer.write_char('\n')
+    }
+}
+
+thread_local! {
+    // (unix second, "YYYY-MM-DDTHH:MM:SS") of the last line on this thread.
+    static SECOND: RefCell<(i64, String)> = const { RefCell::new((i64::MIN, String::new())) };
+}
+
+fn write_timestamp(out: &mut impl Write, now: DateTime<Utc>) -> fmt::Result {
+    SECOND.with_borrow_mut(|(second, text)| {
+        if *second != now.timestamp() {
+            *second = now.timestamp();
+            text.clear();
+            write!(text, "{}", now.format("%Y-%m-%dT%H:%M:%S"))?;
+        }
+        write!(
+            out,
+            "{text}.{:06}Z",
+            now.timestamp_subsec_micros() % 1_000_000
+        )
+    })
+}
+
+/// Writes `message key=value key=value`.
+struct Fields<'a, 'w> {
+    out: &'a mut Writer<'w>,
+    result: fmt::Result,
+    first: bool,
+}
+
+impl Fields<'_, '_> {
+    fn field(&mut self, field: &Field, value: fmt::Arguments<'_>) {
+        if self.result.is_err() {
+            return;
+        }
+        self.result = (|| {
+            if !self.first {
+                self.out.write_char(' ')?;
+            }
+            self.first = false;
+            if field.name() != "message" {
+                self.out.write_str(field.name())?;
+                self.out.write_char('=')?;
+            }
+            Escaped(&mut *self.out).write_fmt(value)
+        })();
+    }
+}
+
+impl Visit for Fields<'_, '_> {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.field(field, format_args!("{value}"));
+    }
+
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.field(field, format_args!("{value}"));
+    }
+
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.field(field, format_args!("{value}"));
+    }
+
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        self.field(field, format_args!("{value:.3}"));
+    }
+
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.field(field, format_args!("{value}"));
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        self.field(field, format_args!("{value:?}"));
+    }
+}
+
+/// Passes text through, escaping control characters (as `char::escape_debug`).
+struct Escaped<'a, W: Write>(&'a mut W);
+
+impl<W: Write> Write for Escaped<'_, W> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        if !s.chars().any(char::is_control) {
+            return self.0.write_str(s);
+        }
+        for c in s.chars() {
+            if c.is_control() {
+                write!(self.0, "{}", c.escape_debug())?;
+            } else {
+                self.0.write_char(c)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use chrono::TimeZone;
+    use tracing_subscriber::fmt::MakeWriter;
+
+    use super::*;
+
+    #[derive(Clone, Default)]
+    struct Capture(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Capture {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl<'a> MakeWriter<'a> for Capture {
+        type Writer = Capture;
+        fn make_writer(&'a self) -> Capture {
+            self.clone()
+        }
+    }
+
+    fn logged(emit: impl FnOnce()) -> String {
+        let capture = Capture::default();
+        let subscriber = tracing_subscriber::fmt()
+            .event_format(LineFormat)
+            .with_writer(capture.clone())
+            .finish();
+        tracing::subscriber::with_default(subscriber, emit);
+        String::from_utf8(capture.0.lock().unwrap().clone()).unwrap()
+    }
+
+    #[test]
+    fn a_request_line_has_time_level_message_and_fields() {
+        let line = logged(|| {
+            tracing::info!(request_id = %"abc123", method = "GET", route = "/v1/isos", status = 200u16, elapsed_ms = 1.23456, "request");
+        });
+        let (time, rest) = line.split_once(' ').unwrap();
+        assert!(DateTime::parse_from_rfc3339(time).is_ok(), "{line}");
+        assert_eq!(time.len(), "2026-11-23T13:35:18.123456Z".len(), "{line}");
+        assert_eq!(
+            rest,
+            " INFO request request_id=abc123 method=GET route=/v1/isos status=200 elapsed_ms=1.235\n"
+        );
+    }
+
+    #[test]
+    fn control_characters_cannot_forge_a_line() {
+        let line = logged(|| {
+            tracing::warn!(
+                upstream = "ok\n2026-01-01T00:00:00Z  INFO forged\x1b[31m",
+                "odd"
+            );
+        });
+        assert_eq!(line.matches('\n').count(), 1, "{line}");
+        assert!(!line.contains('\x1b'), "{line}");
+        assert!(line.contains("upstream=ok\\n2026"), "{line}");
+    }
+
+    #[test]
+    fn the_cached_second_follows_the_clock() {
+        let at = |s: i64, us: u32| Utc.timestamp_opt(s, us * 1000).unwrap();
+        let mut out = String::new();
+        for t in [at(0, 5), at(0, 999_999), at(1, 0), at(86_400, 42)] {
+            write_timestamp(&mut out, t).unwrap();
+            out.push('|');
+        }
+        assert_eq!(
+            out,
+            "1970-01-01T00:00:00.000005Z|1970-01-01T00:00:00.999999Z|\
+             1970-01-01T00:00:01.000000Z|1970-01-02T00:00:00.000042Z|"
+        );
+    }
+}
