@@ -357,6 +357,18 @@ const SORTABLE: [&str; 10] = [
 
 /// The reference total order: keys in turn (missing last both ways; zones by
 /// their smallest value), then id ascending.
+/// Random sort keys with each field once, and their `sort=` value.
+fn sort_keys(mut sort: Vec<(usize, bool)>) -> (Vec<(usize, bool)>, String) {
+    let mut seen_fields = HashSet::new();
+    sort.retain(|(f, _)| seen_fields.insert(*f));
+    let param = sort
+        .iter()
+        .map(|(f, desc)| format!("{},{}", SORTABLE[*f], if *desc { "desc" } else { "asc" }))
+        .collect::<Vec<_>>()
+        .join(";");
+    (sort, param)
+}
+
 fn ref_cmp(a: &Iso, b: &Iso, sort: &[(usize, bool)]) -> Ordering {
     for (f, desc) in sort {
         let key = |i: &Iso| -> Option<V> {
@@ -395,14 +407,7 @@ proptest! {
             0..8,
         ),
     ) {
-        let mut sort = sort;
-        let mut seen_fields = HashSet::new();
-        sort.retain(|(f, _)| seen_fields.insert(*f));
-        let sort_param = sort
-            .iter()
-            .map(|(f, desc)| format!("{},{}", SORTABLE[*f], if *desc { "desc" } else { "asc" }))
-            .collect::<Vec<_>>()
-            .join(";");
+        let (sort, sort_param) = sort_keys(sort);
         let mut base = vec![("sort".to_owned(), sort_param), ("per_page".to_owned(), per_page.to_string())];
         if let Some(m) = min_size {
             base.push(("filter".to_owned(), format!("size_bytes,ge,{m}")));
@@ -476,14 +481,7 @@ proptest! {
         sort in prop::collection::vec((0..SORTABLE.len(), any::<bool>()), 0..3),
         per_page in 1u32..6,
     ) {
-        let mut sort = sort;
-        let mut seen_fields = HashSet::new();
-        sort.retain(|(f, _)| seen_fields.insert(*f));
-        let sort_param = sort
-            .iter()
-            .map(|(f, desc)| format!("{},{}", SORTABLE[*f], if *desc { "desc" } else { "asc" }))
-            .collect::<Vec<_>>()
-            .join(";");
+        let (sort, sort_param) = sort_keys(sort);
         let items: Vec<Iso> = specs.iter().enumerate().map(|(n, s)| build(s, n)).collect();
         let mut want: Vec<&Iso> = items.iter().collect();
         want.sort_by(|a, b| ref_cmp(a, b, &sort));
@@ -525,14 +523,7 @@ proptest! {
         page in 1u32..4,
         filter in prop::option::of(spec()),
     ) {
-        let mut sort = sort;
-        let mut seen_fields = HashSet::new();
-        sort.retain(|(f, _)| seen_fields.insert(*f));
-        let sort_param = sort
-            .iter()
-            .map(|(f, desc)| format!("{},{}", SORTABLE[*f], if *desc { "desc" } else { "asc" }))
-            .collect::<Vec<_>>()
-            .join(";");
+        let (_, sort_param) = sort_keys(sort);
         let items: Vec<Iso> = specs.iter().enumerate().map(|(n, s)| build(s, n)).collect();
         let mut bounds: Vec<usize> = cuts.iter().map(|c| c.index(items.len() + 1)).collect();
         bounds.extend([0, items.len()]);
