@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # isogate against the physical limit on this machine, in one run, on loopback.
 #
-#   bench/load.sh            full run (about 6 minutes after the build)
+#   bench/load.sh            full run (about 10 minutes after the build)
 #   bench/load.sh --smoke    a few seconds of everything (checks the harness)
 #
 # Environment: CARGO_TARGET_DIR (where the release build goes), DURATION
 # (seconds per wrk run), ROUNDS (A/B rounds), SCALE (items per simulator),
 # VSS_SCALE, VSS_PAGE_CONCURRENCY,
-# SERVER_CPU / CLIENT_CPU (taskset cores), BASE_PORT (18701-18781 used),
+# SERVER_CPU / CLIENT_CPU (taskset cores), BASE_PORT (+1..+5, +80..+83 used),
 # SKIP_BUILD=1 (use what is built), GATEWAY_BIN (another gateway binary),
 # CASES (cached cases to drive), SKIP_SCENARIOS=1 (only the cached A/B).
 # See bench/README.md for what is measured and why.
