@@ -439,3 +439,30 @@ async fn cors_answers_configured_origins_and_large_listings_are_compressed() {
     let resp = isogate::app(state.clone()).oneshot(req).await.unwrap();
     assert_eq!(resp.headers()["content-encoding"], "br");
 }
+
+#[tokio::test]
+async fn early_per_provider_pages_match_warm_ones_and_stay_route_specific() {
+    let (a, b) = (Fake::new("a", 23), Fake::new("b", 17));
+    // b lands later: a's share of the page is computed while b is fetching.
+    b.set(Behaviour {
+        delay: Duration::from_millis(150),
+        ..Default::default()
+    });
+    let state = state_with(vec![a.clone(), b.clone()], FAST_CACHE);
+    let uri = "/v1/isos?per_page=5&sort=name,desc&filter=name,like,%25";
+    let (cold, cold_body) = get(&state, uri).await;
+    assert_eq!(cold.headers()["cache-status"], "isogate; fwd=miss; stored");
+    let (_, warm_body) = get(&state, "/v1/isos?sort=name,desc&per_page=5").await;
+    assert_eq!(cold_body["data"], warm_body["data"], "cold == warm page");
+    assert_eq!(cold_body["meta"]["total"], 40);
+    // A cursor binds the providers it was issued for; the same query string
+    // on one provider's route must not reuse the federated route's work.
+    let cursor = cold_body["meta"]["next_cursor"].as_str().unwrap();
+    let next = format!("?per_page=5&sort=name,desc&filter=name,like,%25&cursor={cursor}");
+    let (resp, _) = get(&state, &format!("/v1/isos{next}")).await;
+    assert_eq!(resp.status(), 200);
+    let (resp, body) = get(&state, &format!("/v1/providers/a/isos{next}")).await;
+    assert_eq!(resp.status(), 400, "{body}");
+    assert_eq!(body["code"], "invalid_query");
+    assert_eq!((a.lists(), b.lists()), (1, 1));
+}
