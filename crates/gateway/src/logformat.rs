@@ -123,7 +123,9 @@ struct Escaped<'a, W: Write>(&'a mut W);
 
 impl<W: Write> Write for Escaped<'_, W> {
     fn write_str(&mut self, s: &str) -> fmt::Result {
-        if !s.chars().any(char::is_control) {
+        // Control characters are bytes below 0x20, 0x7f, or U+0080..U+009F,
+        // which UTF-8 writes as 0xc2 0x80..0x9f: a byte scan rules most out.
+        if !s.bytes().any(|b| b < 0x20 || b == 0x7f || b == 0xc2) {
             return self.0.write_str(s);
         }
         for c in s.chars() {
@@ -194,13 +196,14 @@ mod tests {
     fn control_characters_cannot_forge_a_line() {
         let line = logged(|| {
             tracing::warn!(
-                upstream = "ok\n2026-01-01T00:00:00Z  INFO forged\x1b[31m",
+                upstream = "ok\n2026-01-01T00:00:00Z  INFO forged\x1b[31m\u{85}é",
                 "odd"
             );
         });
         assert_eq!(line.matches('\n').count(), 1, "{line}");
-        assert!(!line.contains('\x1b'), "{line}");
+        assert!(!line.contains('\x1b') && !line.contains('\u{85}'), "{line}");
         assert!(line.contains("upstream=ok\\n2026"), "{line}");
+        assert!(line.contains("\\u{85}é"), "printable text stays: {line}");
     }
 
     #[test]

@@ -67,7 +67,9 @@ pub struct TopQuery<'a> {
 #[derive(Clone, Debug)]
 pub struct RenderedCache {
     pages: moka::sync::Cache<u64, Arc<RenderedPage>>,
-    answers: moka::sync::Cache<String, Arc<HotAnswer>>,
+    // foldhash (seeded per process): SipHash of the key was a visible share
+    // of a cached answer's cost.
+    answers: moka::sync::Cache<String, Arc<HotAnswer>, foldhash::fast::RandomState>,
     /// Keyed by (snapshot version, query digest).
     tops: moka::future::Cache<(u64, u64), SharedTop>,
 }
@@ -94,7 +96,7 @@ impl RenderedCache {
                 })
                 .max_capacity(half)
                 .time_to_live(std::time::Duration::from_secs(3600))
-                .build(),
+                .build_with_hasher(foldhash::fast::RandomState::default()),
             // Weighed in kept positions (4 bytes each): 1M positions is 4 MiB.
             tops: moka::future::Cache::builder()
                 .weigher(|_, top: &SharedTop| {

@@ -56,7 +56,7 @@ pub async fn observe(mut req: Request, next: Next) -> Response {
         .and_then(|v| v.to_str().ok())
         .filter(|v| !v.is_empty() && v.len() <= 64 && v.bytes().all(|b| b.is_ascii_graphic()))
         .map(str::to_owned)
-        .unwrap_or_else(|| format!("{:032x}", rand::random::<u128>()));
+        .unwrap_or_else(new_request_id);
     req.extensions_mut().insert(RequestId(id.clone()));
     let route = req.extensions().get::<MatchedPath>().cloned();
     let route = route.as_ref().map_or("unmatched", MatchedPath::as_str);
@@ -73,6 +73,19 @@ pub async fn observe(mut req: Request, next: Next) -> Response {
         resp.headers_mut().insert("x-request-id", v);
     }
     resp
+}
+
+/// 128 random bits as 32 lowercase hex digits (`{:032x}` through the
+/// formatting machinery cost several times as much, on every request).
+fn new_request_id() -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let bits = rand::random::<u128>();
+    let mut digits = [0u8; 32];
+    for (i, digit) in digits.iter_mut().enumerate() {
+        *digit = HEX[((bits >> ((31 - i) * 4)) & 0xf) as usize];
+    }
+    // Hex digits are ASCII, so this never falls back.
+    String::from_utf8(digits.to_vec()).unwrap_or_default()
 }
 
 /// The method as a metric label: the standard ones by name, any other
@@ -100,7 +113,8 @@ thread_local! {
     // Handles are registered once per (route, method, status) and thread:
     // registering builds and hashes a labelled key under the registry's
     // lock, which per request cost more than the rest of a cached answer.
-    static HANDLES: RefCell<HashMap<Box<str>, RouteMetrics>> = RefCell::new(HashMap::new());
+    static HANDLES: RefCell<HashMap<Box<str>, RouteMetrics, foldhash::fast::RandomState>> =
+        RefCell::new(HashMap::default());
 }
 
 fn record(route: &str, method: &'static str, status: u16, elapsed: f64) {
@@ -175,4 +189,31 @@ pub fn init_logging(format: &str) {
     } else {
         builder.event_format(LineFormat).try_init()
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_ids_are_32_lowercase_hex_digits_and_differ() {
+        let ids: Vec<String> = (0..64).map(|_| new_request_id()).collect();
+        for id in &ids {
+            assert_eq!(id.len(), 32, "{id}");
+            assert!(
+                id.bytes()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)),
+                "{id}"
+            );
+        }
+        let distinct: std::collections::HashSet<_> = ids.iter().collect();
+        assert_eq!(distinct.len(), ids.len());
+        // Every position takes every digit over many ids (no stuck nibble).
+        let many: Vec<String> = (0..2000).map(|_| new_request_id()).collect();
+        for pos in 0..32 {
+            let seen: std::collections::HashSet<u8> =
+                many.iter().map(|id| id.as_bytes()[pos]).collect();
+            assert_eq!(seen.len(), 16, "position {pos}");
+        }
+    }
 }
