@@ -129,6 +129,19 @@ impl ListingCache {
         &self.inner.windows
     }
 
+    /// A snapshot of `listing` fetched now, with a version no other snapshot
+    /// of this process has (rendered pages and per-snapshot tops are keyed
+    /// by it), whether or not it is ever stored here.
+    pub fn new_snapshot(&self, listing: isogate_core::Listing) -> Arc<Snapshot> {
+        Arc::new(Snapshot {
+            items: listing.items,
+            fetched_at: Instant::now(),
+            fetched_at_utc: Utc::now(),
+            version: self.inner.versions.fetch_add(1, Ordering::Relaxed),
+            incomplete: listing.incomplete,
+        })
+    }
+
     /// Changes whenever any snapshot is replaced or dropped; read it before
     /// resolving to know later whether what was resolved is still current.
     pub fn epoch(&self) -> u64 {
@@ -256,13 +269,7 @@ impl ListingCache {
         result: isogate_core::Result<isogate_core::Listing>,
     ) -> Result<Arc<Snapshot>, Arc<Error>> {
         let outcome = match result {
-            Ok(listing) => Ok(Arc::new(Snapshot {
-                items: listing.items,
-                fetched_at: Instant::now(),
-                fetched_at_utc: Utc::now(),
-                version: self.inner.versions.fetch_add(1, Ordering::Relaxed),
-                incomplete: listing.incomplete,
-            })),
+            Ok(listing) => Ok(self.new_snapshot(listing)),
             Err(e) => Err(Arc::new(e.or_provider(name).or_operation("list"))),
         };
         let current = {

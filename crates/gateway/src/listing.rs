@@ -133,7 +133,7 @@ pub async fn gather(
 
 /// Fetches the selected providers directly with raw objects (`raw=true`),
 /// bypassing the cache, so snapshots never carry raw upstream objects.
-pub async fn gather_raw(selection: &[(ProviderHandle, bool)]) -> Gathered {
+pub async fn gather_raw(state: &AppState, selection: &[(ProviderHandle, bool)]) -> Gathered {
     let resolutions = join_all(selection.iter().map(|(handle, selected)| async move {
         if !*selected {
             return None;
@@ -145,13 +145,7 @@ pub async fn gather_raw(selection: &[(ProviderHandle, bool)]) -> Gathered {
         let fetched = tokio::time::timeout(handle.deadline, handle.provider.list(&opts)).await;
         Some(match fetched {
             Ok(Ok(listing)) => Resolved {
-                snapshot: Some(Arc::new(Snapshot {
-                    items: listing.items,
-                    fetched_at: std::time::Instant::now(),
-                    fetched_at_utc: chrono::Utc::now(),
-                    version: 0,
-                    incomplete: listing.incomplete,
-                })),
+                snapshot: Some(state.cache().new_snapshot(listing)),
                 freshness: Freshness::Miss,
                 error: None,
             },

@@ -107,7 +107,6 @@ async fn serve(
         .with_graceful_shutdown(shutdown_signal())
         .await?;
     tracing::info!("shut down cleanly");
-    isogate::telemetry::flush_logs();
     Ok(())
 }
 

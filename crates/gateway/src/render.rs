@@ -100,7 +100,8 @@ impl RenderedCache {
             // Weighed in kept positions (4 bytes each): 1M positions is 4 MiB.
             tops: moka::future::Cache::builder()
                 .weigher(|_, top: &SharedTop| {
-                    top.as_ref().as_ref().map_or(1, |t| t.len().max(1) as u32)
+                    let kept = top.as_ref().as_ref().map_or(1, |t| t.len().max(1));
+                    u32::try_from(kept).unwrap_or(u32::MAX)
                 })
                 .max_capacity(1 << 20)
                 .time_to_live(std::time::Duration::from_secs(3600))

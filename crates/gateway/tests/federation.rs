@@ -466,3 +466,25 @@ async fn early_per_provider_pages_match_warm_ones_and_stay_route_specific() {
     assert_eq!(body["code"], "invalid_query");
     assert_eq!((a.lists(), b.lists()), (1, 1));
 }
+
+#[tokio::test]
+async fn raw_listings_are_computed_from_each_fetch_not_an_earlier_one() {
+    let a = Fake::new("a", 0);
+    *a.items.lock().unwrap() = vec![
+        support::item("a", "0000", "b-first"),
+        support::item("a", "0001", "c-second"),
+    ];
+    let state = state_with(vec![a.clone()], FAST_CACHE);
+    let uri = "/v1/isos?raw=true&per_page=1&sort=name,asc";
+    let (_, body) = get(&state, uri).await;
+    assert_eq!(body["data"][0]["name"], "b-first");
+    // The upstream changes; raw listings are fetched live every time, and
+    // the best item now sits at another position in the upstream's order.
+    *a.items.lock().unwrap() = vec![
+        support::item("a", "0002", "z-last"),
+        support::item("a", "0003", "a-best"),
+    ];
+    let (_, body) = get(&state, uri).await;
+    assert_eq!(body["data"][0]["name"], "a-best", "{body}");
+    assert_eq!(a.lists(), 2);
+}

@@ -151,7 +151,7 @@ async fn listing(
         codec: &codec,
     };
     let gathered = if query.raw {
-        gather_raw(&selection).await
+        gather_raw(&state, &selection).await
     } else {
         gather(&state, &selection, query.refresh, Some(top_query)).await
     };
