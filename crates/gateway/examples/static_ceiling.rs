@@ -38,6 +38,10 @@ async fn main() -> anyhow::Result<()> {
         }
     });
     let listener = tokio::net::TcpListener::bind(addr).await?;
-    axum::serve(listener, app).await?;
+    if std::env::var("CEILING_AXUM").is_ok() {
+        axum::serve(listener, app).await?;
+        return Ok(());
+    }
+    isogate::serve::serve(listener, app, std::future::pending()).await?;
     Ok(())
 }

@@ -295,6 +295,8 @@ pub struct Keys {
     /// The rate limits of this generation of keys.
     pub limits: Arc<RateLimits>,
     anonymous_limited: bool,
+    /// The caller when authentication is off, shared by every request.
+    anonymous: Arc<Principal>,
 }
 
 impl Keys {
@@ -325,6 +327,7 @@ impl Keys {
             keys,
             limits: Arc::new(RateLimits::new(&config.rate_limit)),
             anonymous_limited: config.rate_limit.anonymous,
+            anonymous: Arc::new(Principal::anonymous()),
         }
     }
 
@@ -380,6 +383,62 @@ pub async fn with_principal<F: std::future::Future>(principal: Principal, fut: F
 /// The request middleware: header size, key, scope, rate limit; then the
 /// handler runs with the caller in [`current`].
 pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    // Checked already by the hot lane, which let the request through.
+    if let Some(Authorized(principal)) = req.extensions().get::<Authorized>().cloned() {
+        return PRINCIPAL.scope(principal, next.run(req)).await;
+    }
+    match authorize(&state, &req) {
+        Ok(Some(principal)) => PRINCIPAL.scope(principal, next.run(req)).await,
+        Ok(None) => next.run(req).await,
+        Err(rejection) => rejection.into_response(),
+    }
+}
+
+/// A request that passed [`authorize`] (and was charged to its key's rate
+/// limit) before routing; only this crate can attach one.
+#[derive(Clone, Debug)]
+pub(crate) struct Authorized(pub(crate) Arc<Principal>);
+
+/// Why [`authorize`] turned a request away.
+#[derive(Debug)]
+pub(crate) enum Rejection {
+    HeadersTooLarge(usize),
+    MissingKey,
+    InvalidKey,
+    MissingScope(Scope),
+    RateLimited { wait: Duration, refresh: bool },
+}
+
+impl IntoResponse for Rejection {
+    fn into_response(self) -> Response {
+        match self {
+            Rejection::HeadersTooLarge(max) => ApiError::with_status(
+                Error::invalid_input(format!("the request headers are larger than {max} bytes")),
+                "headers_too_large",
+                StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            )
+            .into_response(),
+            Rejection::MissingKey => unauthorized("an API key is required", "missing_api_key"),
+            Rejection::InvalidKey => unauthorized("the API key is not valid", "invalid_api_key"),
+            Rejection::MissingScope(scope) => ApiError::coded(
+                Error::new(
+                    ErrorKind::Forbidden,
+                    format!("this API key lacks the '{}' scope", scope.as_str()),
+                ),
+                "insufficient_scope",
+            )
+            .into_response(),
+            Rejection::RateLimited { wait, refresh } => rate_limited(wait, refresh),
+        }
+    }
+}
+
+/// Header size, key, scope and rate limit of `req`: the caller, or `None`
+/// for an open route. Takes one request from the key's rate limit.
+pub(crate) fn authorize(
+    state: &AppState,
+    req: &Request,
+) -> Result<Option<Arc<Principal>>, Rejection> {
     let max_headers = state.config().server.max_header_bytes;
     let header_bytes: usize = req
         .headers()
@@ -387,46 +446,29 @@ pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> R
         .map(|(k, v)| k.as_str().len() + v.len() + 4)
         .sum();
     if header_bytes > max_headers {
-        return ApiError::with_status(
-            Error::invalid_input(format!(
-                "the request headers are larger than {max_headers} bytes"
-            )),
-            "headers_too_large",
-            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
-        )
-        .into_response();
+        return Err(Rejection::HeadersTooLarge(max_headers));
     }
     let Some(scope) = required_scope(req.method(), req.uri().path()) else {
-        return next.run(req).await;
+        return Ok(None);
     };
     let keys = state.keys();
     let principal = match keys.mode() {
-        AuthMode::None => Arc::new(Principal::anonymous()),
-        AuthMode::Keys => match presented_key(&req) {
-            None => return unauthorized("an API key is required", "missing_api_key"),
-            Some(k) => match keys.find(k) {
-                Some(p) => p,
-                None => return unauthorized("the API key is not valid", "invalid_api_key"),
-            },
-        },
+        AuthMode::None => keys.anonymous.clone(),
+        AuthMode::Keys => {
+            let presented = presented_key(req).ok_or(Rejection::MissingKey)?;
+            keys.find(presented).ok_or(Rejection::InvalidKey)?
+        }
     };
     if !principal.has(scope) {
-        return ApiError::coded(
-            Error::new(
-                ErrorKind::Forbidden,
-                format!("this API key lacks the '{}' scope", scope.as_str()),
-            ),
-            "insufficient_scope",
-        )
-        .into_response();
+        return Err(Rejection::MissingScope(scope));
     }
     if keys.mode() == AuthMode::Keys || keys.anonymous_limited {
         let refresh = is_refresh(req.uri().query());
-        if let Err(wait) = keys.limits.check(&principal.name, refresh) {
-            return rate_limited(wait, refresh);
-        }
+        keys.limits
+            .check(&principal.name, refresh)
+            .map_err(|wait| Rejection::RateLimited { wait, refresh })?;
     }
-    PRINCIPAL.scope(principal, next.run(req)).await
+    Ok(Some(principal))
 }
 
 fn presented_key(req: &Request) -> Option<&str> {

@@ -8,6 +8,7 @@ pub mod cache;
 pub mod config;
 pub mod embedded;
 pub mod error;
+pub mod hotlane;
 pub mod layers;
 pub mod listing;
 pub mod logformat;
@@ -17,6 +18,7 @@ pub mod ratelimit;
 pub mod registry;
 pub mod render;
 pub mod routes;
+pub mod serve;
 pub mod ssrf;
 pub mod state;
 pub mod telemetry;
@@ -38,6 +40,7 @@ pub use embedded::Embedded;
 pub use registry::build_state;
 pub use state::{AppState, ProviderHandle};
 
+use crate::hotlane::{Encoding, HotLaneLayer};
 use crate::routes::{admin, docs, health, isos, items, providers, stats};
 
 /// The whole HTTP surface of DESIGN.md over `state`.
@@ -94,9 +97,11 @@ pub fn app(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(server.max_body_bytes));
     let cors = cors(&server.cors_origins);
     let api = if cors.is_none() && !server.compression {
-        // The default: the whole stack in one box.
+        // The default: the whole stack in one box, the hot lane answering
+        // stored listings before the rest of it runs.
         api.layer(
             ServiceBuilder::new()
+                .layer(HotLaneLayer::new(state.clone(), Encoding::Identity))
                 .layer(middleware::from_fn(telemetry::observe))
                 .layer(guarded),
         )
@@ -104,6 +109,11 @@ pub fn app(state: AppState) -> Router {
         // CORS and compression change the body or error types, so they
         // cannot share the stack; they get their own calls when configured.
         let api = api.layer(guarded);
+        let lane = match (&cors, server.compression) {
+            (None, true) => Some(Encoding::IdentityOfCompressed),
+            // CORS headers depend on the request's origin: no lane.
+            _ => None,
+        };
         let api = match cors {
             Some(cors) => api.layer(cors),
             None => api,
@@ -113,7 +123,11 @@ pub fn app(state: AppState) -> Router {
         } else {
             api
         };
-        api.layer(middleware::from_fn(telemetry::observe))
+        api.layer(
+            ServiceBuilder::new()
+                .option_layer(lane.map(|encoding| HotLaneLayer::new(state.clone(), encoding)))
+                .layer(middleware::from_fn(telemetry::observe)),
+        )
     };
     api.with_state(state)
 }

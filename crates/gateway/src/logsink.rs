@@ -90,7 +90,8 @@ impl LogSink {
         self.buf.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn append(&self, line: &[u8]) {
+    /// Appends whole lines (written in order with every other line).
+    pub fn append(&self, line: &[u8]) {
         let mut buf = self.lock();
         buf.extend_from_slice(line);
         if buf.len() >= BATCH_BYTES {

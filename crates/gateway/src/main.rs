@@ -103,9 +103,7 @@ async fn serve(
     isogate::telemetry::flush_logs();
     let _ = std::io::Write::write_all(&mut std::io::stdout(), banner.as_bytes());
     let _ = std::io::Write::flush(&mut std::io::stdout());
-    axum::serve(listener, app(state))
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    isogate::serve::serve(listener, app(state), shutdown_signal()).await?;
     tracing::info!("shut down cleanly");
     Ok(())
 }

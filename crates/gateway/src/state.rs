@@ -170,6 +170,14 @@ impl AppState {
     pub fn visible_providers(&self) -> impl Iterator<Item = &ProviderHandle> {
         self.providers().filter(|h| crate::auth::may_see(&h.name))
     }
+    /// The providers `caller` may use (all of them for `None`).
+    pub fn providers_visible_to<'a>(
+        &'a self,
+        caller: Option<&'a crate::auth::Principal>,
+    ) -> impl Iterator<Item = &'a ProviderHandle> {
+        self.providers()
+            .filter(move |h| caller.is_none_or(|p| p.allows(&h.name)))
+    }
     /// Whether the server is ready.
     pub fn is_ready(&self) -> bool {
         self.inner.ready.load(Ordering::SeqCst)

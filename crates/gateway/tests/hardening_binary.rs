@@ -134,3 +134,145 @@ fn sighup_reloads_the_keys_without_a_restart() {
     std::thread::sleep(Duration::from_millis(200));
     assert_eq!(status(&addr, "new-key-2"), 200);
 }
+
+/// One HTTP/1.1 exchange on `stream`: status, lower-cased headers, body.
+fn exchange(stream: &mut TcpStream, request: &str) -> (u16, Vec<(String, String)>, Vec<u8>) {
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut reader = BufReader::new(stream);
+    let mut line = String::new();
+    reader.read_line(&mut line).unwrap();
+    let status = line
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let mut headers = Vec::new();
+    loop {
+        line.clear();
+        reader.read_line(&mut line).unwrap();
+        let Some((k, v)) = line.trim_end().split_once(':') else {
+            break;
+        };
+        headers.push((k.to_ascii_lowercase(), v.trim().to_owned()));
+    }
+    let len = headers
+        .iter()
+        .find(|(k, _)| k == "content-length")
+        .map_or(0, |(_, v)| v.parse().unwrap());
+    let mut body = vec![0; len];
+    reader.read_exact(&mut body).unwrap();
+    (status, headers, body)
+}
+
+#[cfg(unix)]
+#[test]
+fn stored_listings_are_logged_and_sigterm_drains_keep_alive_connections() {
+    let path = config_file(
+        "lane.toml",
+        &format!(
+            "[server]\nlisten = \"127.0.0.1:0\"\n{}",
+            keys(&[("lane", "lane-key-1")])
+        ),
+    );
+    let mut child = Command::new(env!("CARGO_BIN_EXE_isogate"))
+        .arg("--config")
+        .arg(&path)
+        .env_remove("ISOGATE_CONFIG")
+        .env("ISOGATE_LOG", "info")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut server = Server(child);
+    let (tx, rx) = std::sync::mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        let mut lines = Vec::new();
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Some(rest) = line.strip_prefix("isogate listening on http://") {
+                let _ = tx.send(rest.trim().to_owned());
+            }
+            lines.push(line);
+        }
+        lines
+    });
+    let addr = rx.recv_timeout(Duration::from_secs(30)).unwrap_or_default();
+    assert!(!addr.is_empty(), "the server did not start");
+    // One keep-alive connection: a miss, a stored page, then the hot lane.
+    let mut conn = TcpStream::connect(&addr).unwrap();
+    conn.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut bodies = Vec::new();
+    for n in 1..=3 {
+        let (status, headers, body) = exchange(
+            &mut conn,
+            &format!(
+                "GET /v1/isos?per_page=2 HTTP/1.1\r\nHost: x\r\nX-Api-Key: lane-key-1\r\nX-Request-Id: lane-{n}\r\n\r\n"
+            ),
+        );
+        assert_eq!(status, 200);
+        let header = |name: &str| {
+            headers
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.clone())
+        };
+        assert_eq!(
+            header("x-request-id").as_deref(),
+            Some(&*format!("lane-{n}"))
+        );
+        if n == 3 {
+            assert_eq!(header("cache-status").as_deref(), Some("isogate; hit"));
+            assert_eq!(header("vary").as_deref(), Some("accept-encoding"));
+        }
+        bodies.push(body);
+    }
+    let first: serde_json::Value = serde_json::from_slice(&bodies[0]).unwrap();
+    let third: serde_json::Value = serde_json::from_slice(&bodies[2]).unwrap();
+    assert_eq!(first["data"], third["data"]);
+    // The connection stays open and idle; SIGTERM closes it and exits 0.
+    let pid = server.0.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let started = Instant::now();
+    let code = loop {
+        if let Some(status) = server.0.try_wait().unwrap() {
+            break status.code();
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "no exit after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(code, Some(0));
+    let mut rest = Vec::new();
+    assert_eq!(
+        conn.read_to_end(&mut rest).unwrap_or(0),
+        0,
+        "closed, nothing more sent"
+    );
+    let lines = reader.join().unwrap();
+    for n in 1..=3 {
+        let id = format!("request_id=lane-{n} ");
+        let line = lines
+            .iter()
+            .find(|l| l.contains(&id))
+            .unwrap_or_else(|| panic!("no request line for lane-{n}: {lines:?}"));
+        assert!(
+            line.contains(" INFO request request_id=")
+                && line.contains(" method=GET route=/v1/isos status=200 elapsed_ms="),
+            "{line}"
+        );
+        assert!(!line.contains("lane-key-1"), "{line}");
+    }
+    assert!(
+        lines.iter().any(|l| l.contains("shut down cleanly")),
+        "{lines:?}"
+    );
+}

@@ -4,13 +4,14 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::{Path, Request, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::{BufMut, Bytes, BytesMut};
 use isogate_core::query::{CursorCodec, Limits, Query, merge, project};
 use isogate_core::{Error, GlobalId};
 use serde::Serialize;
 
+use crate::auth::Principal;
 use crate::cache::Freshness;
 use crate::error::ApiError;
 use crate::listing::{Gathered, Source, gather, gather_raw, select};
@@ -102,33 +103,57 @@ pub async fn list_provider_isos(
     result.await.unwrap_or_else(IntoResponse::into_response)
 }
 
+/// A listing request's stored answer, or what the full path needs to store one.
+pub(crate) enum Hot {
+    /// The answer, as the full path would give it.
+    Answer(Response),
+    /// None stored: the key to store the answer under, and the cache epoch
+    /// read before resolving (a snapshot replaced meanwhile makes the answer
+    /// built after it stale at once instead of being kept as current).
+    Miss { key: String, epoch: u64 },
+}
+
+/// The same query from a caller seeing the same providers, with no snapshot
+/// changed and no age ticked since, gets the stored bytes.
+pub(crate) fn hot_answer(
+    state: &AppState,
+    only: Option<&str>,
+    caller: Option<&Principal>,
+    raw: Option<&str>,
+    headers: &HeaderMap,
+) -> Hot {
+    let key = hot_key(
+        only,
+        state.providers_visible_to(caller).map(|h| h.name.as_str()),
+        raw.unwrap_or(""),
+    );
+    let epoch = state.cache().epoch();
+    let Some(answer) = state.rendered().hot(&key, epoch) else {
+        return Hot::Miss { key, epoch };
+    };
+    for hit in &answer.hits {
+        hit.increment(1);
+    }
+    Hot::Answer(respond(
+        answer.body.clone(),
+        &answer.etag,
+        HeaderValue::from_static("isogate; hit"),
+        headers,
+    ))
+}
+
 async fn listing(
     state: AppState,
     raw: Option<&str>,
     headers: &HeaderMap,
     only: Option<String>,
 ) -> Result<Response, ApiError> {
-    // Hot path: the same query from a caller seeing the same providers, with
-    // no snapshot changed and no age ticked since, gets the stored bytes.
-    let hot = hot_key(
-        only.as_deref(),
-        state.visible_providers().map(|h| h.name.as_str()),
-        raw.unwrap_or(""),
-    );
-    // Read before resolving: a snapshot replaced meanwhile makes the answer
-    // built below stale at once instead of being kept as current.
-    let epoch = state.cache().epoch();
-    if let Some(answer) = state.rendered().hot(&hot, epoch) {
-        for hit in &answer.hits {
-            hit.increment(1);
-        }
-        return Ok(respond(
-            answer.body.clone(),
-            &answer.etag,
-            HeaderValue::from_static("isogate; hit"),
-            headers,
-        ));
-    }
+    let principal = crate::auth::current();
+    let (hot, epoch) = match hot_answer(&state, only.as_deref(), principal.as_deref(), raw, headers)
+    {
+        Hot::Answer(resp) => return Ok(resp),
+        Hot::Miss { key, epoch } => (key, epoch),
+    };
     let mut query = parse_query(&state, raw)?;
     if let Some(name) = &only {
         if !query.providers.is_empty() && !query.providers.contains(name) {
@@ -281,6 +306,9 @@ impl Answer {
     }
 }
 
+/// A constant: a name given as text is parsed on every use.
+const CACHE_STATUS: HeaderName = HeaderName::from_static("cache-status");
+
 /// 304 when `If-None-Match` names the ETag (or `*`), else 200 with the body.
 fn respond(
     body: Bytes,
@@ -307,7 +335,7 @@ fn respond(
         resp
     };
     resp.headers_mut().insert(header::ETAG, etag.clone());
-    resp.headers_mut().insert("cache-status", cache_status);
+    resp.headers_mut().insert(CACHE_STATUS, cache_status);
     resp
 }
 
