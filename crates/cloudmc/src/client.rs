@@ -23,7 +23,7 @@ use serde_json::Value;
 use url::Url;
 
 use crate::error::{body_error, decode_error, parse_error, parse_retry_after, transport_error};
-use crate::model::{AcceptedBody, DataEnvelope, IsoDto, TaskBody};
+use crate::model::{AcceptedBody, DataEnvelope, EachData, IsoDto, TaskBody};
 
 /// How to reach one CloudMC environment.
 #[derive(Clone, Debug)]
@@ -224,6 +224,18 @@ impl CloudMcClient {
         Ok(env.data)
     }
 
+    /// GET `{"data": [..]}` and convert each element as it is decoded.
+    /// A conversion error stops the decoding and is returned as it is.
+    pub async fn get_data_each<T>(
+        &self,
+        url: Url,
+        query: &[(&str, &str)],
+        convert: impl FnMut(Value) -> Result<T>,
+    ) -> Result<Vec<T>> {
+        let bytes = self.send(Method::GET, url, query, None).await?;
+        decode_each(&bytes, convert)
+    }
+
     /// A POST or DELETE whose answer is a task, data, or nothing.
     pub async fn write(
         &self,
@@ -244,9 +256,10 @@ impl CloudMcClient {
         parse_task(&bytes)
     }
 
-    /// `GET .../isos`: the raw objects.
-    pub async fn list_isos(&self) -> Result<Vec<Value>> {
-        self.get_data(self.entity_url(&["isos"]), &[]).await
+    /// `GET .../isos`, each raw object converted as it is decoded.
+    pub async fn list_isos<T>(&self, convert: impl FnMut(Value) -> Result<T>) -> Result<Vec<T>> {
+        self.get_data_each(self.entity_url(&["isos"]), &[], convert)
+            .await
     }
 
     /// `GET .../isos/{id}`: the raw object.
@@ -298,6 +311,29 @@ impl CloudMcClient {
     pub async fn delete_iso(&self, id: &str) -> Result<WriteAnswer> {
         self.write(Method::DELETE, self.entity_url(&["isos", id]), &[], None)
             .await
+    }
+}
+
+/// `{"data": [..]}` with each element converted as it is decoded.
+pub(crate) fn decode_each<T>(
+    bytes: &[u8],
+    mut convert: impl FnMut(Value) -> Result<T>,
+) -> Result<Vec<T>> {
+    let mut failed = None;
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let seed = EachData {
+        convert: &mut convert,
+        failed: &mut failed,
+        items: std::marker::PhantomData,
+    };
+    let decoded = serde::de::DeserializeSeed::deserialize(seed, &mut de).and_then(|items| {
+        de.end()?;
+        Ok(items)
+    });
+    match (decoded, failed) {
+        (_, Some(e)) => Err(e),
+        (Ok(items), None) => Ok(items),
+        (Err(e), None) => Err(decode_error("answer", &e)),
     }
 }
 
@@ -381,6 +417,52 @@ impl TaskBody {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn listed_elements_are_converted_in_order_and_the_first_failure_stops_it() {
+        let id = |v: Value| -> Result<String> {
+            v["id"]
+                .as_str()
+                .map(str::to_owned)
+                .ok_or_else(|| Error::upstream("no id"))
+        };
+        // Keys around `data` are skipped, whatever their shape.
+        let ok = br#"{"metadata":{"recordCount":3},"data":[{"id":"a"},{"id":"b"},{"id":"c"}],"more":[1,{"x":null}]}"#;
+        assert_eq!(decode_each(ok, id).unwrap(), ["a", "b", "c"]);
+        assert_eq!(
+            decode_each(br#"{"data":[]}"#, id).unwrap(),
+            Vec::<String>::new()
+        );
+        let mut seen = 0;
+        let err = decode_each(
+            br#"{"data":[{"id":"a"},{"name":"no id"},{"id":"c"}]}"#,
+            |v| {
+                seen += 1;
+                id(v)
+            },
+        )
+        .unwrap_err();
+        assert_eq!(err.message(), "no id", "the conversion's own error");
+        assert_eq!(seen, 2, "nothing converted after the failure");
+        for (body, why) in [
+            (&br#"{"metadata":{}}"#[..], "missing field `data`"),
+            (br#"{"data":null}"#, "invalid type: null"),
+            (br#"{"data":[{"id":"a"},{"id":"#, "EOF while parsing"),
+            (br#"{"data":[]} trailing"#, "trailing characters"),
+            (br#"[{"id":"a"}]"#, "invalid type: sequence"),
+        ] {
+            let err = decode_each(body, id).unwrap_err();
+            assert_eq!(err.kind(), isogate_core::ErrorKind::Upstream);
+            assert!(
+                err.message()
+                    .starts_with("could not decode upstream answer")
+                    && err.message().contains(why),
+                "{}: {}",
+                String::from_utf8_lossy(body),
+                err.message()
+            );
+        }
+    }
 
     #[test]
     fn both_task_shapes_parse() {

@@ -223,11 +223,10 @@ impl IsoProvider for CloudMcProvider {
     }
 
     async fn list(&self, opts: &ListOptions) -> Result<Listing> {
-        let raw = self.client.list_isos().await.map_err(self.fail("list"))?;
-        let items = raw
-            .into_iter()
-            .map(|v| convert::iso_from_value(&self.name, v, opts.include_raw))
-            .collect::<Result<Vec<Iso>>>()
+        let items = self
+            .client
+            .list_isos(|v| convert::iso_from_value(&self.name, v, opts.include_raw))
+            .await
             .map_err(self.fail("list"))?;
         Ok(Listing {
             items,

@@ -4,14 +4,21 @@ use isogate_cloudmc::CloudMcClient;
 use isogate_core::Result;
 use serde_json::Value;
 
-/// `GET .../images[?includeOnlySystemImages=true]`: the raw objects.
-pub(crate) async fn list_images(client: &CloudMcClient, only_system: bool) -> Result<Vec<Value>> {
+/// `GET .../images[?includeOnlySystemImages=true]`, each raw object
+/// converted as it is decoded.
+pub(crate) async fn list_images<T>(
+    client: &CloudMcClient,
+    only_system: bool,
+    convert: impl FnMut(Value) -> Result<T>,
+) -> Result<Vec<T>> {
     let query: &[(&str, &str)] = if only_system {
         &[("includeOnlySystemImages", "true")]
     } else {
         &[]
     };
-    client.get_data(client.entity_url(&["images"]), query).await
+    client
+        .get_data_each(client.entity_url(&["images"]), query, convert)
+        .await
 }
 
 /// `GET .../images/{stackId}/{family}/{tag}`: the raw object. Each segment

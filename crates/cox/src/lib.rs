@@ -84,14 +84,11 @@ impl IsoProvider for CoxProvider {
     }
 
     async fn list(&self, opts: &ListOptions) -> Result<Listing> {
-        let raw = client::list_images(&self.client, self.only_system)
-            .await
-            .map_err(self.fail("list"))?;
-        let items = raw
-            .into_iter()
-            .map(|v| convert::image_from_value(&self.name, v, opts.include_raw))
-            .collect::<Result<Vec<Iso>>>()
-            .map_err(self.fail("list"))?;
+        let items = client::list_images(&self.client, self.only_system, |v| {
+            convert::image_from_value(&self.name, v, opts.include_raw)
+        })
+        .await
+        .map_err(self.fail("list"))?;
         Ok(Listing {
             items,
             ..Default::default()

@@ -1,5 +1,5 @@
 //! The user-space ceiling for the load harness: the same HTTP stack as the
-//! gateway (tokio, hyper via `axum::serve`) answering `GET /<name>` with the
+//! gateway (tokio, hyper, axum's router, `isogate::serve`) answering `GET /<name>` with the
 //! bytes of `<dir>/<name>`, read once at start, and no middleware.
 //! `bench/load.sh` runs it beside nginx so the report separates what the
 //! stack costs from what isogate adds on top.
@@ -38,10 +38,6 @@ async fn main() -> anyhow::Result<()> {
         }
     });
     let listener = tokio::net::TcpListener::bind(addr).await?;
-    if std::env::var("CEILING_AXUM").is_ok() {
-        axum::serve(listener, app).await?;
-        return Ok(());
-    }
     isogate::serve::serve(listener, app, std::future::pending()).await?;
     Ok(())
 }

@@ -473,19 +473,29 @@ pub(crate) fn authorize(
 
 fn presented_key(req: &Request) -> Option<&str> {
     if let Some(v) = req.headers().get("x-api-key") {
-        return v.to_str().ok().map(str::trim).filter(|k| !k.is_empty());
+        return v
+            .to_str()
+            .ok()
+            .map(str::trim_ascii)
+            .filter(|k| !k.is_empty());
     }
     let auth = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, rest) = auth.split_once(' ')?;
     scheme
         .eq_ignore_ascii_case("bearer")
-        .then(|| rest.trim())
+        .then(|| rest.trim_ascii())
         .filter(|k| !k.is_empty())
 }
 
 fn is_refresh(query: Option<&str>) -> bool {
-    // Runs on every request: borrowed pairs, no allocation unless encoded.
-    url::form_urlencoded::parse(query.unwrap_or("").as_bytes())
+    // Runs on every request: most queries do not mention it at all (a
+    // percent-encoded name would still contain "refresh" once decoded,
+    // but not as text: the full parse decides those).
+    let query = query.unwrap_or("");
+    if !query.contains("refresh") && !query.contains('%') {
+        return false;
+    }
+    url::form_urlencoded::parse(query.as_bytes())
         .any(|(k, v)| k == "refresh" && !matches!(v.as_ref(), "false" | "0" | ""))
 }
 
@@ -628,5 +638,10 @@ mod tests {
         assert!(is_refresh(Some("a=1&refresh=true")));
         assert!(!is_refresh(Some("refresh=false")));
         assert!(!is_refresh(None));
+        assert!(!is_refresh(Some("per_page=50&sort=name")));
+        // Encoded names and values count once decoded.
+        assert!(is_refresh(Some("per_page=5&re%66resh=1")));
+        assert!(is_refresh(Some("refresh=%74rue")));
+        assert!(!is_refresh(Some("q=%41&refresh=0")));
     }
 }

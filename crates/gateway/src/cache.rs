@@ -132,7 +132,10 @@ impl ListingCache {
     /// A snapshot of `listing` fetched now, with a version no other snapshot
     /// of this process has (rendered pages and per-snapshot tops are keyed
     /// by it), whether or not it is ever stored here.
-    pub fn new_snapshot(&self, listing: isogate_core::Listing) -> Arc<Snapshot> {
+    pub fn new_snapshot(&self, mut listing: isogate_core::Listing) -> Arc<Snapshot> {
+        // A listing grown by doubling keeps up to half its size spare, for
+        // as long as the snapshot lives.
+        listing.items.shrink_to_fit();
         Arc::new(Snapshot {
             items: listing.items,
             fetched_at: Instant::now(),

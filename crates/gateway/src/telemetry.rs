@@ -113,12 +113,13 @@ static DIRECT_TEXT: OnceLock<()> = OnceLock::new();
 /// 128 random bits as 32 lowercase hex digits.
 fn new_request_id() -> String {
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut id = String::with_capacity(32);
-    for b in rand::random::<[u8; 16]>() {
-        id.push(char::from(HEX[usize::from(b >> 4)]));
-        id.push(char::from(HEX[usize::from(b & 0xf)]));
+    let mut id = [0u8; 32];
+    for (pair, b) in id.chunks_exact_mut(2).zip(rand::random::<[u8; 16]>()) {
+        pair[0] = HEX[usize::from(b >> 4)];
+        pair[1] = HEX[usize::from(b & 0xf)];
     }
-    id
+    // Hex digits are ASCII.
+    String::from_utf8_lossy(&id).into_owned()
 }
 
 /// The method as a metric label: the standard ones by name, any other
