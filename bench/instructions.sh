@@ -68,7 +68,7 @@ count() {
       echo "$label: requests failed, see $WORK/$label.$n.ab" >&2
       exit 1
     }
-    kill -INT "$pid"
+    kill -TERM "$pid"
     wait "$pid" || true
     callgrind_annotate --threshold=100 "$WORK/$label.$n.out" 2>/dev/null |
       grep -E "^ *[0-9,]+ \(" | sed 's/ (.*%)  / /' |

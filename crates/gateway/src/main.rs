@@ -7,11 +7,11 @@ use isogate::config::{Config, Sources};
 use isogate::{Embedded, app, build_state};
 
 // jemalloc, configured at build time in .cargo/config.toml to give freed
-// pages back at once: a cold load of 100k items frees as much as it keeps
-// (response bodies, raw objects), which mimalloc held for as long as the
-// server idled (163-177 MiB after the load, against 112 MiB here) and glibc
-// kept for good (137 MiB). Per cached answer it costs the same instructions
-// as mimalloc; glibc's fastbin consolidation cost 17 % of a core.
+// pages back within ~100 ms: a cold load of 100k items frees about as much
+// as it keeps (response bodies, raw objects), which mimalloc held for as
+// long as the server idled (161-182 MiB after the load, against 114 MiB
+// here) and glibc kept for good (137 MiB). Same instructions per cached
+// answer as mimalloc; glibc's fastbin consolidation cost 17 % of a core.
 #[cfg(not(target_env = "msvc"))]
 #[global_allocator]
 static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
