@@ -52,6 +52,40 @@ impl Drop for Server {
     }
 }
 
+/// Starts the binary on `config` with `ISOGATE_LOG=log`: the server, its
+/// address, and the thread collecting its stdout until it exits (kept
+/// draining: a closed pipe would make its `println!` panic).
+fn start(
+    config: &std::path::Path,
+    log: &str,
+) -> (Server, String, std::thread::JoinHandle<Vec<String>>) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_isogate"))
+        .arg("--config")
+        .arg(config)
+        .env_remove("ISOGATE_CONFIG")
+        .env("ISOGATE_LOG", log)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let server = Server(child);
+    let (tx, rx) = std::sync::mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        let mut lines = Vec::new();
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Some(rest) = line.strip_prefix("isogate listening on http://") {
+                let _ = tx.send(rest.trim().to_owned());
+            }
+            lines.push(line);
+        }
+        lines
+    });
+    let addr = rx.recv_timeout(Duration::from_secs(30)).unwrap_or_default();
+    assert!(!addr.is_empty(), "the server did not start");
+    (server, addr, reader)
+}
+
 #[test]
 fn a_keyless_public_listen_is_refused_unless_auth_is_none_explicitly() {
     let path = config_file("public.toml", "[server]\nlisten = \"0.0.0.0:0\"\n");
@@ -75,29 +109,7 @@ fn sighup_reloads_the_keys_without_a_restart() {
         "keys.toml",
         &format!("{base}{}", keys(&[("old", "old-key-1")])),
     );
-    let mut child = Command::new(env!("CARGO_BIN_EXE_isogate"))
-        .arg("--config")
-        .arg(&path)
-        .env_remove("ISOGATE_CONFIG")
-        .env("ISOGATE_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let server = Server(child);
-    // Keep draining stdout: the server prints more after the address, and a
-    // closed pipe would make its println! panic.
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if let Some(rest) = line.strip_prefix("isogate listening on http://") {
-                let _ = tx.send(rest.trim().to_owned());
-            }
-        }
-    });
-    let addr = rx.recv_timeout(Duration::from_secs(30)).unwrap_or_default();
-    assert!(!addr.is_empty(), "the server did not start");
+    let (server, addr, _) = start(&path, "warn");
     assert_eq!(status(&addr, "old-key-1"), 200);
     assert_eq!(status(&addr, "new-key-2"), 401);
     std::fs::write(&path, format!("{base}{}", keys(&[("new", "new-key-2")]))).unwrap();
@@ -174,30 +186,7 @@ fn stored_listings_are_logged_and_sigterm_drains_keep_alive_connections() {
             keys(&[("lane", "lane-key-1")])
         ),
     );
-    let mut child = Command::new(env!("CARGO_BIN_EXE_isogate"))
-        .arg("--config")
-        .arg(&path)
-        .env_remove("ISOGATE_CONFIG")
-        .env("ISOGATE_LOG", "info")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let mut server = Server(child);
-    let (tx, rx) = std::sync::mpsc::channel();
-    let reader = std::thread::spawn(move || {
-        let mut lines = Vec::new();
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if let Some(rest) = line.strip_prefix("isogate listening on http://") {
-                let _ = tx.send(rest.trim().to_owned());
-            }
-            lines.push(line);
-        }
-        lines
-    });
-    let addr = rx.recv_timeout(Duration::from_secs(30)).unwrap_or_default();
-    assert!(!addr.is_empty(), "the server did not start");
+    let (mut server, addr, reader) = start(&path, "info");
     // One keep-alive connection: a miss, a stored page, then the hot lane.
     let mut conn = TcpStream::connect(&addr).unwrap();
     conn.set_read_timeout(Some(Duration::from_secs(10)))
