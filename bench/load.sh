@@ -253,8 +253,8 @@ DURATION=1 wrk_run warm page50 64 0 "$NGX/page50.json" >/dev/null 2>&1
 DURATION=1 wrk_run warm page50 64 0 "$GW2$PAGE50" >/dev/null 2>&1
 DURATION=1 wrk_run warm page50 64 0 "$CEIL/page50.json" >/dev/null 2>&1
 : >"$RESULTS"
-# The same cached items once the gateway has served a little: the allocator
-# gives the freed decode buffers back on later activity, not at once.
+# The same cached items once the gateway has served a little (an allocator
+# that returns freed decode buffers only on later activity shows it here).
 RSS_SETTLED=$(rss_kb)
 
 for round in $(seq 1 "$ROUNDS"); do
