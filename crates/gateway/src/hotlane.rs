@@ -108,15 +108,14 @@ fn answer(state: &AppState, encoding: Encoding, req: &mut Request) -> Option<Res
     if compressed && req.headers().contains_key(header::ACCEPT_ENCODING) {
         return None;
     }
-    let route = match req.extensions().get::<MatchedPath>()?.as_str() {
-        LIST_ISOS => LIST_ISOS,
-        LIST_PROVIDER_ISOS => LIST_PROVIDER_ISOS,
-        _ => return None,
-    };
-    let only = match route {
-        LIST_ISOS => None,
+    let (route, only) = match req.extensions().get::<MatchedPath>()?.as_str() {
+        LIST_ISOS => (LIST_ISOS, None),
         // A percent-encoded name is decoded by the router: leave it to it.
-        _ => Some(provider_segment(req.uri().path()).filter(|name| !name.contains('%'))?),
+        LIST_PROVIDER_ISOS => (
+            LIST_PROVIDER_ISOS,
+            Some(provider_segment(req.uri().path()).filter(|name| !name.contains('%'))?),
+        ),
+        _ => return None,
     };
     let started = Instant::now();
     // A rejected request passes on: the guard rejects it again, with the

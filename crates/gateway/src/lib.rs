@@ -109,11 +109,8 @@ pub fn app(state: AppState) -> Router {
         // CORS and compression change the body or error types, so they
         // cannot share the stack; they get their own calls when configured.
         let api = api.layer(guarded);
-        let lane = match (&cors, server.compression) {
-            (None, true) => Some(Encoding::IdentityOfCompressed),
-            // CORS headers depend on the request's origin: no lane.
-            _ => None,
-        };
+        // CORS headers depend on the request's origin: no lane with CORS.
+        let lane = (cors.is_none() && server.compression).then_some(Encoding::IdentityOfCompressed);
         let api = match cors {
             Some(cors) => api.layer(cors),
             None => api,

@@ -1,10 +1,10 @@
 //! Serving a router on a listener: HTTP/1.1 connections, graceful shutdown.
 //!
-//! Not `axum::serve`: its per-connection HTTP/1-or-2 detection and the
-//! shutdown `select!` around every poll of a connection cost about 0.6 µs
-//! of CPU per cached answer, a fifth of what the whole tokio + hyper stack
-//! costs (bench/load.sh's ceiling server, which uses this function too).
-//! TLS and HTTP/2 belong to the proxy in front.
+//! Not `axum::serve`, so the connection settings are ours: HTTP/1.1 only
+//! (TLS and HTTP/2 belong to the proxy in front), `TCP_NODELAY`, accept
+//! errors backed off. Per request it costs the same instructions as
+//! `axum::serve` (bench/instructions.sh on the ceiling server, which uses
+//! this function too); the wrk A/Bs that showed less CPU were within noise.
 
 use std::future::Future;
 use std::io;
