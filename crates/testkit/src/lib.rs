@@ -142,6 +142,7 @@ mod checks;
 mod harness;
 mod logs;
 mod matcher;
+pub mod tools;
 
 use std::sync::Arc;
 use std::time::Duration;
