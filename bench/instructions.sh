@@ -93,8 +93,8 @@ PY
 
 # The catalogue is the embedded demo's; the page is captured once for the ceiling.
 count isogate "http://127.0.0.1:$PORT/v1/isos?per_page=50" "Authorization: Bearer $KEY" \
-  "$TARGET/release/isogate" --config "$WORK/isogate.toml"
-ISOGATE_LOG=warn "$TARGET/release/isogate" --config "$WORK/isogate.toml" >/dev/null 2>&1 &
+  "$TARGET/release/isogate" --demo --config "$WORK/isogate.toml"
+ISOGATE_LOG=warn "$TARGET/release/isogate" --demo --config "$WORK/isogate.toml" >/dev/null 2>&1 &
 pid=$!
 for i in $(seq 1 100); do
   curl -sf -o "$WORK/www/page50.json" -H "Authorization: Bearer $KEY" \

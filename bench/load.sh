@@ -156,7 +156,7 @@ base_url = "$U_ACT"
 EOF
 AUTH_ARGS=(-H "Authorization: Bearer $API_KEY")
 log "starting isogate on core $SERVER_CPU"
-ISOGATE_LOG=info taskset -c "$SERVER_CPU" "$GATEWAY_BIN" --config "$WORK/isogate.toml" \
+ISOGATE_LOG=info taskset -c "$SERVER_CPU" "$GATEWAY_BIN" --demo --config "$WORK/isogate.toml" \
   >"$WORK/isogate.log" 2>&1 &
 GW_PID=$!
 PIDS+=($GW_PID)
@@ -166,7 +166,7 @@ GW=http://127.0.0.1:$P_GW
 # The same gateway with logging at warn (no line per request), to show what
 # the per-request log line costs; it idles while the others are measured.
 ISOGATE_LOG=warn ISOGATE_SERVER__LISTEN=127.0.0.1:$P_GW2 taskset -c "$SERVER_CPU" "$GATEWAY_BIN" \
-  --config "$WORK/isogate.toml" >"$WORK/isogate-nolog.log" 2>&1 &
+  --demo --config "$WORK/isogate.toml" >"$WORK/isogate-nolog.log" 2>&1 &
 GW2_PID=$!
 PIDS+=($GW2_PID)
 if ! wait_port $P_GW2 $GW2_PID; then cat "$WORK/isogate-nolog.log" >&2; exit 1; fi

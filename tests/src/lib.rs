@@ -52,10 +52,17 @@ pub fn binary() -> PathBuf {
 /// Starts the binary with its embedded default on an ephemeral loopback
 /// port (plus `env` overrides) and waits until `/readyz` answers 200.
 pub fn start(env: &[(&str, &str)]) -> Gateway {
-    let mut cmd = Command::new(binary());
-    cmd.env("ISOGATE_SERVER__LISTEN", "127.0.0.1:0")
+    start_with(&[], env)
+}
+
+/// Starts the binary with `args` and `env` on an ephemeral loopback port and
+/// waits until `/readyz` answers 200. The test process's own `ISOGATE_`
+/// variables are removed: they would choose the configuration.
+pub fn start_with(args: &[&str], env: &[(&str, &str)]) -> Gateway {
+    let mut cmd = command();
+    cmd.args(args)
+        .env("ISOGATE_SERVER__LISTEN", "127.0.0.1:0")
         .env("ISOGATE_LOG", "warn")
-        .env_remove("ISOGATE_CONFIG")
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit());
     for (k, v) in env {
@@ -81,6 +88,22 @@ pub fn start(env: &[(&str, &str)]) -> Gateway {
     let gateway = Gateway { child, base };
     wait_ready(&gateway.base);
     gateway
+}
+
+/// The binary as a command, without the `ISOGATE_` variables of the test
+/// process (a developer's own configuration must not leak into a test).
+pub fn command() -> Command {
+    let mut cmd = Command::new(binary());
+    for (key, _) in std::env::vars_os() {
+        if key
+            .to_string_lossy()
+            .to_ascii_uppercase()
+            .starts_with("ISOGATE_")
+        {
+            cmd.env_remove(key);
+        }
+    }
+    cmd
 }
 
 fn wait_ready(base: &str) {

@@ -172,18 +172,16 @@ fn sigterm_shuts_down_cleanly_and_bad_config_names_the_key() {
     assert_eq!(gw.terminate(), Some(0));
     assert_eq!(isogate_e2e::http_status(&format!("{base}/healthz")), None);
 
-    let out = std::process::Command::new(isogate_e2e::binary())
-        .arg("check-config")
+    // --demo: a provider variable alone would configure a provider of its own.
+    let out = isogate_e2e::command()
+        .args(["--demo", "check-config"])
         .env("ISOGATE_PROVIDERS__VSS_PROD__CATALOGUE", "everything")
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("providers.vss-prod"), "{stderr}");
-    let out = std::process::Command::new(isogate_e2e::binary())
-        .arg("check-config")
-        .output()
-        .unwrap();
+    let out = isogate_e2e::command().arg("check-config").output().unwrap();
     assert!(
         out.status.success(),
         "{}",

@@ -1,19 +1,29 @@
-//! Configuration: defaults, then `config/isogate.toml` (embedded in the binary),
-//! then the file named by `--config` / `ISOGATE_CONFIG`, then `ISOGATE_...`
-//! environment variables with `__` as separator. A provider secret can also be
-//! given as `<key>_file`, a path whose contents (trimmed) become `<key>`.
+//! Configuration: built-in defaults, then the file named by `--config` /
+//! `ISOGATE_CONFIG`, then `ISOGATE_...` environment variables with `__` as
+//! separator. The embedded demo (`config/isogate.toml`, simulated providers)
+//! is the bottom layer only when nothing configures providers (no file, no
+//! `ISOGATE_PROVIDERS__...`) or when `--demo` asks for it: fake rows must never
+//! mix into a real inventory. A provider secret can also be given as
+//! `<key>_file`, a path whose contents (trimmed) become `<key>`.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use figment::Figment;
 use figment::providers::{Env, Format, Toml};
+use figment::value::{Dict, Map};
+use figment::{Figment, Metadata, Profile, Provider};
 use isogate_core::ProviderKind;
 use serde::Deserialize;
 
-/// The default configuration, compiled in so `cargo run` works from anywhere.
+/// The demo configuration, compiled in so `cargo run` works from anywhere.
 pub const EMBEDDED_DEFAULT: &str = include_str!("../../../config/isogate.toml");
+
+/// How the embedded demo layer is named in origins and error messages.
+pub const DEMO_ORIGIN: &str = "embedded demo (config/isogate.toml)";
+
+/// The environment prefix; `ISOGATE_CONFIG` and `ISOGATE_LOG` are not keys.
+const ENV_PREFIX: &str = "ISOGATE_";
 
 /// The whole configuration. `Debug` shows provider tables by key only: they
 /// hold upstream credentials in clear.
@@ -157,6 +167,9 @@ pub struct ProviderEntry {
     pub import_schemes: Option<Vec<String>>,
     /// Everything else, handed to the adapter's config (secrets from `*_file` resolved).
     pub settings: serde_json::Map<String, serde_json::Value>,
+    /// The layers its keys came from (`check-config` prints it), e.g.
+    /// `/etc/isogate.toml + env ISOGATE_PROVIDERS__VSS_PROD__*`.
+    pub origin: String,
 }
 
 impl std::fmt::Debug for Config {
@@ -191,6 +204,7 @@ impl std::fmt::Debug for ProviderEntry {
             .field("resilience", &self.resilience)
             .field("import_schemes", &self.import_schemes)
             .field("settings", &self.settings.keys().collect::<Vec<_>>())
+            .field("origin", &self.origin)
             .finish()
     }
 }
@@ -207,17 +221,65 @@ pub struct Sources {
     pub file: Option<PathBuf>,
     /// Read `ISOGATE_...` variables (off in tests for isolation).
     pub env: bool,
-    /// Skip the embedded default (tests that want a clean slate).
-    pub skip_embedded: bool,
+    /// `--demo`: the embedded demo under the file and env layers even when
+    /// they configure providers (the demo with API keys added, say).
+    pub demo: bool,
+}
+
+/// The one-line answer to a configuration that serves nothing.
+pub const NO_PROVIDERS: &str = "no providers configured: add one to the --config file \
+     ([providers.<name>] kind = \"cloudmc\" | \"cox\" | \"vss\" | \"action\", plus its base_url and credentials) \
+     or as ISOGATE_PROVIDERS__<NAME>__KIND=... variables; or run the simulated demo with --demo";
+
+impl Sources {
+    /// Whether the embedded demo is layered in: asked for, or nothing else
+    /// configures providers. Other `ISOGATE_` variables (a listen address, a
+    /// log format) configure the gateway, not its providers, so the demo
+    /// still applies under them.
+    pub fn uses_demo(&self) -> bool {
+        self.demo
+            || (self.file.is_none()
+                && !(self.env
+                    && env_configures_providers(
+                        std::env::vars_os().map(|(k, _)| k.to_string_lossy().into_owned()),
+                    )))
+    }
+}
+
+/// Whether any of these variable names is an `ISOGATE_PROVIDERS__...` key
+/// (names are case-insensitive, as the env layer reads them).
+pub fn env_configures_providers(names: impl IntoIterator<Item = String>) -> bool {
+    names.into_iter().any(|name| {
+        name.to_ascii_uppercase()
+            .strip_prefix(ENV_PREFIX)
+            .is_some_and(|rest| rest.starts_with("PROVIDERS__"))
+    })
+}
+
+/// The embedded demo as a figment layer, named so origins say "embedded demo".
+struct DemoLayer;
+
+impl Provider for DemoLayer {
+    fn metadata(&self) -> Metadata {
+        Metadata::named(DEMO_ORIGIN)
+    }
+
+    fn data(&self) -> Result<Map<Profile, Dict>, figment::Error> {
+        Toml::string(EMBEDDED_DEFAULT).data()
+    }
 }
 
 impl Config {
-    /// Loads and validates every layer.
+    /// Loads and validates every layer; a configuration with no providers is
+    /// an error ([`NO_PROVIDERS`]), since serving nothing is never meant.
     pub fn load(sources: &Sources) -> Result<(Config, Vec<ProviderEntry>), ConfigError> {
         let figment = Self::figment(sources)?;
         let config: Config = figment.extract().map_err(|e| describe(&figment, e))?;
         let entries = config.provider_entries(&figment)?;
         config.validate_gateway()?;
+        if entries.is_empty() {
+            return Err(ConfigError(NO_PROVIDERS.into()));
+        }
         Ok((config, entries))
     }
 
@@ -260,8 +322,8 @@ impl Config {
 
     fn figment(sources: &Sources) -> Result<Figment, ConfigError> {
         let mut figment = Figment::new();
-        if !sources.skip_embedded {
-            figment = figment.merge(Toml::string(EMBEDDED_DEFAULT));
+        if sources.uses_demo() {
+            figment = figment.merge(DemoLayer);
         }
         if let Some(path) = &sources.file {
             if !path.exists() {
@@ -280,7 +342,7 @@ impl Config {
                 .map(|m| m.into_keys().collect())
                 .unwrap_or_default();
             figment = figment.merge(
-                Env::prefixed("ISOGATE_")
+                Env::prefixed(ENV_PREFIX)
                     .split("__")
                     .ignore(&["CONFIG", "LOG"])
                     .map(move |key| map_env_key(key.as_str(), &names).into()),
@@ -293,6 +355,7 @@ impl Config {
         let mut out = Vec::new();
         for (name, value) in &self.providers {
             let origin = origin_of(figment, &format!("providers.{name}"));
+            let layers = layers_of(figment, name, value);
             let fail = |msg: String| ConfigError(format!("providers.{name}{msg} ({origin})"));
             if name.is_empty()
                 || !name
@@ -358,6 +421,7 @@ impl Config {
                 resilience,
                 import_schemes,
                 settings,
+                origin: layers,
             });
         }
         Ok(out)
@@ -412,6 +476,50 @@ fn origin_of(figment: &Figment, key: &str) -> String {
                 .unwrap_or_else(|| format!("from {}", m.name))
         })
         .unwrap_or_else(|| "from defaults".into())
+}
+
+/// The layers that set a provider's keys, in merge order, e.g.
+/// `/etc/isogate.toml + env ISOGATE_PROVIDERS__VSS_PROD__*`.
+fn layers_of(figment: &Figment, name: &str, value: &serde_json::Value) -> String {
+    let mut leaves = Vec::new();
+    leaf_paths(&format!("providers.{name}"), value, &mut leaves);
+    let mut layers: Vec<(usize, String)> = Vec::new();
+    for path in leaves {
+        let Some(meta) = figment.find_metadata(&path) else {
+            continue;
+        };
+        let (rank, label) = if meta.name == DEMO_ORIGIN {
+            (0, "embedded demo".to_owned())
+        } else if let Some(figment::Source::File(file)) = &meta.source {
+            (1, file.display().to_string())
+        } else if meta.name.contains("environment") {
+            let var = name.replace('-', "_").to_ascii_uppercase();
+            (2, format!("env {ENV_PREFIX}PROVIDERS__{var}__*"))
+        } else {
+            (3, meta.name.to_string())
+        };
+        if !layers.iter().any(|(_, l)| *l == label) {
+            layers.push((rank, label));
+        }
+    }
+    layers.sort();
+    let labels: Vec<String> = layers.into_iter().map(|(_, l)| l).collect();
+    if labels.is_empty() {
+        "defaults".into()
+    } else {
+        labels.join(" + ")
+    }
+}
+
+fn leaf_paths(prefix: &str, value: &serde_json::Value, out: &mut Vec<String>) {
+    match value {
+        serde_json::Value::Object(table) if !table.is_empty() => {
+            for (key, v) in table {
+                leaf_paths(&format!("{prefix}.{key}"), v, out);
+            }
+        }
+        _ => out.push(prefix.to_owned()),
+    }
 }
 
 fn describe(figment: &Figment, e: figment::Error) -> ConfigError {
@@ -560,6 +668,143 @@ mod tests {
         assert!(e.0.contains("server.import_dns"), "{e}");
         let e = Config::from_toml("[auth]\nmode = \"keys\"\n").unwrap_err();
         assert!(e.0.contains("auth.keys"), "{e}");
+    }
+
+    fn file(name: &str, body: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("isogate-cfg-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(name);
+        std::fs::write(&path, body).unwrap();
+        path
+    }
+
+    fn names(entries: &[ProviderEntry]) -> Vec<&str> {
+        entries.iter().map(|e| e.name.as_str()).collect()
+    }
+
+    const ONE_VSS: &str = "[providers.vss-campus]\nkind = \"vss\"\nbase_url = \"sim:vss\"\n\
+                           username = \"u\"\npassword = \"p\"\n";
+
+    #[test]
+    fn a_file_with_one_provider_yields_exactly_that_one() {
+        let path = file("one.toml", ONE_VSS);
+        let sources = Sources {
+            file: Some(path.clone()),
+            ..Sources::default()
+        };
+        assert!(!sources.uses_demo());
+        let (config, entries) = Config::load(&sources).unwrap();
+        assert_eq!(names(&entries), ["vss-campus"]);
+        assert_eq!(entries[0].origin, path.display().to_string());
+        // Built-in defaults, not the demo's choices, fill the rest.
+        assert_eq!(config.server.import_dns, "strict");
+        assert_eq!(config.server.listen, ServerConfig::default().listen);
+    }
+
+    #[test]
+    fn nothing_configured_means_the_demo() {
+        let sources = Sources::default();
+        assert!(sources.uses_demo());
+        let (config, entries) = Config::load(&sources).unwrap();
+        assert_eq!(
+            names(&entries),
+            [
+                "cloudmc-legacy",
+                "coxedge-images",
+                "coxedge-prod",
+                "hostkey",
+                "vss-prod"
+            ]
+        );
+        assert!(entries.iter().all(|e| e.origin == "embedded demo"));
+        assert_eq!(config.server.import_dns, "skip");
+    }
+
+    #[test]
+    fn the_demo_flag_layers_the_file_over_the_demo() {
+        let path = file(
+            "over-demo.toml",
+            &format!("{ONE_VSS}[providers.vss-prod]\ncatalogue = \"public\"\n"),
+        );
+        let sources = Sources {
+            file: Some(path.clone()),
+            demo: true,
+            ..Sources::default()
+        };
+        assert!(sources.uses_demo());
+        let (_, entries) = Config::load(&sources).unwrap();
+        assert_eq!(entries.len(), 6, "{:?}", names(&entries));
+        let vss = entries.iter().find(|e| e.name == "vss-prod").unwrap();
+        assert_eq!(vss.settings["catalogue"], "public");
+        assert_eq!(vss.origin, format!("embedded demo + {}", path.display()));
+        let campus = entries.iter().find(|e| e.name == "vss-campus").unwrap();
+        assert_eq!(campus.origin, path.display().to_string());
+    }
+
+    #[test]
+    fn a_configuration_without_providers_is_refused_with_the_way_out() {
+        let path = file("none.toml", "[server]\nlisten = \"127.0.0.1:0\"\n");
+        let e = Config::load(&Sources {
+            file: Some(path),
+            ..Sources::default()
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(!e.contains('\n'), "one line: {e}");
+        for hint in [
+            "no providers configured",
+            "[providers.<name>] kind = ",
+            "ISOGATE_PROVIDERS__<NAME>__KIND",
+            "--demo",
+        ] {
+            assert!(e.contains(hint), "{hint} missing: {e}");
+        }
+    }
+
+    #[test]
+    fn only_provider_variables_turn_the_demo_off() {
+        let vars = |v: &[&str]| v.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        assert!(env_configures_providers(vars(&[
+            "PATH",
+            "ISOGATE_PROVIDERS__VSS__KIND"
+        ])));
+        assert!(env_configures_providers(vars(&[
+            "isogate_providers__vss__password"
+        ])));
+        assert!(!env_configures_providers(vars(&[
+            "ISOGATE_SERVER__LISTEN",
+            "ISOGATE_LOG",
+            "ISOGATE_CONFIG",
+            "ISOGATE_AUTH__MODE",
+            "MY_ISOGATE_PROVIDERS__X__KIND",
+        ])));
+    }
+
+    #[test]
+    fn built_in_defaults_match_what_the_demo_file_sets() {
+        // The demo file restates the defaults; a real configuration must get
+        // the same server, cache and simulator settings without it. Only
+        // import_dns differs on purpose (its simulators never fetch).
+        let (demo, _) = Config::from_toml(EMBEDDED_DEFAULT).unwrap();
+        let mut server = demo.server.clone();
+        assert_eq!(server.import_dns, "skip");
+        server.import_dns = ServerConfig::default().import_dns;
+        assert_eq!(
+            format!("{server:?}"),
+            format!("{:?}", ServerConfig::default())
+        );
+        assert_eq!(
+            format!("{:?}", demo.cache),
+            format!("{:?}", CacheConfig::default())
+        );
+        assert_eq!(
+            format!("{:?}", demo.simulators),
+            format!("{:?}", SimulatorsConfig::default())
+        );
+        assert_eq!(
+            format!("{:?}", demo.auth),
+            format!("{:?}", crate::auth::AuthConfig::default())
+        );
     }
 
     #[test]

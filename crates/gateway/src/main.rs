@@ -20,9 +20,15 @@ static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 #[derive(Debug, Parser)]
 #[command(version)]
 struct Cli {
-    /// A config file layered over the embedded default.
+    /// The configuration file (layered under `ISOGATE_...` variables). With
+    /// neither a file nor `ISOGATE_PROVIDERS__...` variables, the embedded
+    /// demo is served.
     #[arg(long, env = "ISOGATE_CONFIG", global = true)]
     config: Option<PathBuf>,
+    /// Serve the embedded demo (simulated providers), with `--config` and
+    /// `ISOGATE_...` variables layered over it (to add API keys, say).
+    #[arg(long, global = true)]
+    demo: bool,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -31,8 +37,11 @@ struct Cli {
 enum Command {
     /// Serve (the default).
     Serve,
-    /// Validate the configuration and exit.
+    /// Validate the configuration, print the providers it would serve and
+    /// where each came from, and exit.
     CheckConfig,
+    /// Serve the embedded demo (the same as `--demo`).
+    Demo,
 }
 
 #[tokio::main]
@@ -41,7 +50,7 @@ async fn main() -> std::process::ExitCode {
     let sources = Sources {
         file: cli.config.clone(),
         env: true,
-        skip_embedded: false,
+        demo: cli.demo || matches!(cli.command, Some(Command::Demo)),
     };
     let (config, entries) = match Config::load(&sources) {
         Ok(loaded) => loaded,
@@ -59,7 +68,16 @@ async fn main() -> std::process::ExitCode {
                 return std::process::ExitCode::from(2);
             }
         }
-        println!("config ok: {} provider(s)", entries.len());
+        let mut report = format!("config ok: {} provider(s)\n", entries.len());
+        for entry in &entries {
+            report.push_str(&format!(
+                "  {} ({}) from {}\n",
+                entry.name,
+                entry.kind.as_str(),
+                entry.origin
+            ));
+        }
+        print!("{report}");
         return std::process::ExitCode::SUCCESS;
     }
     if let Err(e) = isogate::auth::check_listen(&config.auth, config.server.listen) {

@@ -1,4 +1,7 @@
-//! The real binary: no keyless public bind, and API keys reloaded on SIGHUP.
+//! The real binary: no keyless public bind, API keys reloaded on SIGHUP, and a
+//! configuration of real upstreams served with the simulators off. The
+//! gateway-only configs here name no providers, so they ask for the demo
+//! under them with `--demo`.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -52,14 +55,24 @@ impl Drop for Server {
     }
 }
 
-/// Starts the binary on `config` with `ISOGATE_LOG=log`: the server, its
-/// address, and the thread collecting its stdout until it exits (kept
-/// draining: a closed pipe would make its `println!` panic).
+/// Starts the binary on the demo with `config` over it and `ISOGATE_LOG=log`.
 fn start(
     config: &std::path::Path,
     log: &str,
 ) -> (Server, String, std::thread::JoinHandle<Vec<String>>) {
+    start_with(&["--demo"], config, log)
+}
+
+/// Starts the binary with `args` and `--config config` and `ISOGATE_LOG=log`:
+/// the server, its address, and the thread collecting its stdout until it
+/// exits (kept draining: a closed pipe would make its `println!` panic).
+fn start_with(
+    args: &[&str],
+    config: &std::path::Path,
+    log: &str,
+) -> (Server, String, std::thread::JoinHandle<Vec<String>>) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_isogate"))
+        .args(args)
         .arg("--config")
         .arg(config)
         .env_remove("ISOGATE_CONFIG")
@@ -90,6 +103,7 @@ fn start(
 fn a_keyless_public_listen_is_refused_unless_auth_is_none_explicitly() {
     let path = config_file("public.toml", "[server]\nlisten = \"0.0.0.0:0\"\n");
     let out = Command::new(env!("CARGO_BIN_EXE_isogate"))
+        .arg("--demo")
         .arg("--config")
         .arg(&path)
         .env_remove("ISOGATE_CONFIG")
@@ -99,6 +113,53 @@ fn a_keyless_public_listen_is_refused_unless_auth_is_none_explicitly() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("refusing to listen on 0.0.0.0:0"), "{err}");
     assert!(err.contains("mode = \"none\""), "{err}");
+}
+
+#[test]
+fn real_upstreams_are_served_alone_with_the_simulators_off() {
+    // A VSS upstream over loopback (the simulator as a stand-in), named by
+    // URL: nothing in the config uses `sim:`, so simulators.enabled = false
+    // must start (it used to refuse: the demo's sim: providers leaked in).
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let upstream = rt
+        .block_on(isogate_sim::vss::start(isogate_sim::vss::Options::default()))
+        .unwrap();
+    let path = config_file(
+        "real.toml",
+        &format!(
+            "[server]\nlisten = \"127.0.0.1:0\"\n[simulators]\nenabled = false\n\
+             [providers.vss-campus]\nkind = \"vss\"\nbase_url = \"{}\"\n\
+             username = \"sim-user\"\npassword = \"sim-password\"\n",
+            upstream.base_url()
+        ),
+    );
+    let (_server, addr, _) = start_with(&[], &path, "warn");
+    let get = |target: &str| {
+        let mut s = TcpStream::connect(&addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        exchange(
+            &mut s,
+            &format!("GET {target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"),
+        )
+    };
+    let (status, _, body) = get("/v1/providers");
+    assert_eq!(status, 200);
+    let providers: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    let names: Vec<&str> = providers["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["vss-campus"], "{providers}");
+    let (status, _, body) = get("/v1/isos?per_page=5");
+    let listing: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(status, 200, "{listing}");
+    let sources = listing["sources"].as_array().unwrap();
+    assert_eq!(sources.len(), 1, "{listing}");
+    assert_eq!(sources[0]["provider"], "vss-campus", "{listing}");
+    assert_eq!(sources[0]["status"], "ok", "{listing}");
+    assert!(listing["meta"]["total"].as_u64().unwrap() > 0, "{listing}");
 }
 
 #[cfg(unix)]
