@@ -5,7 +5,8 @@
 //! - Entity URLs are `{base}/services/{service_code}/{environment}/{segments..}`
 //!   with every segment percent-encoded; an optional `org_id` query parameter.
 //! - `{data}` and `{data, metadata}` envelopes are unwrapped here; non-2xx
-//!   answers go through [`crate::error::parse_error`].
+//!   answers, and 2xx answers with a top-level `errors` field, go through
+//!   [`crate::error::parse_error`] (see [`crate::error::answer_error`]).
 //! - Tasks are read at `{base}/tasks/{id}` in either documented shape.
 //!
 //! Methods return errors without provider or operation; the provider adds both.
@@ -22,7 +23,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 use url::Url;
 
-use crate::error::{body_error, decode_error, parse_error, parse_retry_after, transport_error};
+use crate::error::{answer_error, body_error, decode_error, parse_retry_after, transport_error};
 use crate::model::{AcceptedBody, DataEnvelope, EachData, IsoDto, TaskBody};
 
 /// How to reach one CloudMC environment.
@@ -73,7 +74,7 @@ pub enum TaskState {
     Pending,
     /// `SUCCESS`.
     Success,
-    /// `FAILURE`.
+    /// `FAILED` (the CloudMC docs) or `FAILURE` (Cox's Go client).
     Failure,
 }
 
@@ -163,8 +164,8 @@ impl CloudMcClient {
         self.root_url(&all)
     }
 
-    /// Sends one request and returns the 2xx body; other statuses go through
-    /// `parse_error`. Never retries.
+    /// Sends one request and returns the 2xx body; other statuses, and 2xx
+    /// bodies with `errors`, go through `parse_error`. Never retries.
     pub async fn send(
         &self,
         method: Method,
@@ -199,11 +200,14 @@ impl CloudMcClient {
             .get(RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .and_then(parse_retry_after);
-        let bytes = resp.bytes().await;
-        if status.is_success() {
-            return bytes.map_err(body_error);
-        }
-        let mut err = parse_error(status.as_u16(), &bytes.unwrap_or_default());
+        let bytes = if status.is_success() {
+            resp.bytes().await.map_err(body_error)?
+        } else {
+            resp.bytes().await.unwrap_or_default()
+        };
+        let Some(mut err) = answer_error(status.as_u16(), &bytes) else {
+            return Ok(bytes);
+        };
         if status == StatusCode::TOO_MANY_REQUESTS
             && let Some(after) = retry_after
         {
@@ -219,9 +223,7 @@ impl CloudMcClient {
         query: &[(&str, &str)],
     ) -> Result<T> {
         let bytes = self.send(Method::GET, url, query, None).await?;
-        let env: DataEnvelope<T> =
-            serde_json::from_slice(&bytes).map_err(|e| decode_error("answer", &e))?;
-        Ok(env.data)
+        decode_data(&bytes)
     }
 
     /// GET `{"data": [..]}` and convert each element as it is decoded.
@@ -314,11 +316,15 @@ impl CloudMcClient {
     }
 }
 
+/// `{"data": T}` unwrapped (a 2xx body that `send` let through).
+pub fn decode_data<T: DeserializeOwned>(bytes: &[u8]) -> Result<T> {
+    let env: DataEnvelope<T> =
+        serde_json::from_slice(bytes).map_err(|e| decode_error("answer", &e))?;
+    Ok(env.data)
+}
+
 /// `{"data": [..]}` with each element converted as it is decoded.
-pub(crate) fn decode_each<T>(
-    bytes: &[u8],
-    mut convert: impl FnMut(Value) -> Result<T>,
-) -> Result<Vec<T>> {
+pub fn decode_each<T>(bytes: &[u8], mut convert: impl FnMut(Value) -> Result<T>) -> Result<Vec<T>> {
     let mut failed = None;
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let seed = EachData {
@@ -342,6 +348,8 @@ pub(crate) fn iso_dto(v: &Value) -> Result<IsoDto> {
     IsoDto::deserialize(v).map_err(|e| decode_error("ISO object", &e))
 }
 
+// CloudMC docs and JS client: PENDING | SUCCESS | FAILED; Cox's Go client
+// (terraform-provider-coxedge apiclient) checks FAILURE: both end a task.
 fn task_state(s: &str) -> TaskState {
     match s.to_ascii_uppercase().as_str() {
         "SUCCESS" | "SUCCEEDED" | "COMPLETED" | "DONE" => TaskState::Success,

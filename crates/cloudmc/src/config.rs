@@ -1,4 +1,9 @@
 //! Configuration of a CloudMC ISO provider.
+//!
+//! Source: the CloudMC docs (cloudops/cloudmc-api-docs `_getting_started.md`):
+//! `{base}/services/{service_code}/{environment}/...` with `MC-Api-Key`; the
+//! base URL is configuration, and `api_version` selects fields and operations
+//! only, never the URL (current CloudMC serves all of v2 under `/api/v1` too).
 
 use std::time::Duration;
 
@@ -35,7 +40,7 @@ pub struct CloudMcConfig {
     /// An optional sub-organisation, sent as `org_id`.
     #[serde(default)]
     pub org_id: Option<String>,
-    /// `v1` or `v2` (default).
+    /// `v1` or `v2` (default): which fields and operations, not which URL.
     #[serde(default)]
     pub api_version: ApiVersion,
     /// Whole-request timeout in milliseconds.

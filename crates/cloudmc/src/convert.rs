@@ -11,6 +11,11 @@
 //! - `created` -> `created_at`; an unparseable value is `None` plus the label
 //!   `created_raw`.
 //! - Empty `description` -> `None`.
+//! - Tasks: `PENDING`/`SUCCESS`/`FAILED` (or `FAILURE`) -> pending/succeeded/
+//!   failed; `created` (RFC 3339, or the older 12-hour form) -> `created_at`.
+//!
+//! Source: the CloudMC docs (cloudops/cloudmc-api-docs `_getting_started.md`:
+//! task states and RFC 3339 `created`) and the ISO seeds for the fields.
 
 use isogate_core::time::{parse_or_label, parse_timestamp};
 use isogate_core::{

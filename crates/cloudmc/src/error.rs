@@ -2,9 +2,9 @@
 //! transport failures (contract all#3).
 //!
 //! CloudMC errors are `{"errors":[{"code":2012,"message":"...","context":{...}}]}`
-//! with HTTP 400/403/404/405/500 (and 401 for a bad key). Only the first
-//! error's `message` and `code` are kept; `context` may echo request data and
-//! is dropped.
+//! with HTTP 400/403/404/405/500 (and 401 for a bad key), and also inside a
+//! 2xx (see [`answer_error`]). Only the first error's `message` and `code` are
+//! kept; `context` may echo request data and is dropped.
 
 use std::time::Duration;
 
@@ -41,13 +41,66 @@ pub fn upstream_message(body: &[u8]) -> Option<String> {
     })
 }
 
-/// Maps a non-2xx CloudMC answer to an error of the right kind.
+/// Whether a 2xx body carries a top-level `errors` field that makes it an
+/// error. `"errors": null` or `[]` next to a `data` field is a success (an
+/// empty error list says nothing failed) [guess]; without `data` it is not.
+fn has_errors_field(body: &[u8]) -> bool {
+    // `Some(Null)` for `"errors": null`, `None` when the key is absent.
+    fn present<'de, D: serde::Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<serde_json::Value>, D::Error> {
+        serde_json::Value::deserialize(d).map(Some)
+    }
+    #[derive(Deserialize)]
+    struct Probe {
+        #[serde(default, deserialize_with = "present")]
+        errors: Option<serde_json::Value>,
+        #[serde(default)]
+        data: Option<serde::de::IgnoredAny>,
+    }
+    // The probe re-reads the body, so only bodies that can hold the key pay
+    // for it (a 22k-item listing is ~10 MB; `str::contains` is a fast scan).
+    let maybe = match std::str::from_utf8(body) {
+        Ok(s) => s.contains("\"errors\""),
+        Err(_) => body.windows(8).any(|w| w == b"\"errors\""),
+    };
+    // Only an object has fields (serde would read an array as a struct too).
+    let object = body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
+    if !maybe || !object {
+        return false;
+    }
+    match serde_json::from_slice::<Probe>(body) {
+        Ok(Probe {
+            errors: Some(errors),
+            data,
+        }) => {
+            let empty = errors.is_null() || errors.as_array().is_some_and(Vec::is_empty);
+            !empty || data.is_none()
+        }
+        // No top-level `errors`, or not an object: the decoder reports it.
+        _ => false,
+    }
+}
+
+/// The error an answer stands for, if any: every non-2xx, and a 2xx whose
+/// body has a top-level `errors` field, both through [`parse_error`].
+// CloudMC `_getting_started.md`: "if the response contains the errors field,
+// the request was not successful", whatever the HTTP status.
+pub fn answer_error(status: u16, body: &[u8]) -> Option<Error> {
+    if !(200..300).contains(&status) || has_errors_field(body) {
+        Some(parse_error(status, body))
+    } else {
+        None
+    }
+}
+
+/// Maps a CloudMC error answer to an error of the right kind.
 ///
 /// 400/409/422 `InvalidInput`, 401 `Unauthorized`, 403 `Forbidden`, 404
 /// `NotFound`, 405 `Unsupported`, 429 `RateLimited` (retryable; the caller
-/// adds `Retry-After`), 5xx `Upstream` retryable, any other status `Upstream`
-/// not retryable. The message is the upstream's first error message when the
-/// body has one.
+/// adds `Retry-After`), 5xx `Upstream` retryable, any other status (a 2xx
+/// with `errors` included) `Upstream` not retryable. The message is the
+/// upstream's first error message when the body has one.
 pub fn parse_error(status: u16, body: &[u8]) -> Error {
     let kind = match status {
         400 | 409 | 422 => ErrorKind::InvalidInput,
@@ -58,8 +111,13 @@ pub fn parse_error(status: u16, body: &[u8]) -> Error {
         429 => ErrorKind::RateLimited,
         _ => ErrorKind::Upstream,
     };
-    let message = upstream_message(body)
-        .unwrap_or_else(|| format!("upstream answered HTTP {status} without an error message"));
+    let message = upstream_message(body).unwrap_or_else(|| {
+        if (200..300).contains(&status) {
+            format!("upstream answered HTTP {status} with an errors field but no message")
+        } else {
+            format!("upstream answered HTTP {status} without an error message")
+        }
+    });
     let err = Error::new(kind, message).with_status(status);
     match status {
         500..=599 | 429 => err.with_retryable(true),
@@ -214,6 +272,43 @@ mod tests {
             assert!(e.message().contains(contains), "{status}: {}", e.message());
             assert_eq!(e.upstream_status(), Some(*status));
         }
+    }
+
+    #[test]
+    fn errors_inside_a_2xx_are_errors_and_nested_ones_are_not() {
+        let e = answer_error(
+            200,
+            br#"{"errors":[{"code":2004,"message":"ISO 'x' was not found","context":{}}]}"#,
+        )
+        .unwrap();
+        assert_eq!(e.kind(), ErrorKind::Upstream);
+        assert!(!e.retryable());
+        assert_eq!(e.upstream_status(), Some(200));
+        assert_eq!(e.message(), "ISO 'x' was not found (code 2004)");
+        let e = answer_error(202, br#"{"errors":[]}"#).unwrap();
+        assert!(
+            e.message().contains("HTTP 202 with an errors field"),
+            "{}",
+            e.message()
+        );
+        assert!(answer_error(200, br#"{"errors":null}"#).is_some());
+        for fine in [
+            &br#"{"data":[{"id":"a","name":"errors"}]}"#[..],
+            br#"{"data":{"id":"t","status":"FAILED","result":{"errors":[{"message":"m"}]}}}"#,
+            br#"{"taskId":"t","taskStatus":"FAILED","result":{"errors":[{"message":"m"}]}}"#,
+            br#"{"data":[],"errors":[]}"#,
+            br#"{"data":[],"errors":null}"#,
+            br#"["errors"]"#,
+            b"",
+            b"not json \"errors\"",
+        ] {
+            assert!(
+                answer_error(200, fine).is_none(),
+                "{}",
+                String::from_utf8_lossy(fine)
+            );
+        }
+        assert_eq!(answer_error(404, b"").unwrap().kind(), ErrorKind::NotFound);
     }
 
     #[test]

@@ -344,3 +344,114 @@ async fn org_id_is_sent() {
     let p = CloudMcProvider::new("mc", cfg).unwrap();
     assert_eq!(p.list_all().await.unwrap_err().kind(), ErrorKind::Forbidden);
 }
+
+#[tokio::test]
+async fn errors_inside_a_200_are_typed_errors_and_a_delete_is_not_done() {
+    let (sim, p) = setup(Options::default()).await;
+    let before = p.list_all().await.unwrap().len();
+    let req = ImportRequest {
+        name: "drivers".into(),
+        description: Some("driver disk".into()),
+        url: "http://mirror.example/drivers.iso".into(),
+        zone_id: Some(SEED_ZONE_ID.into()),
+        ..Default::default()
+    };
+    let attach = AttachRequest {
+        instance_id: INSTANCE_IDS[1].into(),
+    };
+    sim.control().set_faults(Faults {
+        errors_in_200: true,
+        ..Default::default()
+    });
+    let results = [
+        ("delete", p.delete(SEED_ISO_ID).await.map(|_| ())),
+        ("import", p.import(&req).await.map(|_| ())),
+        ("list", p.list_all().await.map(|_| ())),
+        ("get", p.get(SEED_ISO_ID, false).await.map(|_| ())),
+        ("attach", p.attach(SEED_ISO_ID, &attach).await.map(|_| ())),
+        ("task", p.task("any-task").await.map(|_| ())),
+    ];
+    for (op, r) in results {
+        let e = r.unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Upstream, "{op}: {e:?}");
+        assert!(!e.retryable(), "{op}");
+        assert_eq!(e.provider(), Some("mc-test"), "{op}");
+        assert_eq!(e.operation(), Some(op), "{op}");
+        assert_eq!(e.upstream_status(), Some(200), "{op}");
+        assert_eq!(
+            e.message(),
+            "injected error in a 200 answer (code 9000)",
+            "{op}: the upstream's message, not a decode error"
+        );
+    }
+    sim.control().heal();
+    // The upstream said the requests failed, and they did: nothing changed.
+    assert_eq!(p.list_all().await.unwrap().len(), before);
+    assert_eq!(
+        p.get(SEED_ISO_ID, false).await.unwrap().native_id,
+        SEED_ISO_ID
+    );
+}
+
+#[tokio::test]
+async fn tasks_read_failed_with_an_rfc3339_created_and_the_old_shape_failure() {
+    for legacy in [false, true] {
+        let (_sim, p) = setup(Options {
+            legacy_tasks: legacy,
+            ..Default::default()
+        })
+        .await;
+        // Detaching from an instance without an ISO is a task that fails.
+        let started = chrono::Utc::now() - chrono::Duration::seconds(2);
+        let outcome = p
+            .detach(&DetachRequest {
+                instance_id: INSTANCE_IDS[2].into(),
+            })
+            .await
+            .unwrap();
+        let Outcome::Accepted { task } = &outcome else {
+            panic!("a task")
+        };
+        let pending = p.task(&task.id).await.unwrap();
+        assert_eq!(pending.status, TaskStatus::Pending);
+        let failed = wait(&p, outcome).await;
+        assert_eq!(failed.status, TaskStatus::Failed, "legacy {legacy}");
+        assert!(failed.error.unwrap().message.contains("No ISO is attached"));
+        if legacy {
+            // The old shape has no `created`.
+            assert_eq!(failed.created_at, None);
+        } else {
+            let created = failed.created_at.expect("RFC 3339 created is parsed");
+            assert!(created >= started && created <= chrono::Utc::now());
+        }
+    }
+}
+
+#[tokio::test]
+async fn v2_operations_under_an_api_v1_base_url() {
+    // The API version is about fields and operations, not the URL.
+    let sim = cloudmc::start(Options {
+        task_delay: DELAY,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let mut cfg = config(&sim, ApiVersion::V2, cloudmc::DEFAULT_API_KEY);
+    cfg.base_url = format!("{}{}", sim.origin(), cloudmc::V2_ALSO_AT);
+    let p = CloudMcProvider::new("mc-v1-url", cfg).unwrap();
+    let items = p.list_all().await.unwrap();
+    assert!(items.iter().any(|i| i.created_at.is_some()), "v2 fields");
+    let gone = wait(&p, p.delete(SEED_ISO_ID).await.unwrap()).await;
+    assert_eq!(gone.status, TaskStatus::Succeeded);
+    let path = format!(
+        "DELETE /api/v1/services/{}/{}/isos/{SEED_ISO_ID}",
+        cloudmc::SERVICE_CODE,
+        cloudmc::ENVIRONMENT
+    );
+    assert_eq!(sim.control().count(&path), 1);
+    assert!(
+        sim.control()
+            .count(&format!("GET /api/v1/tasks/{}", gone.id))
+            >= 1
+    );
+}

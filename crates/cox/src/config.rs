@@ -1,4 +1,9 @@
 //! Configuration of a Cox Edge images provider.
+//!
+//! Defaults follow Cox's own Go client (terraform-provider-coxedge
+//! `apiclient`): base `https://portal.coxedge.com/api/v2`, service code
+//! `edge-services`. Deployments on the old paths set `base_url = ".../api/v1"`
+//! and `service_code = "cox"`.
 
 use std::time::Duration;
 
@@ -12,11 +17,13 @@ use serde::Deserialize;
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CoxConfig {
-    /// The API base URL, e.g. `https://portal.coxedge.com/api/v1`.
+    /// The API base URL, e.g. `https://portal.coxedge.com/api/v2` (Cox's Go
+    /// client; `/api/v1` before 2022); never hard-coded.
     pub base_url: String,
     /// The `MC-Api-Key`.
     pub api_key: SecretString,
-    /// The service connection code; `cox` unless told otherwise.
+    /// The service connection code; `edge-services` (Cox's Go client) unless
+    /// told otherwise (`cox` on the old paths).
     #[serde(default = "default_service_code")]
     pub service_code: String,
     /// The environment name, e.g. `test-area`.
@@ -35,8 +42,11 @@ pub struct CoxConfig {
     pub connect_timeout_ms: u64,
 }
 
+/// The service code Cox's Go client calls (`.../services/edge-services/{env}/images`).
+pub const DEFAULT_SERVICE_CODE: &str = "edge-services";
+
 fn default_service_code() -> String {
-    "cox".into()
+    DEFAULT_SERVICE_CODE.into()
 }
 
 impl CoxConfig {
@@ -66,12 +76,20 @@ mod tests {
     #[test]
     fn defaults_unknown_fields_and_named_validation_errors() {
         let c: CoxConfig = serde_json::from_value(serde_json::json!({
-            "base_url": "https://portal.example/api/v1",
+            "base_url": "https://portal.example/api/v2",
             "api_key": "cox-k3y",
             "environment": "test-area",
         }))
         .unwrap();
-        assert_eq!(c.service_code, "cox");
+        assert_eq!(c.service_code, "edge-services");
+        // The old paths stay configurable.
+        let old: CoxConfig = serde_json::from_value(serde_json::json!({
+            "base_url": "https://portal.example/api/v1",
+            "api_key": "k", "environment": "e", "service_code": "cox",
+        }))
+        .unwrap();
+        assert_eq!(old.service_code, "cox");
+        assert!(old.validate().is_ok());
         assert!(!c.include_only_system_images);
         assert_eq!(c.timeout_ms, 10_000);
         assert!(c.validate().is_ok());

@@ -11,6 +11,9 @@
 //! - labels: `family`, `tag`, `reference`, `slug`, `stack_id` (when present).
 //! - `createdAt` (RFC 3339) -> `created_at`; unparseable -> `None` plus `created_raw`.
 //! - Images carry no size, OS, zones, bootable or extractable flag: those stay unknown.
+//!
+//! Source: Cox's own Go client (coxedge/terraform-provider-coxedge
+//! `apiclient`: the image object, ids with `/` concatenated raw) and seed 004.
 
 use isogate_cloudmc::error::decode_error;
 use isogate_core::time::parse_or_label;

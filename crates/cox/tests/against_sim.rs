@@ -45,7 +45,7 @@ async fn lists_gets_and_filters_system_images() {
     assert!(only.iter().all(|i| i.labels["slug"] == "cox-edge"));
     assert!(
         sim.control()
-            .count_prefix("GET /api/v1/services/cox/test-area/images")
+            .count_prefix("GET /api/v2/services/edge-services/test-area/images")
             > 0
     );
 }
@@ -98,4 +98,94 @@ async fn wrong_key_timeouts_and_refusals() {
     sim.stop_listening();
     let e = p.list_all().await.unwrap_err();
     assert_eq!((e.kind(), e.retryable()), (ErrorKind::Unavailable, true));
+}
+
+#[tokio::test]
+async fn the_default_service_code_and_the_old_paths_both_reach_the_simulator() {
+    let sim = cox::start(Options::default()).await.unwrap();
+    // Cox's Go client: {base}/api/v2/services/edge-services/{env}/images,
+    // reached with the adapter's default service code.
+    let mut current: CoxConfig = serde_json::from_value(serde_json::json!({
+        "base_url": sim.base_url(),
+        "api_key": cox::DEFAULT_API_KEY,
+        "environment": cox::ENVIRONMENT,
+    }))
+    .unwrap();
+    current.timeout_ms = 500;
+    assert!(sim.base_url().ends_with("/api/v2"));
+    let p = CoxProvider::new("cox-test", current.clone()).unwrap();
+    let listed = p.list_all().await.unwrap();
+    assert_eq!(
+        p.get(SEED_IMAGE_IDS[1], false).await.unwrap().native_id,
+        SEED_IMAGE_IDS[1]
+    );
+    assert!(
+        sim.control().count(&format!(
+            "GET /api/v2/services/edge-services/{}/images",
+            cox::ENVIRONMENT
+        )) >= 1
+    );
+    // The pre-2022 paths, configured: the same catalogue.
+    let old = CoxProvider::new(
+        "cox-old",
+        CoxConfig {
+            base_url: format!("{}{}", sim.origin(), cox::LEGACY_BASE_PATH),
+            service_code: cox::LEGACY_SERVICE_CODE.into(),
+            ..current.clone()
+        },
+    )
+    .unwrap();
+    let old_listed = old.list_all().await.unwrap();
+    let ids = |v: &[isogate_core::Iso]| v.iter().map(|i| i.native_id.clone()).collect::<Vec<_>>();
+    assert_eq!(ids(&old_listed), ids(&listed));
+    assert_eq!(
+        sim.control().count(&format!(
+            "GET /api/v1/services/cox/{}/images",
+            cox::ENVIRONMENT
+        )),
+        1
+    );
+    // A base with the other generation's service code is an unknown
+    // service connection, named as such.
+    let mixed = CoxProvider::new(
+        "cox-mixed",
+        CoxConfig {
+            service_code: cox::LEGACY_SERVICE_CODE.into(),
+            ..current
+        },
+    )
+    .unwrap();
+    let e = mixed.list_all().await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::NotFound);
+    assert!(
+        e.message().contains("Service connection 'cox'"),
+        "{}",
+        e.message()
+    );
+}
+
+#[tokio::test]
+async fn errors_inside_a_200_are_typed_errors_naming_the_provider() {
+    let sim = cox::start(Options::default()).await.unwrap();
+    let p = CoxProvider::new("cox-test", config(&sim, cox::DEFAULT_API_KEY, false)).unwrap();
+    sim.control().set_faults(Faults {
+        errors_in_200: true,
+        ..Default::default()
+    });
+    let list = p.list_all().await.unwrap_err();
+    let get = p.get(SEED_IMAGE_IDS[0], false).await.unwrap_err();
+    for (e, op) in [(list, "list"), (get, "get")] {
+        assert_eq!(e.kind(), ErrorKind::Upstream, "{op}: {e:?}");
+        assert_eq!(e.provider(), Some("cox-test"));
+        assert_eq!(e.operation(), Some(op));
+        assert_eq!(e.upstream_status(), Some(200));
+        assert!(
+            e.message().contains("injected error in a 200 answer"),
+            "{op}: the upstream's own message, not a decode error: {}",
+            e.message()
+        );
+    }
+    assert_eq!(sim.control().faulted(), 2);
+    sim.control().heal();
+    assert!(p.get(SEED_IMAGE_IDS[0], false).await.is_ok());
 }

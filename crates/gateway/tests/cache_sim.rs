@@ -18,7 +18,7 @@ const LISTINGS: [(&str, &str); 6] = [
         "cloudmc-v2",
         "GET /api/v2/services/compute-on/test_area/isos",
     ),
-    ("cox", "GET /api/v1/services/cox/test-area/images"),
+    ("cox", "GET /api/v2/services/edge-services/test-area/images"),
     ("vss", "GET /v2/iso"),
     ("vss", "GET /v2/user/image/iso"),
     ("action", "action:list_iso"),

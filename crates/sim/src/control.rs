@@ -34,6 +34,9 @@ pub struct Faults {
     pub malformed_json: bool,
     /// Send half of the body, then drop the connection.
     pub truncate: bool,
+    /// Answer HTTP 200 with the upstream's error body, before the handler
+    /// runs (CloudMC: an `errors` field means failure whatever the status).
+    pub errors_in_200: bool,
     /// Only requests whose path contains this are affected.
     pub path_contains: Option<String>,
     /// Only these methods are affected (upper case); empty means all.

@@ -1,7 +1,11 @@
-//! Simulator of Cox Edge images (a CloudMC "images" entity), after seed 004.
+//! Simulator of Cox Edge images (a CloudMC "images" entity), after seed 004
+//! and Cox's own Go client (terraform-provider-coxedge `apiclient`).
 //!
-//! - `GET /api/v1/services/cox/test-area/images[?includeOnlySystemImages=true]`
-//! - `GET /api/v1/services/cox/test-area/images/{stackId}/{family}/{tag}`
+//! - `GET /api/v2/services/edge-services/test-area/images[?includeOnlySystemImages=true]`
+//! - `GET /api/v2/services/edge-services/test-area/images/{stackId}/{family}/{tag}`
+//! - the same under the old base and service code, `/api/v1/services/cox/...`
+//!   (Cox moved to `/api/v2` and `edge-services` in 2022); each base accepts
+//!   only its own service code, so an adapter's configuration is checked.
 //!
 //! Auth, envelopes and errors are CloudMC's: `MC-Api-Key` on every call, an
 //! optional `org_id` (only [`crate::cloudmc::ORG_ID`] is accepted, else 403),
@@ -37,12 +41,16 @@ use crate::{Faults, ServeOptions, SimServer};
 
 /// The API key the simulator accepts unless told otherwise.
 pub const DEFAULT_API_KEY: &str = "sim-cox-key";
-/// The service code in every path.
-pub const SERVICE_CODE: &str = "cox";
+/// The service code of the current paths (Cox's Go client).
+pub const SERVICE_CODE: &str = "edge-services";
 /// The environment in every path.
 pub const ENVIRONMENT: &str = "test-area";
-/// The API base path.
-pub const BASE_PATH: &str = "/api/v1";
+/// The API base path (`base_url()` ends in it).
+pub const BASE_PATH: &str = "/api/v2";
+/// The old base path, still served with [`LEGACY_SERVICE_CODE`].
+pub const LEGACY_BASE_PATH: &str = "/api/v1";
+/// The old service code, accepted under [`LEGACY_BASE_PATH`] only.
+pub const LEGACY_SERVICE_CODE: &str = "cox";
 /// The stack of Cox's own (system) images, as in the seed.
 pub const SYSTEM_STACK_ID: &str = "a8050b2b-39eb-4929-bce5-1af42055903e";
 /// The slug of system images.
@@ -231,22 +239,42 @@ fn catalogue(seed: u64, scale: Option<usize>) -> Vec<Image> {
     out
 }
 
-/// Starts the simulator; its `base_url()` ends in `/api/v1`.
+/// One base path and the service code it accepts.
+#[derive(Clone)]
+struct Scoped {
+    sim: Arc<Sim>,
+    service: &'static str,
+}
+
+/// Starts the simulator; its `base_url()` ends in `/api/v2`.
 pub async fn start(opts: Options) -> std::io::Result<SimServer> {
     let sim = Arc::new(Sim {
         api_key: opts.api_key.clone(),
         images: catalogue(opts.seed, opts.scale),
     });
-    let svc = format!("{BASE_PATH}/services/{{service}}/{{env}}/images");
-    let app = Router::new()
-        .route(&svc, get(list).fallback(crate::cloudmc::not_allowed))
-        .route(
-            &format!("{svc}/{{*id}}"),
-            get(get_one).fallback(crate::cloudmc::not_allowed),
-        )
+    let mut app: Router = Router::new();
+    for (base, service) in [
+        (BASE_PATH, SERVICE_CODE),
+        (LEGACY_BASE_PATH, LEGACY_SERVICE_CODE),
+    ] {
+        let svc = format!("{base}/services/{{service}}/{{env}}/images");
+        let scoped = Scoped {
+            sim: sim.clone(),
+            service,
+        };
+        app = app.merge(
+            Router::new()
+                .route(&svc, get(list).fallback(crate::cloudmc::not_allowed))
+                .route(
+                    &format!("{svc}/{{*id}}"),
+                    get(get_one).fallback(crate::cloudmc::not_allowed),
+                )
+                .with_state(scoped),
+        );
+    }
+    let app = app
         .fallback(crate::cloudmc::not_found)
-        .layer(middleware::from_fn_with_state(sim.clone(), auth))
-        .with_state(sim);
+        .layer(middleware::from_fn_with_state(sim, auth));
     let shape: crate::ErrorShape = Arc::new(|status, msg| {
         let code = if status.as_u16() == 429 { 1429 } else { 9000 };
         errors_response(status, code, msg, json!({}))
@@ -263,8 +291,8 @@ async fn auth(State(sim): State<Arc<Sim>>, req: Request, next: Next) -> Response
     next.run(req).await
 }
 
-fn scope_error(service: &str, env: &str) -> Option<Response> {
-    let (what, value) = if service != SERVICE_CODE {
+fn scope_error(expected: &str, service: &str, env: &str) -> Option<Response> {
+    let (what, value) = if service != expected {
         ("Service connection", service)
     } else if env != ENVIRONMENT {
         ("Environment", env)
@@ -289,11 +317,11 @@ fn invalid(field: &str, message: &str) -> Response {
 }
 
 async fn list(
-    State(sim): State<Arc<Sim>>,
+    State(Scoped { sim, service: code }): State<Scoped>,
     Path((service, env)): Path<(String, String)>,
     Query(q): Query<std::collections::HashMap<String, String>>,
 ) -> Response {
-    if let Some(resp) = scope_error(&service, &env) {
+    if let Some(resp) = scope_error(code, &service, &env) {
         return resp;
     }
     let only_system = match q
@@ -321,10 +349,10 @@ async fn list(
 }
 
 async fn get_one(
-    State(sim): State<Arc<Sim>>,
+    State(Scoped { sim, service: code }): State<Scoped>,
     Path((service, env, id)): Path<(String, String, String)>,
 ) -> Response {
-    if let Some(resp) = scope_error(&service, &env) {
+    if let Some(resp) = scope_error(code, &service, &env) {
         return resp;
     }
     let segments: Vec<&str> = id.split('/').collect();

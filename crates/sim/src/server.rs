@@ -266,6 +266,10 @@ async fn fault_layer(State(layered): State<Layered>, req: Request, next: Next) -
         };
         return (layered.error_shape)(status, "injected failure");
     }
+    if faults.errors_in_200 {
+        control.record_fault();
+        return (layered.error_shape)(StatusCode::OK, "injected error in a 200 answer");
+    }
     let resp = next.run(req).await;
     if !(faults.malformed_json || faults.truncate) {
         return resp;

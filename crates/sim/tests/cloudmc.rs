@@ -383,7 +383,9 @@ async fn attach_is_one_iso_per_instance_and_tasks_progress_in_both_shapes() {
         let second = resp["taskId"].as_str().unwrap().to_owned();
         assert_eq!(s.finish(&first, legacy).await.0, "SUCCESS");
         let (status, result) = s.finish(&second, legacy).await;
-        assert_eq!(status, "FAILURE");
+        // The docs' FAILED; the old shape's FAILURE (Cox's Go client).
+        let failed = if legacy { "FAILURE" } else { "FAILED" };
+        assert_eq!(status, failed);
         assert!(
             result["errors"][0]["message"]
                 .as_str()
@@ -392,7 +394,13 @@ async fn attach_is_one_iso_per_instance_and_tasks_progress_in_both_shapes() {
         );
         if !legacy {
             let t = s.task(&first).await;
-            assert!(t["data"]["created"].as_str().unwrap().ends_with(" Z"));
+            let created = t["data"]["created"].as_str().unwrap();
+            let at = chrono::DateTime::parse_from_rfc3339(created).expect(created);
+            assert!(
+                created.ends_with('Z') && !created.contains(' '),
+                "{created}"
+            );
+            assert!((chrono::Utc::now() - at.to_utc()).num_seconds().abs() < 60);
         }
         // Detach frees the instance; detaching again fails in its task.
         let detach = format!(
@@ -405,7 +413,7 @@ async fn attach_is_one_iso_per_instance_and_tasks_progress_in_both_shapes() {
         assert_eq!(s.finish(&t, legacy).await.0, "SUCCESS");
         let (_, resp) = s.call(Method::POST, &detach, None).await;
         let t = resp["taskId"].as_str().unwrap().to_owned();
-        assert_eq!(s.finish(&t, legacy).await.0, "FAILURE");
+        assert_eq!(s.finish(&t, legacy).await.0, failed);
         // attachIso through the instances endpoint.
         let via_instance = format!(
             "{}/services/{SERVICE_CODE}/{ENVIRONMENT}/instances/{}?operation=attachIso",
@@ -514,4 +522,65 @@ async fn injected_faults_use_the_errors_shape_and_writes_are_counted() {
     )
     .await;
     assert_eq!(s.sim.control().count(&format!("POST {path}")), 1);
+}
+
+#[tokio::test]
+async fn errors_in_200_answer_the_errors_shape_with_status_200_and_change_nothing() {
+    let s = Sim::start(Options::default()).await;
+    let before = s.list().await.len();
+    s.sim.control().set_faults(Faults {
+        errors_in_200: true,
+        methods: vec!["DELETE".into()],
+        ..Default::default()
+    });
+    let one = format!("{}/{SEED_ISO_ID}", s.isos());
+    let (status, body) = s.call(Method::DELETE, &one, None).await;
+    assert_eq!(status, 200);
+    assert_eq!(body["errors"][0]["code"], 9000);
+    assert_eq!(
+        body["errors"][0]["message"],
+        "injected error in a 200 answer"
+    );
+    assert!(body.get("data").is_none() && body.get("taskId").is_none());
+    assert_eq!(s.sim.control().faulted(), 1);
+    // Before the handler: the ISO is still there (reads are not affected).
+    assert_eq!(s.list().await.len(), before);
+    assert_eq!(s.call(Method::GET, &one, None).await.0, 200);
+}
+
+#[tokio::test]
+async fn a_v2_simulator_answers_every_operation_under_api_v1_too() {
+    let s = Sim::start(Options::default()).await;
+    let v1 = format!(
+        "{}{}/services/{SERVICE_CODE}/{ENVIRONMENT}/isos",
+        s.sim.origin(),
+        cloudmc::V2_ALSO_AT
+    );
+    let (status, list) = s.call(Method::GET, &v1, None).await;
+    assert_eq!(status, 200);
+    assert!(
+        list["data"][0]["availableInZones"].is_array(),
+        "the v2 field set"
+    );
+    let (status, resp) = s
+        .call(Method::DELETE, &format!("{v1}/{SEED_ISO_ID}"), None)
+        .await;
+    assert_eq!(status, 200, "{resp}");
+    let task = resp["taskId"].as_str().unwrap();
+    let (status, t) = s
+        .call(
+            Method::GET,
+            &format!("{}/api/v1/tasks/{task}", s.sim.origin()),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (status, t["data"]["id"].as_str()),
+        (StatusCode::OK, Some(task))
+    );
+    // One catalogue behind both bases.
+    assert_eq!(
+        s.list().await.len(),
+        list["data"].as_array().unwrap().len() - 1
+    );
 }

@@ -5,6 +5,7 @@ use isogate_sim::cox::{
     self, DEFAULT_API_KEY, DEPRECATED_IMAGE_ID, ENVIRONMENT, Options, SEED_IMAGE_IDS, SERVICE_CODE,
     SYSTEM_SLUG,
 };
+use isogate_sim::cox::{BASE_PATH, LEGACY_BASE_PATH, LEGACY_SERVICE_CODE};
 use reqwest::{Client, StatusCode};
 use serde_json::{Value, json};
 
@@ -25,7 +26,7 @@ async fn get(sim: &isogate_sim::SimServer, rest: &str) -> (StatusCode, Value) {
 #[tokio::test]
 async fn list_matches_the_seed_and_filters_system_images() {
     let sim = cox::start(Options::default()).await.unwrap();
-    assert!(sim.base_url().ends_with("/api/v1"));
+    assert!(sim.base_url().ends_with("/api/v2"));
     let (status, body) = get(&sim, "").await;
     assert_eq!(status, 200);
     let data = body["data"].as_array().unwrap();
@@ -141,4 +142,70 @@ async fn auth_scale_and_faults() {
     let (status, body) = get(&sim, "").await;
     assert_eq!(status, 503);
     assert_eq!(body["errors"][0]["message"], "injected failure");
+}
+
+async fn get_at(
+    sim: &isogate_sim::SimServer,
+    base: &str,
+    service: &str,
+    rest: &str,
+) -> (StatusCode, Value) {
+    let resp = Client::new()
+        .get(format!(
+            "{}{base}/services/{service}/{ENVIRONMENT}/images{rest}",
+            sim.origin()
+        ))
+        .header("MC-Api-Key", DEFAULT_API_KEY)
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status();
+    (status, resp.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn current_and_old_paths_serve_the_same_catalogue_each_with_its_service_code() {
+    let sim = cox::start(Options::default()).await.unwrap();
+    // Cox's Go client: /api/v2/services/edge-services/...; before 2022 /api/v1/services/cox/...
+    assert_eq!((BASE_PATH, SERVICE_CODE), ("/api/v2", "edge-services"));
+    assert_eq!((LEGACY_BASE_PATH, LEGACY_SERVICE_CODE), ("/api/v1", "cox"));
+    let (s2, current) = get_at(&sim, BASE_PATH, SERVICE_CODE, "").await;
+    let (s1, old) = get_at(&sim, LEGACY_BASE_PATH, LEGACY_SERVICE_CODE, "").await;
+    assert_eq!((s2, s1), (StatusCode::OK, StatusCode::OK));
+    assert_eq!(current, old);
+    let one = format!("/{}", SEED_IMAGE_IDS[0]);
+    let (s2, a) = get_at(&sim, BASE_PATH, SERVICE_CODE, &one).await;
+    let (s1, b) = get_at(&sim, LEGACY_BASE_PATH, LEGACY_SERVICE_CODE, &one).await;
+    assert_eq!((s2, s1), (StatusCode::OK, StatusCode::OK));
+    assert_eq!(a, b);
+    for (base, service) in [
+        (BASE_PATH, LEGACY_SERVICE_CODE),
+        (LEGACY_BASE_PATH, SERVICE_CODE),
+    ] {
+        let (status, body) = get_at(&sim, base, service, "").await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{base} {service}");
+        assert_eq!(body["errors"][0]["code"], 2004);
+        assert!(
+            body["errors"][0]["message"]
+                .as_str()
+                .unwrap()
+                .contains("Service connection")
+        );
+    }
+}
+
+#[tokio::test]
+async fn errors_in_200_answer_the_errors_shape_with_status_200() {
+    let sim = cox::start(Options::default()).await.unwrap();
+    sim.control().set_faults(Faults {
+        errors_in_200: true,
+        ..Default::default()
+    });
+    let (status, body) = get(&sim, "").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        body["errors"][0]["message"],
+        "injected error in a 200 answer"
+    );
+    assert!(body.get("data").is_none());
 }

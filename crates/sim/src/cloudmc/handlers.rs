@@ -24,10 +24,19 @@ use super::{ApiVersion, ENVIRONMENT, INSTANCE_IDS, ORG_ID, SERVICE_CODE};
 
 type Res = Result<Response, ApiError>;
 
-pub(crate) fn router(sim: Arc<Sim>, base: &str) -> Router {
-    let svc = format!("{base}/services/{{service}}/{{env}}");
+pub(crate) fn router(sim: Arc<Sim>, bases: &[&str]) -> Router {
     let mut app = Router::new();
-    if sim.version == ApiVersion::V2 {
+    for base in bases {
+        app = routes(app, sim.version, base);
+    }
+    app.fallback(not_found)
+        .layer(middleware::from_fn_with_state(sim.clone(), auth))
+        .with_state(sim)
+}
+
+fn routes(mut app: Router<Arc<Sim>>, version: ApiVersion, base: &str) -> Router<Arc<Sim>> {
+    let svc = format!("{base}/services/{{service}}/{{env}}");
+    if version == ApiVersion::V2 {
         app = app
             .route(
                 &format!("{svc}/isos"),
@@ -56,9 +65,7 @@ pub(crate) fn router(sim: Arc<Sim>, base: &str) -> Router {
                 get(get_one).fallback(not_allowed),
             );
     }
-    app.fallback(not_found)
-        .layer(middleware::from_fn_with_state(sim.clone(), auth))
-        .with_state(sim)
+    app
 }
 
 /// Rejects a missing or wrong `MC-Api-Key` (401) and an unknown `org_id` (403).

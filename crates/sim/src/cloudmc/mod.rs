@@ -1,7 +1,8 @@
 //! Simulator of CloudMC ISOs, API v1 (`/v1`) and API v2 (`/api/v2`, as run by
 //! Cox Edge "compute-on"), after seeds 000 and 001 and PROVIDERS.md.
 //!
-//! Paths (`{base}` is `/api/v2` or `/v1`):
+//! Paths (`{base}` is `/api/v2` or `/v1`; a v2 simulator answers under
+//! `/api/v1` too, as current CloudMC does):
 //! - `GET {base}/services/{service}/{env}/isos`, `GET .../isos/{id}`
 //! - `POST .../isos` (import), `POST .../isos/{id}?operation=attach|generateDownloadUrl`,
 //!   `DELETE .../isos/{id}`, `POST .../instances/{id}?operation=detachIso|attachIso`
@@ -35,13 +36,15 @@
 //! - Attach, detach, download URL and delete answer
 //!   `{"taskId":"...","taskStatus":"PENDING"}`. Their effect is applied at once
 //!   (so one-ISO-per-instance holds between racing calls); the task reads
-//!   PENDING for `task_delay`, then SUCCESS or FAILURE. Request-shape problems
+//!   PENDING for `task_delay`, then SUCCESS or FAILED (the docs' states).
+//!   Request-shape problems
 //!   (unknown ISO/instance, bootable ISO, not extractable, not ready) are
 //!   synchronous 400/404 errors; attaching to an instance that already has an
-//!   ISO, or detaching from one that has none, is a task that ends in FAILURE
+//!   ISO, or detaching from one that has none, is a task that ends in FAILED
 //!   (as a CloudStack async job fails).
-//! - Tasks are read as `{"data":{"id","status","created","result"}}`, or with
-//!   `legacy_tasks` as `{"taskId","taskStatus","result"}`. A failed task's
+//! - Tasks are read as `{"data":{"id","status","created","result"}}` with an
+//!   RFC 3339 `created`, or with `legacy_tasks` in the old shape
+//!   `{"taskId","taskStatus","result"}` whose failure reads `FAILURE`. A failed task's
 //!   result is `{"errors":[{code,message,context}]}`; download URL results are
 //!   `{"url": ...}`.
 //! - Deleting an ISO attached to an instance is a 400.
@@ -81,6 +84,9 @@ pub const SEED_ZONE_ID: &str = "ea901007-056b-4c50-bb3a-2dd635fce2ab";
 /// The seed's example OS type (`Other (64-bit)`).
 pub const SEED_OS_TYPE_ID: &str = "d38dc1d9-dd34-4fdd-8f51-a973f8fe5f3b";
 
+/// The second base path of a v2 simulator (see [`ApiVersion::base_paths`]).
+pub const V2_ALSO_AT: &str = "/api/v1";
+
 /// Which CloudMC API generation to speak.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum ApiVersion {
@@ -97,6 +103,16 @@ impl ApiVersion {
         match self {
             ApiVersion::V1 => "/v1",
             ApiVersion::V2 => "/api/v2",
+        }
+    }
+
+    /// Every base path served: current CloudMC also serves the full v2
+    /// field set and every ISO operation under `/api/v1` (PROVIDERS.md), so
+    /// the version is about fields and operations, not the URL.
+    pub fn base_paths(self) -> &'static [&'static str] {
+        match self {
+            ApiVersion::V1 => &["/v1"],
+            ApiVersion::V2 => &["/api/v2", V2_ALSO_AT],
         }
     }
 }
@@ -151,7 +167,7 @@ pub async fn start(opts: Options) -> std::io::Result<SimServer> {
         ApiVersion::V2 => "cloudmc-v2",
     };
     let state = Arc::new(state::Sim::new(&opts));
-    let app = handlers::router(state, base);
+    let app = handlers::router(state, opts.version.base_paths());
     let shape: crate::ErrorShape = Arc::new(|status, msg| {
         let code = if status.as_u16() == 429 { 1429 } else { 9000 };
         errors_response(status, code, msg, serde_json::json!({}))

@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use rand::rngs::StdRng;
 use serde_json::{Value, json};
 
-use super::catalogue::{self, IsoRec, OsType, Zone, format_created};
+use super::catalogue::{self, IsoRec, OsType, Zone};
 use super::{ApiVersion, Options};
 use crate::rng::seeded;
 
@@ -93,15 +93,17 @@ pub(crate) struct TaskRec {
 }
 
 impl TaskRec {
-    /// `(status, result)` as of now.
-    fn state(&self) -> (&'static str, Value) {
+    /// `(status, result)` as of now. A failure reads `FAILED` (what the
+    /// CloudMC docs send), or `FAILURE` in the old shape (what Cox's Go
+    /// client also checks), so adapters meet both.
+    fn state(&self, legacy: bool) -> (&'static str, Value) {
         if Instant::now() < self.done_at {
             return ("PENDING", Value::Null);
         }
         match &self.end {
             TaskEnd::Success(v) => ("SUCCESS", v.clone()),
             TaskEnd::Failure { code, message } => (
-                "FAILURE",
+                if legacy { "FAILURE" } else { "FAILED" },
                 json!({"errors": [{"code": code, "message": message, "context": {"taskId": self.id}}]}),
             ),
         }
@@ -109,7 +111,7 @@ impl TaskRec {
 
     /// The body of `GET {base}/tasks/{id}`.
     pub fn to_json(&self, legacy: bool) -> Value {
-        let (status, result) = self.state();
+        let (status, result) = self.state(legacy);
         if legacy {
             let mut v = json!({"taskId": self.id, "taskStatus": status});
             if !result.is_null() {
@@ -120,7 +122,9 @@ impl TaskRec {
         let mut data = json!({
             "id": self.id,
             "status": status,
-            "created": format_created(self.created),
+            // RFC 3339, as the CloudMC docs show task `created` (ISOs keep
+            // the seed's 12-hour form).
+            "created": self.created.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         });
         if !result.is_null() {
             data["result"] = result;
