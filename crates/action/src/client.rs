@@ -197,7 +197,9 @@ impl Client {
             return;
         }
         if self.login_base.starts_with("https://") && !host.starts_with("https://") {
-            tracing::warn!("action module login named a plain-http invapi host; kept the https one");
+            tracing::warn!(
+                "action module login named a plain-http invapi host; kept the https one"
+            );
             return;
         }
         tracing::debug!("action module login named another invapi host; later calls go there");
@@ -335,8 +337,13 @@ impl Client {
     /// is returned as the body; the `error`/`code` shapes (unknown key, bad
     /// argument), session failures and non-2xx answers are errors.
     pub(crate) async fn check(&self, key: &str) -> Result<Value> {
-        self.call_script("eq_callback.php", "check", vec![bare("key", key)], is_callback_state)
-            .await
+        self.call_script(
+            "eq_callback.php",
+            "check",
+            vec![bare("key", key)],
+            is_callback_state,
+        )
+        .await
     }
 }
 

@@ -186,7 +186,9 @@ pub(crate) fn login(body: &Value) -> Result<Login> {
         }),
         _ => None,
     });
-    let invapi = field("invapi").and_then(Value::as_str).and_then(invapi_base);
+    let invapi = field("invapi")
+        .and_then(Value::as_str)
+        .and_then(invapi_base);
     Ok(Login {
         token: token.to_owned(),
         expires,
@@ -204,6 +206,8 @@ pub(crate) fn invapi_base(raw: &str) -> Option<String> {
     }
     let full = if raw.starts_with("http://") || raw.starts_with("https://") {
         raw.to_owned()
+    } else if raw.contains("://") {
+        return None;
     } else {
         format!("https://{raw}")
     };
@@ -285,9 +289,9 @@ pub(crate) fn callback(body: &Value) -> CallbackState {
     };
     let (status, error) = match result.as_str() {
         "ok" => {
-            let done = scope.as_deref().is_none_or(|s| {
-                s.contains("deploy_done") || s.contains("autodeploy completed")
-            });
+            let done = scope
+                .as_deref()
+                .is_none_or(|s| s.contains("deploy_done") || s.contains("autodeploy completed"));
             if context.as_deref().is_some_and(|c| c.contains("error")) {
                 failed("upstream_error")
             } else if done {

@@ -88,8 +88,10 @@ pub(crate) fn is_callback_state(body: &Value) -> bool {
     if body.get("error").is_some_and(|e| !e.is_null()) || is_error_code(body.get("code")) {
         return false;
     }
-    matches!(body.get("result"), Some(Value::String(_) | Value::Number(_)))
-        && !is_auth_message(body.to_string().as_bytes())
+    matches!(
+        body.get("result"),
+        Some(Value::String(_) | Value::Number(_))
+    ) && !is_auth_message(body.to_string().as_bytes())
 }
 
 /// The kind a message's wording says.

@@ -35,6 +35,8 @@ pub mod error;
 
 mod client;
 mod convert;
+#[cfg(test)]
+mod live_shapes;
 mod model;
 
 use std::collections::BTreeMap;

@@ -604,7 +604,11 @@ async fn invalid_hash_on_a_callback_check_logs_in_once_more() {
     handle.revoke_tokens();
     assert_eq!(p.task(&task.id).await.unwrap().status, TaskStatus::Pending);
     assert_eq!(sim.control().count("POST /auth.php"), 2);
-    assert_eq!(sim.control().count("action:check"), 2, "one refused, one answered");
+    assert_eq!(
+        sim.control().count("action:check"),
+        2,
+        "one refused, one answered"
+    );
 
     // Refused again after the re-login: Unauthorized, no third login.
     sim.control().set_faults(Faults {
@@ -638,7 +642,11 @@ async fn login_sends_ttl_and_later_calls_go_to_the_invapi_host_it_names() {
     assert_eq!(done.status, TaskStatus::Succeeded);
     let node = action::SECOND_NODE;
     let counts = sim.control();
-    assert_eq!(counts.count("POST /auth.php"), 1, "the key goes to the configured base");
+    assert_eq!(
+        counts.count("POST /auth.php"),
+        1,
+        "the key goes to the configured base"
+    );
     assert_eq!(counts.count(&format!("POST {node}/auth.php")), 0);
     assert_eq!(counts.count("POST /iso.php"), 0, "{:?}", counts.counts());
     assert!(counts.count(&format!("POST {node}/iso.php")) >= 3);

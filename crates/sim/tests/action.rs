@@ -269,7 +269,11 @@ async fn mount_and_unmount_complete_through_callbacks() {
         (Some("OK"), Some("pending")),
         "{running}"
     );
-    assert_eq!(handle.mounted(SERVER_IDS[0]), None, "not done while pending");
+    assert_eq!(
+        handle.mounted(SERVER_IDS[0]),
+        None,
+        "not done while pending"
+    );
     handle.hold_callbacks(false);
     let (_, done) = post(&sim, "eq_callback.php", &check).await;
     assert_eq!(done["result"], "OK", "{done}");
@@ -382,7 +386,11 @@ async fn login_takes_ttl_and_names_the_invapi_host() {
     let (_, body) = post(
         &sim,
         "auth.php",
-        &[("action", "login"), ("key", DEFAULT_CLIENT_KEY), ("ttl", "120")],
+        &[
+            ("action", "login"),
+            ("key", DEFAULT_CLIENT_KEY),
+            ("ttl", "120"),
+        ],
     )
     .await;
     let r = &body["result"];
@@ -391,13 +399,20 @@ async fn login_takes_ttl_and_names_the_invapi_host() {
         .unwrap()
         .as_secs();
     let expire = r["token_expire"].as_u64().unwrap();
-    assert!((now + 110..=now + 130).contains(&expire), "{expire} vs {now}");
+    assert!(
+        (now + 110..=now + 130).contains(&expire),
+        "{expire} vs {now}"
+    );
     assert_eq!(r["invapi"], sim.origin(), "names itself by default");
     assert_eq!(r["servers"], serde_json::json!(SERVER_IDS));
     let (_, bad) = post(
         &sim,
         "auth.php",
-        &[("action", "login"), ("key", DEFAULT_CLIENT_KEY), ("ttl", "x")],
+        &[
+            ("action", "login"),
+            ("key", DEFAULT_CLIENT_KEY),
+            ("ttl", "x"),
+        ],
     )
     .await;
     assert_eq!(bad["message"], "invalid argument ttl");
