@@ -106,7 +106,10 @@ fn every_callback_state_maps_to_a_task_status() {
         assert_eq!(state.operation, operation, "{}", name(case));
         match case["code"].as_str() {
             Some(code) => {
-                let e = state.error.as_ref().expect(name(case));
+                let e = state
+                    .error
+                    .as_ref()
+                    .unwrap_or_else(|| panic!("{}", name(case)));
                 assert_eq!(e.code, code, "{}", name(case));
                 assert!(!e.message.is_empty(), "{}", name(case));
                 if let Some(needle) = case["message"].as_str() {
