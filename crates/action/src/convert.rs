@@ -15,7 +15,9 @@
 //!   10:30:00", read as UTC) through `parse_timestamp`; an unparseable one is
 //!   null plus a `*_raw` label.
 //! - login answers, callback keys and callback states: see [`login`],
-//!   [`callback_key`] and [`callback`].
+//!   [`callback_key`] and [`callback`]; each follows the live module as its
+//!   own client reads it (source: hostkey-cloud/terraform-provider-hostkey
+//!   `internal/invapi`, the function named at each).
 
 use std::collections::BTreeMap;
 
