@@ -1,9 +1,16 @@
 //! The form-encoded client: one method per upstream action, the token login
-//! at `auth.php`, and the callback check at `eq_callback.php`.
+//! at `auth.php`, and the callback check at `eq_callback.php` (with the
+//! token, as upstream's own client sends it).
 //!
-//! Tokens: one is cached; it is renewed before `token_expire` and, when the
-//! module reports it invalid or expired (HTTP 401 or a message saying so),
-//! exactly once more before the call fails `Unauthorized`. Concurrent callers
+//! Tokens: one is cached; login asks for `ttl` seconds; it is renewed before
+//! `token_expire` and, when the module reports it invalid or expired (HTTP
+//! 401 or a message saying "invalid token", "token expired", "invalid hash"),
+//! exactly once more before the call fails `Unauthorized`.
+//!
+//! Hosts: the API key only ever goes to the configured `base_url`; when a
+//! login answer names an `invapi` host, every later call (module and
+//! callback) goes there instead, as upstream's client does. An https base is
+//! never switched to plain http. Concurrent callers
 //! share one login (the cache's lock is held while logging in). Resending a
 //! write after a token rejection is safe: a rejected token means the module
 //! did nothing.
@@ -18,7 +25,8 @@ use serde_json::Value;
 use tokio::sync::Mutex;
 
 use crate::config::ActionConfig;
-use crate::error::{is_error_body, parse_error};
+use crate::convert;
+use crate::error::{is_callback_state, is_error_body, parse_error};
 
 /// Renew this long before the announced expiry, so a token does not lapse in flight.
 const EXPIRY_MARGIN: Duration = Duration::from_secs(5);
@@ -32,9 +40,13 @@ struct Token {
 
 pub(crate) struct Client {
     http: reqwest::Client,
-    base: String,
+    /// Where `auth.php` is (the configured base).
+    login_base: String,
+    /// Where calls go: the configured base, or the `invapi` host a login named.
+    base: std::sync::RwLock<String>,
     module: String,
     key: SecretString,
+    ttl_s: u64,
     token: Mutex<Option<Token>>,
     generation: std::sync::atomic::AtomicU64,
 }
@@ -42,7 +54,7 @@ pub(crate) struct Client {
 impl std::fmt::Debug for Client {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Client")
-            .field("base", &self.base)
+            .field("base", &self.login_base)
             .field("module", &self.module)
             .finish_non_exhaustive()
     }
@@ -91,25 +103,34 @@ impl Client {
             .connect_timeout(Duration::from_millis(config.connect_timeout_ms))
             .build()
             .map_err(|e| Error::config(format!("http client: {}", e.without_url())))?;
+        let base = config.base_url.trim_end_matches('/').to_owned();
         Ok(Client {
             http,
-            base: config.base_url.trim_end_matches('/').to_owned(),
+            base: std::sync::RwLock::new(base.clone()),
+            login_base: base,
             module: config.module.clone(),
             key: config.api_key.clone(),
+            ttl_s: config.token_ttl_s,
             token: Mutex::new(None),
             generation: Default::default(),
         })
     }
 
+    /// Where calls go now.
+    pub(crate) fn base(&self) -> String {
+        self.base.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
     /// POSTs a form: status, body, and `Retry-After` in seconds.
     async fn post_raw(
         &self,
+        base: &str,
         script: &str,
         form: &[Field],
     ) -> Result<(u16, Bytes, Option<Duration>)> {
         let resp = self
             .http
-            .post(format!("{}/{script}", self.base))
+            .post(format!("{base}/{script}"))
             .form(form)
             .send()
             .await
@@ -125,50 +146,64 @@ impl Client {
         Ok((status, body, retry_after))
     }
 
-    /// POSTs a form and returns the decoded success body; every error
-    /// answer, whatever its status, goes through `parse_error`.
-    async fn post(&self, script: &str, form: &[Field]) -> Result<Value> {
-        let (status, body, retry_after) = self.post_raw(script, form).await?;
+    /// POSTs a form and returns the decoded 2xx body that `accept` takes;
+    /// every other answer, whatever its status, goes through `parse_error`.
+    async fn post(
+        &self,
+        base: &str,
+        script: &str,
+        form: &[Field],
+        accept: fn(&Value) -> bool,
+    ) -> Result<Value> {
+        let (status, body, retry_after) = self.post_raw(base, script, form).await?;
         match serde_json::from_slice::<Value>(&body) {
-            Ok(v) if (200..300).contains(&status) && !is_error_body(&v) => Ok(v),
+            Ok(v) if (200..300).contains(&status) && accept(&v) => Ok(v),
             _ => Err(error_with_retry(status, &body, retry_after)),
         }
     }
 
-    /// `auth.php` `action=login&key=...`: `{"result":{"token","token_expire",..}}`
-    /// or, from older deployments, a top-level `token`.
+    /// `auth.php` `action=login&key=...&ttl=...` at the configured base;
+    /// the answer's shapes are [`convert::login`]'s.
     async fn login(&self) -> Result<Token> {
         let form = [
             bare("action", "login"),
             bare("key", self.key.expose_secret()),
+            bare("ttl", self.ttl_s.to_string()),
         ];
-        let body = self.post("auth.php", &form).await?;
-        let holder = match body.get("result") {
-            Some(r @ Value::Object(_)) => r,
-            _ => &body,
-        };
-        let token = holder
-            .get("token")
-            .and_then(Value::as_str)
-            .filter(|t| !t.is_empty())
-            .ok_or_else(|| Error::upstream("login answer holds no token").with_retryable(false))?;
-        let expires = holder.get("token_expire").and_then(|v| match v {
-            Value::Number(n) => n.as_u64(),
-            Value::String(s) => s.parse::<u64>().ok().or_else(|| {
-                isogate_core::time::parse_timestamp(s).map(|t| t.timestamp().max(0) as u64)
-            }),
-            _ => None,
-        });
+        let body = self
+            .post(&self.login_base, "auth.php", &form, |v| !is_error_body(v))
+            .await?;
+        let login = convert::login(&body)?;
+        if let Some(host) = login.invapi {
+            self.use_base(host);
+        }
         let generation = self
             .generation
             .fetch_add(1, std::sync::atomic::Ordering::SeqCst)
             + 1;
         tracing::debug!(generation, "action module login");
         Ok(Token {
-            value: SecretString::from(token.to_owned()),
-            expires,
+            value: SecretString::from(login.token),
+            expires: login.expires,
             generation,
         })
+    }
+
+    /// Sends later calls to the `invapi` host a login named (never from
+    /// https down to http).
+    fn use_base(&self, host: String) {
+        let mut base = self.base.write().unwrap_or_else(|p| p.into_inner());
+        if *base == host {
+            return;
+        }
+        if self.login_base.starts_with("https://") && !host.starts_with("https://") {
+            tracing::warn!(
+                "action module login named a plain-http invapi host; kept the https one"
+            );
+            return;
+        }
+        tracing::debug!("action module login named another invapi host; later calls go there");
+        *base = host;
     }
 
     /// The cached token, logging in first when there is none or it is due.
@@ -195,10 +230,24 @@ impl Client {
 
     /// One call to `<module>.php`, with the one re-login the protocol needs.
     async fn call(&self, action: &str, fields: Vec<Field>) -> Result<Value> {
+        let script = format!("{}.php", self.module);
+        self.call_script(&script, action, fields, |v| !is_error_body(v))
+            .await
+    }
+
+    /// One call with the token to `script` on the current base, logging in
+    /// once more when the token is refused.
+    async fn call_script(
+        &self,
+        script: &str,
+        action: &str,
+        fields: Vec<Field>,
+        accept: fn(&Value) -> bool,
+    ) -> Result<Value> {
         let send = |token: SecretString| {
             let mut form = vec![bare("action", action), bare("token", token.expose_secret())];
             form.extend(fields.iter().cloned());
-            async move { self.post(&format!("{}.php", self.module), &form).await }
+            async move { self.post(&self.base(), script, &form, accept).await }
         };
         let (token, generation) = self.token().await?;
         match send(token).await {
@@ -283,24 +332,18 @@ impl Client {
         self.call("uploaded", fields).await
     }
 
-    /// `eq_callback.php` `action=check&key=...`. A `result` of "Not ready",
-    /// "OK" or anything else with a message is the callback's state and is
-    /// returned as the body; the `error`/`code` shapes (unknown key, bad
-    /// argument) and non-2xx answers are errors.
+    /// `eq_callback.php` `action=check&key=...&token=...`. Any callback
+    /// state (see [`convert::callback`]), "error" and "cancelled" included,
+    /// is returned as the body; the `error`/`code` shapes (unknown key, bad
+    /// argument), session failures and non-2xx answers are errors.
     pub(crate) async fn check(&self, key: &str) -> Result<Value> {
-        let form = [bare("action", "check"), bare("key", key)];
-        let (status, body, retry_after) = self.post_raw("eq_callback.php", &form).await?;
-        match serde_json::from_slice::<Value>(&body) {
-            Ok(v)
-                if (200..300).contains(&status)
-                    && v.get("result").is_some_and(Value::is_string)
-                    && v.get("error").is_none_or(Value::is_null)
-                    && v.get("code").and_then(Value::as_i64).is_none_or(|c| c >= 0) =>
-            {
-                Ok(v)
-            }
-            _ => Err(error_with_retry(status, &body, retry_after)),
-        }
+        self.call_script(
+            "eq_callback.php",
+            "check",
+            vec![bare("key", key)],
+            is_callback_state,
+        )
+        .await
     }
 }
 

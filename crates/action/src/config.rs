@@ -1,4 +1,7 @@
 //! Configuration of one action-module provider instance.
+//!
+//! Upstream behaviour followed (source: hostkey-cloud/terraform-provider-hostkey
+//! `internal/invapi`), one line each at the field it shapes.
 
 use isogate_core::{Error, Result};
 use secrecy::{ExposeSecret, SecretString};
@@ -30,11 +33,17 @@ impl ListSource {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ActionConfig {
-    /// Where `auth.php`, `<module>.php` and `eq_callback.php` live.
+    /// Where `auth.php`, `<module>.php` and `eq_callback.php` live. Upstream
+    /// (`auth.go`): later calls move to the `invapi` host a login answer names.
     pub base_url: String,
-    /// The API key exchanged for a token at `auth.php`.
+    /// The API key exchanged for a token at `auth.php` (only ever sent here).
     pub api_key: SecretString,
-    /// The module script name without `.php` (older deployments differ).
+    /// The token lifetime asked for at login (`ttl`). Upstream (`auth.go`
+    /// `NewTokenManager`): sent on every login, 3600 s by default.
+    #[serde(default = "default_token_ttl_s")]
+    pub token_ttl_s: u64,
+    /// The module script name without `.php` (older deployments differ;
+    /// upstream `client.go` `moduleURL`: `{base}{module}.php`).
     #[serde(default = "default_module")]
     pub module: String,
     /// The server whose `list_iso` is listed (required for client keys).
@@ -62,6 +71,9 @@ pub struct ActionConfig {
     pub connect_timeout_ms: u64,
 }
 
+fn default_token_ttl_s() -> u64 {
+    3600
+}
 fn default_module() -> String {
     "iso".to_owned()
 }
@@ -78,6 +90,7 @@ impl ActionConfig {
         ActionConfig {
             base_url: base_url.into(),
             api_key: SecretString::from(api_key.into()),
+            token_ttl_s: default_token_ttl_s(),
             module: default_module(),
             server_id: None,
             list_source: ListSource::default(),
@@ -138,6 +151,9 @@ impl ActionConfig {
         {
             return bad("customer_id", "must be a numeric customer id");
         }
+        if !(60..=30 * 86_400).contains(&self.token_ttl_s) {
+            return bad("token_ttl_s", "must be between 60 and 2592000 seconds");
+        }
         if self.timeout_ms == 0 {
             return bad("timeout_ms", "must be greater than 0");
         }
@@ -177,6 +193,7 @@ mod tests {
                 "customer_id",
                 Box::new(|c| c.customer_id = Some("x1".into())),
             ),
+            ("token_ttl_s", Box::new(|c| c.token_ttl_s = 0)),
             ("timeout_ms", Box::new(|c| c.timeout_ms = 0)),
             ("connect_timeout_ms", Box::new(|c| c.connect_timeout_ms = 0)),
         ];
@@ -198,6 +215,7 @@ mod tests {
         assert_eq!(c.module, "iso");
         assert_eq!(c.list_source, ListSource::Both);
         assert_eq!(c.timeout_ms, 10_000);
+        assert_eq!(c.token_ttl_s, 3600);
         assert!(!format!("{c:?}").contains("s3cret"));
         let bad = serde_json::from_value::<ActionConfig>(serde_json::json!({
             "base_url": "https://x", "api_key": "k", "sever_id": "1"

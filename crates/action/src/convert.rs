@@ -14,11 +14,18 @@
 //! - `created_at`/`updated_at` (RFC 3339) and history `date` ("2024-01-15
 //!   10:30:00", read as UTC) through `parse_timestamp`; an unparseable one is
 //!   null plus a `*_raw` label.
+//! - login answers, callback keys and callback states: see [`login`],
+//!   [`callback_key`] and [`callback`]; each follows the live module as its
+//!   own client reads it (source: hostkey-cloud/terraform-provider-hostkey
+//!   `internal/invapi`, the function named at each).
 
 use std::collections::BTreeMap;
 
 use isogate_core::time::parse_or_label;
-use isogate_core::{Error, HistoryEntry, Iso, ItemKind, ProviderKind, Result, Status, Visibility};
+use isogate_core::{
+    Error, HistoryEntry, Iso, ItemKind, ProviderKind, Result, Status, TaskError, TaskStatus,
+    Visibility,
+};
 use serde_json::Value;
 
 use crate::model::{HistoryItem, IsoRecord, as_u64, id_text};
@@ -149,6 +156,170 @@ pub(crate) fn history(data: &Value) -> Result<Vec<HistoryEntry>> {
         .collect();
     entries.sort_by(|(ia, a), (ib, b)| (a.at, ia).cmp(&(b.at, ib)));
     Ok(entries.into_iter().map(|(_, e)| e).collect())
+}
+
+/// What a login answer says.
+#[derive(Debug, PartialEq)]
+pub(crate) struct Login {
+    pub token: String,
+    /// Unix time after which the module will refuse the token, if it said.
+    pub expires: Option<u64>,
+    /// The base URL the account's later calls go to, if the answer named one.
+    pub invapi: Option<String>,
+}
+
+/// `auth.php`'s answer, top-level (older) or under `result` (newer), each
+/// value taken from the top level first, as upstream's `LoginResponse.Normalized` does.
+pub(crate) fn login(body: &Value) -> Result<Login> {
+    let nested = body.get("result").filter(|r| r.is_object());
+    let field = |name: &str| {
+        body.get(name)
+            .filter(|v| !v.is_null() && v.as_str() != Some("") && v.as_u64() != Some(0))
+            .or_else(|| nested.and_then(|r| r.get(name)))
+    };
+    let token = field("token")
+        .and_then(Value::as_str)
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| Error::upstream("login answer holds no token").with_retryable(false))?;
+    let expires = field("token_expire").and_then(|v| match v {
+        Value::Number(n) => n.as_u64().filter(|e| *e > 0),
+        Value::String(s) => s.trim().parse::<u64>().ok().or_else(|| {
+            isogate_core::time::parse_timestamp(s).map(|t| t.timestamp().max(0) as u64)
+        }),
+        _ => None,
+    });
+    let invapi = field("invapi")
+        .and_then(Value::as_str)
+        .and_then(invapi_base);
+    Ok(Login {
+        token: token.to_owned(),
+        expires,
+        invapi,
+    })
+}
+
+/// A login answer's `invapi` host as a base URL: a bare host gets
+/// `https://` (upstream's `normalizeBaseURL`); anything that is not an
+/// http(s) URL with a host and without credentials is ignored.
+pub(crate) fn invapi_base(raw: &str) -> Option<String> {
+    let raw = raw.trim();
+    if raw.is_empty() {
+        return None;
+    }
+    let full = if raw.starts_with("http://") || raw.starts_with("https://") {
+        raw.to_owned()
+    } else if raw.contains("://") {
+        return None;
+    } else {
+        format!("https://{raw}")
+    };
+    let u = url::Url::parse(&full).ok()?;
+    let ok = u.host().is_some()
+        && u.username().is_empty()
+        && u.password().is_none()
+        && u.query().is_none()
+        && u.fragment().is_none();
+    ok.then(|| full.trim_end_matches('/').to_owned())
+}
+
+/// The callback key of an async answer: top-level `callback` (what the live
+/// module sends, upstream's `OrderInstanceResponse.Callback`), else the older
+/// `data.callback` or a bare string `data`; `key`, `task_key` tolerated [guess].
+pub(crate) fn callback_key(body: &Value) -> Option<String> {
+    let names = ["callback", "key", "callback_key", "task_key", "task"];
+    let from = |v: &Value| {
+        names
+            .iter()
+            .find_map(|n| v.get(n).and_then(Value::as_str).map(str::to_owned))
+    };
+    from(body)
+        .or_else(|| {
+            body.get("data")
+                .and_then(|d| d.as_str().map(str::to_owned).or_else(|| from(d)))
+        })
+        .filter(|k| !k.is_empty())
+}
+
+/// One `eq_callback` state, as a task's status, result and error.
+#[derive(Debug, PartialEq)]
+pub(crate) struct CallbackState {
+    pub status: TaskStatus,
+    pub result: Option<Value>,
+    pub error: Option<TaskError>,
+    /// `attach`/`detach` from the answer's `action`, else `callback`.
+    pub operation: &'static str,
+}
+
+/// An `eq_callback` check answer, as upstream's `callbackTerminal` reads it:
+/// `Not ready`, or `OK` with a `scope` that is not `deploy_done`, is still
+/// running; `OK` with scope `deploy_done` is done; `error`/`failed`/
+/// `cancelled` (or an `OK` whose `context` reports an error) ended badly.
+/// An `OK` without any `scope` (modules older than scopes) is done.
+pub(crate) fn callback(body: &Value) -> CallbackState {
+    let result = match body.get("result") {
+        Some(Value::String(s)) => s.trim().to_ascii_lowercase(),
+        Some(Value::Number(n)) if matches!(n.as_f64(), Some(r) if r == 0.0 || r == 1.0) => {
+            "ok".to_owned()
+        }
+        Some(Value::Number(n)) => format!("error {n}"),
+        _ => String::new(),
+    };
+    let text = |v: Option<&Value>| match v {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(s.to_ascii_lowercase()),
+        Some(other) => Some(other.to_string().to_ascii_lowercase()),
+    };
+    let scope = text(body.get("scope"));
+    let context = text(body.get("context"));
+    let operation = match body.get("action").and_then(Value::as_str) {
+        Some("mount_iso") => "attach",
+        Some("unmount_iso") => "detach",
+        _ => "callback",
+    };
+    let failed = |code: &str| {
+        let message = crate::error::upstream_message(body.to_string().as_bytes())
+            .filter(|m| !m.eq_ignore_ascii_case(result.as_str()))
+            .or_else(|| scope.clone().filter(|s| !s.is_empty()))
+            .unwrap_or_else(|| format!("callback ended: {result}"));
+        (
+            TaskStatus::Failed,
+            Some(TaskError {
+                code: code.to_owned(),
+                message,
+            }),
+        )
+    };
+    let (status, error) = match result.as_str() {
+        "ok" => {
+            let done = scope
+                .as_deref()
+                .is_none_or(|s| s.contains("deploy_done") || s.contains("autodeploy completed"));
+            if context.as_deref().is_some_and(|c| c.contains("error")) {
+                failed("upstream_error")
+            } else if done {
+                (TaskStatus::Succeeded, None)
+            } else {
+                (TaskStatus::Pending, None)
+            }
+        }
+        "not ready" | "pending" | "in progress" | "running" => (TaskStatus::Pending, None),
+        "cancelled" | "canceled" => failed("cancelled"),
+        "failed" | "fail" => failed("upstream_failed"),
+        _ => failed("upstream_error"),
+    };
+    let result = (status == TaskStatus::Succeeded).then(|| {
+        body.get("data")
+            .or_else(|| body.get("context"))
+            .filter(|d| !d.is_null())
+            .cloned()
+            .unwrap_or_else(|| Value::Object(Default::default()))
+    });
+    CallbackState {
+        status,
+        result,
+        error,
+        operation,
+    }
 }
 
 #[cfg(test)]

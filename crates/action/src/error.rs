@@ -1,30 +1,42 @@
 //! The one mapping from an upstream answer to an isogate error.
 //!
-//! The module answers errors with HTTP 200 as often as not, in three shapes:
-//! `{"code":-1,"message":"invalid argument iso_name"}`, `{"error":"..."}`, or
-//! `{"result":"<not OK>","message":"..."}`; proxies in front of it answer
+//! The module answers errors with HTTP 200 as often as not, in these shapes:
+//! `{"code":-1,"message":"invalid argument iso_name"}` (any non-zero or
+//! string `code`), `{"error":"..."}`, `{"result":"<not OK>","message":"..."}`
+//! or a numeric `result` other than 0/1; proxies in front of it answer
 //! non-2xx statuses with HTML. The status decides where it is telling
 //! (401/403/404/400/422/429/5xx); otherwise the message's wording does.
+//! (Source: hostkey-cloud/terraform-provider-hostkey `internal/invapi`,
+//! `decodeAPIError` and `isAuthFailure`.)
 
 use isogate_core::{Error, ErrorKind};
 use serde_json::Value;
 
-/// Whether a decoded 2xx body is an error answer (any of the three shapes).
+/// Whether a `code` field says error: any number but 0, or any string
+/// (upstream compares the raw JSON with `0`), null and absent do not.
+pub(crate) fn is_error_code(code: Option<&Value>) -> bool {
+    match code {
+        None | Some(Value::Null) => false,
+        Some(Value::Number(n)) => n.as_f64() != Some(0.0),
+        Some(_) => true,
+    }
+}
+
+/// Whether a decoded 2xx body is an error answer (any of the shapes).
 pub(crate) fn is_error_body(body: &Value) -> bool {
     if body.get("error").is_some_and(|e| !e.is_null()) {
         return true;
     }
-    if body
-        .get("code")
-        .and_then(Value::as_i64)
-        .is_some_and(|c| c < 0)
-    {
+    if is_error_code(body.get("code")) {
         return true;
     }
     match body.get("result") {
         Some(Value::String(r)) => !r.eq_ignore_ascii_case("ok"),
         // auth.php answers `{"result":{"token":..}}`: an object is success.
         Some(Value::Object(_)) => false,
+        // Upstream: a numeric result of 0 or 1 is success, any other a code.
+        Some(Value::Number(n)) => !matches!(n.as_f64(), Some(r) if r == 0.0 || r == 1.0),
+        Some(Value::Bool(b)) => !b,
         Some(_) => true,
         None => body.get("message").is_some() && body.get("data").is_none(),
     }
@@ -49,12 +61,47 @@ pub(crate) fn upstream_message(body: &[u8]) -> Option<String> {
     Some(msg.chars().filter(|c| !c.is_control()).take(200).collect())
 }
 
+/// Whether an answer's words are one of the session failures upstream's own
+/// client re-logs in for (`isAuthFailure`, plus "invalid hash").
+pub(crate) fn is_auth_message(body: &[u8]) -> bool {
+    upstream_message(body).is_some_and(|m| {
+        let m = m.to_ascii_lowercase();
+        [
+            "invalid token",
+            "token expired",
+            "token is invalid",
+            "invalid hash",
+            "unauthorized",
+            "not authorized",
+            "authentication failed",
+        ]
+        .iter()
+        .any(|w| m.contains(w))
+    })
+}
+
+/// Whether a decoded 2xx `eq_callback` body is a callback state (returned
+/// to the caller, even when the state is "error") rather than an error
+/// answer: a `result` word or number, no `error`, no error `code`, and not
+/// a session failure.
+pub(crate) fn is_callback_state(body: &Value) -> bool {
+    if body.get("error").is_some_and(|e| !e.is_null()) || is_error_code(body.get("code")) {
+        return false;
+    }
+    matches!(
+        body.get("result"),
+        Some(Value::String(_) | Value::Number(_))
+    ) && !is_auth_message(body.to_string().as_bytes())
+}
+
 /// The kind a message's wording says.
 fn kind_of(message: &str) -> ErrorKind {
     let m = message.to_ascii_lowercase();
     let has = |words: &[&str]| words.iter().any(|w| m.contains(w));
     if has(&[
         "token",
+        // Upstream's word for a session it does not know (an auth failure).
+        "invalid hash",
         "authoriz",
         "unauthori",
         "invalid key",
@@ -86,6 +133,23 @@ fn kind_of(message: &str) -> ErrorKind {
     }
 }
 
+/// The text of an error answer without words: its code or numeric result.
+fn generic(body: &[u8]) -> String {
+    let v: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+    let code = v
+        .get("code")
+        .filter(|c| is_error_code(Some(c)))
+        .or_else(|| v.get("result").filter(|r| r.is_number()));
+    let text = |c: &Value| match c {
+        Value::String(s) => s.chars().filter(|c| !c.is_control()).take(40).collect(),
+        other => other.to_string(),
+    };
+    match code {
+        Some(c) => format!("upstream reported error code {}", text(c)),
+        None => "upstream reported an error".to_owned(),
+    }
+}
+
 /// Maps an upstream error answer (any status, raw body) to an error.
 /// The caller adds `retry_after`, provider and operation.
 pub fn parse_error(status: u16, body: &[u8]) -> Error {
@@ -109,7 +173,7 @@ pub fn parse_error(status: u16, body: &[u8]) -> Error {
                 .with_status(status)
                 .with_retryable(false);
         }
-        (None, None) => (ErrorKind::Upstream, "upstream reported an error".to_owned()),
+        (None, None) => (ErrorKind::Upstream, generic(body)),
     };
     Error::new(kind, text)
         .with_status(status)
@@ -320,6 +384,11 @@ mod tests {
             r#"{"result":"Error","message":"x"}"#,
             r#"{"result":false}"#,
             r#"{"message":"token expired"}"#,
+            r#"{"result":5}"#,
+            r#"{"result":-1,"message":"x"}"#,
+            r#"{"code":"E_AUTH"}"#,
+            r#"{"code":"0","result":"OK"}"#,
+            r#"{"code":3,"result":"OK","message":"x"}"#,
         ];
         let no = [
             r#"{"result":"OK","action":"list_iso","module":"iso","server_id":1,"iso_images":[]}"#,
@@ -327,6 +396,9 @@ mod tests {
             r#"{"result":{"token":"t","token_expire":1}}"#,
             r#"{"token":"t"}"#,
             r#"{"code":0,"result":"OK","data":{}}"#,
+            r#"{"result":1,"data":[]}"#,
+            r#"{"result":0}"#,
+            r#"{"code":null,"result":"OK","callback":"k"}"#,
         ];
         for b in yes {
             assert!(is_error_body(&serde_json::from_str(b).unwrap()), "{b}");

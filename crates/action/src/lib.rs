@@ -21,7 +21,9 @@
 //!   A refusal says the module did nothing, so this is not a retry.
 //! - attach/detach: `mount_iso` (server id = `instance_id`, ISO name looked up
 //!   from the native id) and `unmount_iso`, answered `Accepted` with a task
-//!   whose id is the callback key; `task(id)` is one `eq_callback.php` check.
+//!   whose id is the callback key; `task(id)` is one `eq_callback.php` check
+//!   (with the token): `Not ready` and `OK` with scope `pending` are pending,
+//!   scope `deploy_done` succeeded, `error`/`failed`/`cancelled` failed.
 //! - history: `history`, oldest first.
 //!
 //! Visibility of `list_iso` items, which carry no `private` field: with a
@@ -33,6 +35,8 @@ pub mod error;
 
 mod client;
 mod convert;
+#[cfg(test)]
+mod live_shapes;
 mod model;
 
 use std::collections::BTreeMap;
@@ -41,7 +45,7 @@ use async_trait::async_trait;
 use chrono::Utc;
 use isogate_core::{
     AttachRequest, Capability, DetachRequest, Error, ErrorKind, HistoryEntry, ImportRequest, Iso,
-    IsoProvider, ListOptions, Listing, Outcome, ProviderKind, Result, Task, TaskError, TaskStatus,
+    IsoProvider, ListOptions, Listing, Outcome, ProviderKind, Result, Task, TaskStatus,
     UpdateRequest, Visibility, validate_native_id,
 };
 use serde_json::Value;
@@ -71,21 +75,6 @@ fn numeric_id(native_id: &str) -> Result<&str> {
             "no ISO with id '{native_id}' (ids are numeric)"
         )))
     }
-}
-
-/// The callback key in a `mount_iso`/`unmount_iso` answer: `data.callback`
-/// from the simulator; `key`, `task_key` or a bare string tolerated [guess].
-fn callback_key(body: &Value) -> Option<String> {
-    let names = ["callback", "key", "callback_key", "task_key", "task"];
-    let from = |v: &Value| {
-        names
-            .iter()
-            .find_map(|n| v.get(n).and_then(Value::as_str).map(str::to_owned))
-    };
-    body.get("data")
-        .and_then(|d| d.as_str().map(str::to_owned).or_else(|| from(d)))
-        .or_else(|| from(body))
-        .filter(|k| !k.is_empty())
 }
 
 impl ActionProvider {
@@ -393,7 +382,7 @@ impl IsoProvider for ActionProvider {
                 .unwrap_or(&item.name)
                 .to_owned();
             let body = self.client.mount_iso(server, &iso_name).await?;
-            let key = callback_key(&body)
+            let key = convert::callback_key(&body)
                 .ok_or_else(|| Error::upstream("mount_iso answer holds no callback key"))?;
             Ok(self.accepted(key, "attach"))
         };
@@ -404,7 +393,7 @@ impl IsoProvider for ActionProvider {
         let run = async {
             let server = server_id(&req.instance_id)?;
             let body = self.client.unmount_iso(server).await?;
-            let key = callback_key(&body)
+            let key = convert::callback_key(&body)
                 .ok_or_else(|| Error::upstream("unmount_iso answer holds no callback key"))?;
             Ok(self.accepted(key, "detach"))
         };
@@ -424,40 +413,14 @@ impl IsoProvider for ActionProvider {
         let run = async {
             validate_native_id(task_id, false)?;
             let body = self.client.check(task_id).await?;
-            let result = body
-                .get("result")
-                .and_then(Value::as_str)
-                .unwrap_or_default();
-            let operation = match body.get("action").and_then(Value::as_str) {
-                Some("mount_iso") => "attach",
-                Some("unmount_iso") => "detach",
-                _ => "callback",
-            };
-            let (status, out, error) = if result.eq_ignore_ascii_case("ok") {
-                let data = body.get("data").cloned().filter(|d| !d.is_null());
-                (
-                    TaskStatus::Succeeded,
-                    data.or(Some(Value::Object(Default::default()))),
-                    None,
-                )
-            } else if result.eq_ignore_ascii_case("not ready") {
-                (TaskStatus::Pending, None, None)
-            } else {
-                let message = error::upstream_message(body.to_string().as_bytes())
-                    .unwrap_or_else(|| result.to_owned());
-                let err = TaskError {
-                    code: "upstream_error".into(),
-                    message,
-                };
-                (TaskStatus::Failed, None, Some(err))
-            };
+            let state = convert::callback(&body);
             Ok(Task {
                 id: task_id.to_owned(),
                 provider: self.name.clone(),
-                operation: operation.to_owned(),
-                status,
-                result: out,
-                error,
+                operation: state.operation.to_owned(),
+                status: state.status,
+                result: state.result,
+                error: state.error,
                 created_at: None,
             })
         };

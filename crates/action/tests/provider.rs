@@ -484,3 +484,193 @@ async fn transport_faults_map_to_kinds() {
         "{e}"
     );
 }
+
+async fn ready_iso(p: &ActionProvider) -> isogate_core::Iso {
+    p.list_all()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|i| i.status == Status::Ready)
+        .unwrap()
+}
+
+async fn attach_task(p: &ActionProvider, native_id: &str) -> isogate_core::Task {
+    let req = AttachRequest {
+        instance_id: SERVER_IDS[0].to_string(),
+    };
+    match p.attach(native_id, &req).await.unwrap() {
+        Outcome::Accepted { task } => task,
+        other => panic!("mount_iso answers a callback key: {other:?}"),
+    }
+}
+
+/// HOSTKEY's own client: `{"result":"OK","scope":"pending"}` is still
+/// running; only scope `deploy_done` ends the task.
+#[tokio::test]
+async fn ok_with_scope_pending_is_still_running_until_deploy_done() {
+    let (sim, handle) = sim_with(Default::default()).await;
+    let p = provider(client_config(&sim));
+    let iso = ready_iso(&p).await;
+    handle.hold_callbacks(true);
+    let task = attach_task(&p, &iso.native_id).await;
+    // Wait (bounded) until the module answers "OK" + scope "pending".
+    let token_form = |token: &str| {
+        [
+            ("action", "check".to_owned()),
+            ("key", task.id.clone()),
+            ("token", token.to_owned()),
+        ]
+    };
+    let login: serde_json::Value = reqwest::Client::new()
+        .post(format!("{}/auth.php", sim.base_url()))
+        .form(&[("action", "login"), ("key", DEFAULT_CLIENT_KEY)])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = login["result"]["token"].as_str().unwrap().to_owned();
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let raw: serde_json::Value = reqwest::Client::new()
+            .post(format!("{}/eq_callback.php", sim.base_url()))
+            .form(&token_form(&token))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if raw["scope"] == "pending" {
+            assert_eq!(raw["result"], "OK");
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "never pending: {raw}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Past the callback's due time, held: still "OK" + "pending".
+    tokio::time::sleep(DELAY).await;
+    let held = p.task(&task.id).await.unwrap();
+    assert_eq!(held.status, TaskStatus::Pending, "{held:?}");
+    assert_eq!(handle.mounted(SERVER_IDS[0]), None);
+
+    handle.hold_callbacks(false);
+    let done = p
+        .wait_task(&task.id, Duration::from_millis(50), Duration::from_secs(5))
+        .await
+        .unwrap();
+    assert_eq!(
+        (done.status, done.operation.as_str()),
+        (TaskStatus::Succeeded, "attach"),
+        "{done:?}"
+    );
+    assert_eq!(done.result.as_ref().unwrap()["mounted"], true);
+}
+
+#[tokio::test]
+async fn callbacks_ending_error_failed_or_cancelled_fail_the_task() {
+    let (sim, handle) = sim_with(Default::default()).await;
+    let p = provider(client_config(&sim));
+    let iso = ready_iso(&p).await;
+    for (word, code) in [
+        ("error", "upstream_error"),
+        ("failed", "upstream_failed"),
+        ("cancelled", "cancelled"),
+    ] {
+        handle.end_callbacks_with(Some(word));
+        let task = attach_task(&p, &iso.native_id).await;
+        let done = p
+            .wait_task(&task.id, Duration::from_millis(50), Duration::from_secs(5))
+            .await
+            .unwrap();
+        assert_eq!(done.status, TaskStatus::Failed, "{word}: {done:?}");
+        let err = done.error.unwrap();
+        assert_eq!(err.code, code);
+        assert!(!err.message.is_empty());
+        assert_eq!(handle.mounted(SERVER_IDS[0]), None, "nothing mounted");
+    }
+}
+
+/// eq_callback is polled with the token: a forgotten session answers
+/// "invalid hash", which means log in once more.
+#[tokio::test]
+async fn invalid_hash_on_a_callback_check_logs_in_once_more() {
+    let (sim, handle) = sim_with(Default::default()).await;
+    let p = provider(client_config(&sim));
+    let iso = ready_iso(&p).await;
+    let task = attach_task(&p, &iso.native_id).await;
+    assert_eq!(sim.control().count("POST /auth.php"), 1);
+    handle.revoke_tokens();
+    assert_eq!(p.task(&task.id).await.unwrap().status, TaskStatus::Pending);
+    assert_eq!(sim.control().count("POST /auth.php"), 2);
+    assert_eq!(
+        sim.control().count("action:check"),
+        2,
+        "one refused, one answered"
+    );
+
+    // Refused again after the re-login: Unauthorized, no third login.
+    sim.control().set_faults(Faults {
+        error_rate: 1.0,
+        error_status: 401,
+        path_contains: Some("eq_callback".into()),
+        ..Default::default()
+    });
+    let e = p.task(&task.id).await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Unauthorized);
+    assert_eq!(sim.control().count("POST /auth.php"), 3);
+}
+
+#[tokio::test]
+async fn login_sends_ttl_and_later_calls_go_to_the_invapi_host_it_names() {
+    let (sim, handle) = sim_with(action::Options {
+        login_names_second_node: true,
+        ..Default::default()
+    })
+    .await;
+    let mut c = client_config(&sim);
+    c.token_ttl_s = 900;
+    let p = provider(c);
+    let iso = ready_iso(&p).await;
+    assert_eq!(handle.last_login_ttl(), Some(900));
+    let task = attach_task(&p, &iso.native_id).await;
+    let done = p
+        .wait_task(&task.id, Duration::from_millis(50), Duration::from_secs(5))
+        .await
+        .unwrap();
+    assert_eq!(done.status, TaskStatus::Succeeded);
+    let node = action::SECOND_NODE;
+    let counts = sim.control();
+    assert_eq!(
+        counts.count("POST /auth.php"),
+        1,
+        "the key goes to the configured base"
+    );
+    assert_eq!(counts.count(&format!("POST {node}/auth.php")), 0);
+    assert_eq!(counts.count("POST /iso.php"), 0, "{:?}", counts.counts());
+    assert!(counts.count(&format!("POST {node}/iso.php")) >= 3);
+    assert!(counts.count(&format!("POST {node}/eq_callback.php")) >= 1);
+    assert_eq!(counts.count("POST /eq_callback.php"), 0);
+}
+
+#[tokio::test]
+async fn the_legacy_forms_still_work_end_to_end() {
+    let (sim, handle) = sim_with(action::Options {
+        legacy_forms: true,
+        ..Default::default()
+    })
+    .await;
+    let p = provider(client_config(&sim));
+    let iso = ready_iso(&p).await;
+    let task = attach_task(&p, &iso.native_id).await;
+    let done = p
+        .wait_task(&task.id, Duration::from_millis(50), Duration::from_secs(5))
+        .await
+        .unwrap();
+    assert_eq!(done.status, TaskStatus::Succeeded, "{done:?}");
+    assert_eq!(
+        handle.mounted(SERVER_IDS[0]).map(|i| i.to_string()),
+        Some(iso.native_id)
+    );
+}

@@ -239,17 +239,45 @@ async fn mount_and_unmount_complete_through_callbacks() {
         &[("id", &server()), ("iso", name)],
     )
     .await;
-    let key = mount["data"]["callback"].as_str().unwrap().to_owned();
+    assert!(mount.get("data").is_none(), "the key is top-level: {mount}");
+    let key = mount["callback"].as_str().unwrap().to_owned();
     assert_eq!(key.len(), 32);
     assert!(key.bytes().all(|b| b.is_ascii_hexdigit()));
 
-    let check = [("action", "check"), ("key", key.as_str())];
+    // Polled with the token, as HOSTKEY's own client does.
+    let check = [
+        ("action", "check"),
+        ("key", key.as_str()),
+        ("token", token.as_str()),
+    ];
     let (_, pending) = post(&sim, "eq_callback.php", &check).await;
     assert_eq!(pending["result"], "Not ready");
-    assert_eq!(handle.mounted(SERVER_IDS[0]), None);
+    let (_, no_token) = post(
+        &sim,
+        "eq_callback.php",
+        &[("action", "check"), ("key", key.as_str())],
+    )
+    .await;
+    assert_eq!(no_token["error"], "invalid hash", "{no_token}");
+
+    // Held: past the halfway mark it is "OK" but still running.
+    handle.hold_callbacks(true);
     tokio::time::sleep(DELAY + Duration::from_millis(100)).await;
+    let (_, running) = post(&sim, "eq_callback.php", &check).await;
+    assert_eq!(
+        (running["result"].as_str(), running["scope"].as_str()),
+        (Some("OK"), Some("pending")),
+        "{running}"
+    );
+    assert_eq!(
+        handle.mounted(SERVER_IDS[0]),
+        None,
+        "not done while pending"
+    );
+    handle.hold_callbacks(false);
     let (_, done) = post(&sim, "eq_callback.php", &check).await;
     assert_eq!(done["result"], "OK", "{done}");
+    assert_eq!(done["scope"], "deploy_done", "{done}");
     assert_eq!(done["action"], "mount_iso");
     assert_eq!(
         handle.mounted(SERVER_IDS[0]).map(|i| i.to_string()),
@@ -257,15 +285,18 @@ async fn mount_and_unmount_complete_through_callbacks() {
     );
 
     let unmount = iso(&sim, &token, "unmount_iso", &[("id", &server())]).await;
-    let ukey = unmount["data"]["callback"].as_str().unwrap().to_owned();
+    let ukey = unmount["callback"].as_str().unwrap().to_owned();
     tokio::time::sleep(DELAY + Duration::from_millis(100)).await;
     let (_, udone) = post(
         &sim,
         "eq_callback.php",
-        &[("action", "check"), ("key", &ukey)],
+        &[("action", "check"), ("key", &ukey), ("token", &token)],
     )
     .await;
-    assert_eq!(udone["result"], "OK");
+    assert_eq!(
+        (udone["result"].as_str(), udone["scope"].as_str()),
+        (Some("OK"), Some("deploy_done"))
+    );
     assert_eq!(handle.mounted(SERVER_IDS[0]), None);
 
     let hist = iso(&sim, &token, "history", &[("id", &id)]).await;
@@ -280,10 +311,172 @@ async fn mount_and_unmount_complete_through_callbacks() {
     let (_, nf) = post(
         &sim,
         "eq_callback.php",
-        &[("action", "check"), ("key", "0")],
+        &[("action", "check"), ("key", "0"), ("token", &token)],
     )
     .await;
     assert_eq!(nf["error"], "callback not found");
+
+    // An expired session: the documented "token expired" shape.
+    handle.expire_tokens();
+    let (_, expired) = post(&sim, "eq_callback.php", &check).await;
+    assert_eq!(expired["message"], "token expired");
+}
+
+#[tokio::test]
+async fn callbacks_end_failed_error_or_cancelled_when_state_says_so() {
+    let (sim, handle) = action::start_with_handle(action::Options {
+        callback_delay: Duration::from_millis(100),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let token = login(&sim, DEFAULT_CLIENT_KEY).await;
+    let check = |key: String| {
+        let (sim, token) = (&sim, token.clone());
+        async move {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            let form = [("action", "check"), ("key", &key), ("token", &token)];
+            post(sim, "eq_callback.php", &form).await.1
+        }
+    };
+    for word in ["error", "failed", "cancelled"] {
+        handle.end_callbacks_with(Some(word));
+        let up = iso(&sim, &token, "unmount_iso", &[("id", &server())]).await;
+        let end = check(up["callback"].as_str().unwrap().to_owned()).await;
+        assert_eq!(end["result"], word, "{end}");
+        assert!(end["message"].as_str().is_some_and(|m| !m.is_empty()));
+        assert!(end.get("scope").is_none());
+    }
+    handle.end_callbacks_with(None);
+
+    // State: the image is deleted before the mount runs.
+    let up = iso(
+        &sim,
+        &token,
+        "upload",
+        &[("params[url]", "https://m.example/gone.iso")],
+    )
+    .await;
+    let id = up["data"]["id"].to_string();
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    let mount = iso(
+        &sim,
+        &token,
+        "mount_iso",
+        &[("id", &server()), ("iso", "gone.iso")],
+    )
+    .await;
+    let key = mount["callback"].as_str().unwrap().to_owned();
+    let del = iso(
+        &sim,
+        &token,
+        "del",
+        &[("params[id]", &id), ("params[pending]", "1")],
+    )
+    .await;
+    assert_eq!(del["result"], "OK");
+    let end = check(key).await;
+    assert_eq!(end["result"], "failed", "{end}");
+    assert!(end["message"].as_str().unwrap().contains("deleted"));
+}
+
+#[tokio::test]
+async fn login_takes_ttl_and_names_the_invapi_host() {
+    let sim = sim().await;
+    let (_, body) = post(
+        &sim,
+        "auth.php",
+        &[
+            ("action", "login"),
+            ("key", DEFAULT_CLIENT_KEY),
+            ("ttl", "120"),
+        ],
+    )
+    .await;
+    let r = &body["result"];
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let expire = r["token_expire"].as_u64().unwrap();
+    assert!(
+        (now + 110..=now + 130).contains(&expire),
+        "{expire} vs {now}"
+    );
+    assert_eq!(r["invapi"], sim.origin(), "names itself by default");
+    assert_eq!(r["servers"], serde_json::json!(SERVER_IDS));
+    let (_, bad) = post(
+        &sim,
+        "auth.php",
+        &[
+            ("action", "login"),
+            ("key", DEFAULT_CLIENT_KEY),
+            ("ttl", "x"),
+        ],
+    )
+    .await;
+    assert_eq!(bad["message"], "invalid argument ttl");
+
+    // A deployment whose logins send clients to a second node, which serves
+    // the same account.
+    let two = action::start(action::Options {
+        login_names_second_node: true,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let (_, body) = post(
+        &two,
+        "auth.php",
+        &[("action", "login"), ("key", DEFAULT_CLIENT_KEY)],
+    )
+    .await;
+    let node = body["result"]["invapi"].as_str().unwrap().to_owned();
+    assert_eq!(node, format!("{}{}", two.origin(), action::SECOND_NODE));
+    let token = body["result"]["token"].as_str().unwrap();
+    let r = reqwest::Client::new()
+        .post(format!("{node}/iso.php"))
+        .form(&[("action", "list_iso"), ("token", token), ("id", "456")])
+        .send()
+        .await
+        .unwrap();
+    let list: Value = r.json().await.unwrap();
+    assert_eq!(list["result"], "OK");
+    assert_eq!(
+        two.control()
+            .count(&format!("POST {}/iso.php", action::SECOND_NODE)),
+        1
+    );
+}
+
+#[tokio::test]
+async fn legacy_forms_answer_the_older_shapes() {
+    let sim = action::start(action::Options {
+        legacy_forms: true,
+        callback_delay: Duration::from_millis(100),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let (_, body) = post(
+        &sim,
+        "auth.php",
+        &[("action", "login"), ("key", DEFAULT_CLIENT_KEY)],
+    )
+    .await;
+    let token = body["token"].as_str().unwrap().to_owned();
+    assert!(body["token_expire"].as_u64().is_some());
+    let up = iso(&sim, &token, "unmount_iso", &[("id", &server())]).await;
+    let key = up["data"]["callback"].as_str().unwrap().to_owned();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let (_, done) = post(
+        &sim,
+        "eq_callback.php",
+        &[("action", "check"), ("key", &key), ("token", &token)],
+    )
+    .await;
+    assert_eq!(done["result"], "OK");
+    assert!(done.get("scope").is_none(), "{done}");
 }
 
 #[tokio::test]

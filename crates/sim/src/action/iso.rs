@@ -18,6 +18,16 @@ pub(crate) fn ok(action: &str, data: Value) -> Value {
     json!({"result": "OK", "action": action, "module": "iso", "data": data})
 }
 
+/// An async answer: the live module puts the callback key at the top level;
+/// the legacy form has it under `data`.
+fn async_ok(state: &State, action: &str, key: String) -> Value {
+    if state.legacy {
+        ok(action, json!({"callback": key}))
+    } else {
+        json!({"result": "OK", "action": action, "module": "iso", "callback": key})
+    }
+}
+
 pub(crate) fn invalid(arg: &str) -> Value {
     json!({"code": -1, "message": format!("invalid argument {arg}")})
 }
@@ -274,7 +284,7 @@ fn mount(state: &mut State, session: &Session, form: &Form, delay: Duration) -> 
         return json!({"result": "Error", "message": format!("ISO is not ready (status {})", iso.status)});
     }
     let key = state.start_callback("mount_iso", server, Some(iso.id), &session.email, delay);
-    ok("mount_iso", json!({"callback": key}))
+    async_ok(state, "mount_iso", key)
 }
 
 fn unmount(state: &mut State, session: &Session, form: &Form, delay: Duration) -> Value {
@@ -283,7 +293,7 @@ fn unmount(state: &mut State, session: &Session, form: &Form, delay: Duration) -
         Err(e) => return e,
     };
     let key = state.start_callback("unmount_iso", server, None, &session.email, delay);
-    ok("unmount_iso", json!({"callback": key}))
+    async_ok(state, "unmount_iso", key)
 }
 
 fn update(state: &mut State, session: &Session, form: &Form) -> Value {

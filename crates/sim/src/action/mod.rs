@@ -1,8 +1,12 @@
 //! Simulator of the action-style ISO module (HOSTKEY "InvAPI"), seed 003.
 //!
-//! Endpoints, relative to the origin (the base URL has no path):
-//! - `POST /auth.php`, form `action=login&key=<api key>`: answers
-//!   `{"result":{"token":"<32 hex>","token_expire":<unix seconds>,"role":"client"|"admin","email":...,"customer_id":...}}`.
+//! Endpoints, relative to the origin (the base URL has no path), and the
+//! same three again under [`SECOND_NODE`] (a second `invapi` host):
+//! - `POST /auth.php`, form `action=login&key=<api key>[&ttl=<seconds>]`:
+//!   answers `{"result":{"token":"<32 hex>","token_expire":<unix seconds>,"invapi":"<base URL>","role":"client"|"admin","email":..,"customer_id":..,"servers":[..]}}`
+//!   (legacy: the same fields at the top level). `invapi` names this origin,
+//!   or its [`SECOND_NODE`] with [`Options::login_names_second_node`]; the
+//!   token lives `ttl` seconds when sent (at most `token_ttl`).
 //!   A wrong key answers HTTP 200 `{"result":"Error","message":"authorization failed: invalid key"}`.
 //! - `POST /iso.php`, form `action`, `token`, `params[x]` and the bare `id`/`iso`
 //!   fields exactly as the seed lists them for add, del, delete, history,
@@ -11,12 +15,16 @@
 //!   has top-level `server_id` and `iso_images[]` (the seed's five fields, and
 //!   only images whose status is `Ready`: the ones that can be mounted).
 //!   Errors are HTTP 200 in the three documented shapes (see [`iso`]).
-//! - `POST /eq_callback.php`, form `action=check&key=<callback key>`:
-//!   `{"result":"Not ready"}` until done, then
-//!   `{"result":"OK","key":..,"action":"mount_iso"|"unmount_iso","data":{"server_id":..,..}}`
-//!   or, when the operation failed, `{"result":"Error","key":..,"action":..,"message":..}`.
-//!   An unknown key is `{"error":"callback not found"}`. No token is needed:
-//!   the key itself is the capability [guess].
+//! - `POST /eq_callback.php`, form `action=check&key=<callback key>&token=<token>`
+//!   (HOSTKEY's own client polls with the token): `{"result":"Not ready"}`
+//!   for the first half of the callback's time, then
+//!   `{"result":"OK","key":..,"action":..,"scope":"pending","context":{..}}`,
+//!   then `{"result":"OK","key":..,"action":"mount_iso"|"unmount_iso","scope":"deploy_done","data":{"server_id":..,..}}`
+//!   (legacy: `OK` without a scope once done) or, when the operation ended
+//!   badly, `{"result":"failed"|"error"|"cancelled","key":..,"action":..,"message":..}`.
+//!   An unknown key is `{"error":"callback not found"}`; a missing or unknown
+//!   token `{"result":"Error","error":"invalid hash"}`, an expired one
+//!   `{"code":-1,"message":"token expired"}` (both HTTP 200).
 //!
 //! Decisions on [guess] details:
 //! - Tokens: an unknown (or missing) token answers **HTTP 401**
@@ -25,9 +33,12 @@
 //!   meet both documented signals. `POST /__sim/action/expire-tokens` expires
 //!   every session now and `POST /__sim/action/revoke-tokens` forgets them
 //!   (or use [`Handle`] from [`start_with_handle`]).
-//! - `mount_iso`/`unmount_iso` answer `data: {"callback": "<32 hex>"}`; the
-//!   callback completes `callback_delay` later. A mount fails when the ISO was
-//!   deleted meanwhile; unmounting an empty drive succeeds.
+//! - `mount_iso`/`unmount_iso` answer a top-level `"callback": "<32 hex>"`
+//!   (legacy: `data: {"callback": ..}`); the callback completes
+//!   `callback_delay` later. A mount fails (`failed`) when the ISO was deleted
+//!   meanwhile; unmounting an empty drive succeeds. [`Handle::hold_callbacks`]
+//!   keeps callbacks running, [`Handle::end_callbacks_with`] makes them end
+//!   `error`, `failed` or `cancelled`.
 //! - `upload` answers the new record (`status: "Pending"`, `size: 0`), named
 //!   after the URL's last path segment (made unique with `-<id>`); it becomes
 //!   `Ready` with its size `callback_delay` later. `add` without a status is
@@ -50,7 +61,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State as AxState;
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use serde_json::{Value, json};
@@ -74,6 +85,8 @@ pub const OTHER_SERVER_ID: u64 = 999;
 pub const OTHER_EMAIL: &str = "other@sim.example";
 /// The staff account's email (the `login` of its history entries).
 pub const ADMIN_EMAIL: &str = "support@sim.example";
+/// The path of the second `invapi` node a login can name.
+pub const SECOND_NODE: &str = "/invapi2";
 /// The default catalogue size.
 pub const DEFAULT_SCALE: usize = 36;
 
@@ -99,6 +112,11 @@ pub struct Options {
     /// Actions answered as unknown, like a deployment without them (e.g.
     /// `["del"]` for one that only has the alternative `delete`).
     pub disabled_actions: Vec<String>,
+    /// Logins name [`SECOND_NODE`] as the `invapi` host (not this origin).
+    pub login_names_second_node: bool,
+    /// Answer in the older forms: login token at the top level,
+    /// `data.callback`, callbacks `OK` without a scope once done.
+    pub legacy_forms: bool,
 }
 
 impl Default for Options {
@@ -113,6 +131,8 @@ impl Default for Options {
             token_ttl: Duration::from_secs(3600),
             callback_delay: Duration::from_millis(300),
             disabled_actions: Vec::new(),
+            login_names_second_node: false,
+            legacy_forms: false,
         }
     }
 }
@@ -124,6 +144,7 @@ struct Sim {
     token_ttl: Duration,
     delay: Duration,
     disabled: Vec<String>,
+    second_node: bool,
     control: OnceLock<Arc<Control>>,
 }
 
@@ -164,6 +185,19 @@ impl Handle {
     pub fn mounted(&self, server: u64) -> Option<u64> {
         self.0.lock().servers.get(&server).and_then(|s| s.mounted)
     }
+    /// While `true`, running callbacks stay `OK` with scope `pending`.
+    pub fn hold_callbacks(&self, hold: bool) {
+        self.0.lock().hold_callbacks = hold;
+    }
+    /// Callbacks completing from now end with this `result` (`"error"`,
+    /// `"failed"` or `"cancelled"`) and change nothing; `None` heals.
+    pub fn end_callbacks_with(&self, result: Option<&'static str>) {
+        self.0.lock().callbacks_end = result;
+    }
+    /// The `ttl` the last login sent.
+    pub fn last_login_ttl(&self) -> Option<u64> {
+        self.0.lock().last_ttl
+    }
 }
 
 fn expire(sim: &Sim) {
@@ -181,19 +215,25 @@ pub async fn start(opts: Options) -> std::io::Result<SimServer> {
 /// Starts the simulator and returns a handle on its state as well.
 pub async fn start_with_handle(opts: Options) -> std::io::Result<(SimServer, Handle)> {
     let rng = crate::rng::seeded(opts.seed, "action");
+    let mut state = State::seeded(rng, opts.scale.unwrap_or(DEFAULT_SCALE));
+    state.legacy = opts.legacy_forms;
     let sim = Arc::new(Sim {
-        state: Mutex::new(State::seeded(rng, opts.scale.unwrap_or(DEFAULT_SCALE))),
+        state: Mutex::new(state),
         admin_key: opts.admin_key,
         client_key: opts.client_key,
         token_ttl: opts.token_ttl,
         delay: opts.callback_delay,
         disabled: opts.disabled_actions,
+        second_node: opts.login_names_second_node,
         control: OnceLock::new(),
     });
-    let app = Router::new()
+    let node = Router::new()
         .route("/auth.php", post(auth))
         .route("/iso.php", post(iso_php))
-        .route("/eq_callback.php", post(callback))
+        .route("/eq_callback.php", post(callback));
+    let app = Router::new()
+        .merge(node.clone())
+        .nest(SECOND_NODE, node)
         .route(
             "/__sim/action/expire-tokens",
             post(|AxState(sim): AxState<Arc<Sim>>| async move {
@@ -237,13 +277,18 @@ fn form(body: &Bytes) -> iso::Form {
         .collect::<HashMap<_, _>>()
 }
 
-async fn auth(AxState(sim): AxState<Arc<Sim>>, body: Bytes) -> Response {
+async fn auth(AxState(sim): AxState<Arc<Sim>>, headers: HeaderMap, body: Bytes) -> Response {
     let form = form(&body);
     if form.get("action").map(String::as_str) != Some("login") {
         return json_200(iso::invalid("action"));
     }
     let Some(key) = form.get("key").filter(|k| !k.is_empty()) else {
         return json_200(iso::invalid("key"));
+    };
+    let ttl = match form.get("ttl").map(|t| t.trim().parse::<u64>()) {
+        None => None,
+        Some(Ok(t)) if t > 0 => Some(t),
+        Some(_) => return json_200(iso::invalid("ttl")),
     };
     sim.bump("login");
     let mut state = sim.lock();
@@ -256,26 +301,40 @@ async fn auth(AxState(sim): AxState<Arc<Sim>>, body: Bytes) -> Response {
             json!({"result": "Error", "message": "authorization failed: invalid key"}),
         );
     };
+    state.last_ttl = ttl;
+    let lifetime = ttl.map_or(sim.token_ttl, |t| Duration::from_secs(t).min(sim.token_ttl));
     let token = state.new_key();
     state.sessions.insert(
         token.clone(),
         Session {
             admin,
             email: email.to_owned(),
-            expires: Instant::now() + sim.token_ttl,
+            expires: Instant::now() + lifetime,
         },
     );
     let expire = SystemTime::now()
-        .checked_add(sim.token_ttl)
+        .checked_add(lifetime)
         .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
         .map_or(0, |d| d.as_secs());
-    json_200(json!({"result": {
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("127.0.0.1");
+    let node = if sim.second_node { SECOND_NODE } else { "" };
+    let answer = json!({
         "token": token,
         "token_expire": expire,
+        "invapi": format!("http://{host}{node}"),
         "role": if admin { "admin" } else { "client" },
         "email": email,
         "customer_id": if admin { Value::Null } else { json!(CLIENT_CUSTOMER_ID) },
-    }}))
+        "servers": if admin { json!([]) } else { json!(SERVER_IDS) },
+    });
+    if state.legacy {
+        json_200(answer)
+    } else {
+        json_200(json!({ "result": answer }))
+    }
 }
 
 async fn iso_php(AxState(sim): AxState<Arc<Sim>>, body: Bytes) -> Response {
@@ -312,17 +371,33 @@ async fn callback(AxState(sim): AxState<Arc<Sim>>, body: Bytes) -> Response {
     if form.get("action").map(String::as_str) != Some("check") {
         return json_200(iso::invalid("action"));
     }
+    let Some(session) = form.get("token").and_then(|t| state.sessions.get(t)) else {
+        return json_200(json!({"result": "Error", "error": "invalid hash"}));
+    };
+    if session.expires <= Instant::now() {
+        return json_200(json!({"code": -1, "message": "token expired"}));
+    }
     let Some(key) = form.get("key").filter(|k| !k.is_empty()) else {
         return json_200(iso::invalid("key"));
     };
     let Some(cb) = state.callbacks.get(key) else {
         return json_200(json!({"error": "callback not found"}));
     };
+    let halfway = cb.started + (cb.ready_at - cb.started) / 2;
     json_200(match &cb.outcome {
-        None => json!({"result": "Not ready"}),
-        Some(Ok(data)) => json!({"result": "OK", "key": key, "action": cb.action, "data": data}),
-        Some(Err(msg)) => {
-            json!({"result": "Error", "key": key, "action": cb.action, "message": msg})
+        None if Instant::now() < halfway => json!({"result": "Not ready"}),
+        None => json!({
+            "result": "OK", "key": key, "action": cb.action, "scope": "pending",
+            "context": {"action": cb.action, "id": cb.server.to_string()},
+        }),
+        Some(Ok(data)) if state.legacy => {
+            json!({"result": "OK", "key": key, "action": cb.action, "data": data})
+        }
+        Some(Ok(data)) => json!({
+            "result": "OK", "key": key, "action": cb.action, "scope": "deploy_done", "data": data,
+        }),
+        Some(Err((word, msg))) => {
+            json!({"result": word, "key": key, "action": cb.action, "message": msg})
         }
     })
 }

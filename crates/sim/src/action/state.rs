@@ -71,14 +71,18 @@ pub(crate) struct Server {
     pub mounted: Option<u64>,
 }
 
+/// How a callback ended badly: the `result` word and the message.
+pub(crate) type Failure = (&'static str, String);
+
 #[derive(Clone, Debug)]
 pub(crate) struct Callback {
     pub action: &'static str,
     pub server: u64,
     pub iso: Option<u64>,
     pub actor: String,
+    pub started: Instant,
     pub ready_at: Instant,
-    pub outcome: Option<Result<Value, String>>,
+    pub outcome: Option<Result<Value, Failure>>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -104,6 +108,15 @@ pub(crate) struct State {
     pub history: Vec<HistRec>,
     pub next_id: u64,
     pub rng: StdRng,
+    /// Callbacks stay running (`OK` + scope `pending`) while set.
+    pub hold_callbacks: bool,
+    /// Callbacks completing while set end with this `result` word instead.
+    pub callbacks_end: Option<&'static str>,
+    /// The `ttl` of the last login, if it sent one.
+    pub last_ttl: Option<u64>,
+    /// Answer in the pre-2024 forms: top-level login token, `data.callback`,
+    /// callbacks `OK` without a scope.
+    pub legacy: bool,
 }
 
 pub(crate) fn rfc3339(t: DateTime<Utc>) -> String {
@@ -151,6 +164,10 @@ impl State {
             history: Vec::new(),
             next_id: 100,
             rng: StdRng::seed_from_u64(rng.random()),
+            hold_callbacks: false,
+            callbacks_end: None,
+            last_ttl: None,
+            legacy: false,
         };
         let epoch = Utc.with_ymd_and_hms(2023, 1, 1, 0, 0, 0).single();
         let epoch = epoch.unwrap_or_else(Utc::now);
@@ -257,7 +274,7 @@ impl State {
         let due: Vec<String> = self
             .callbacks
             .iter()
-            .filter(|(_, c)| c.outcome.is_none() && c.ready_at <= now)
+            .filter(|(_, c)| !self.hold_callbacks && c.outcome.is_none() && c.ready_at <= now)
             .map(|(k, _)| k.clone())
             .collect();
         for key in due {
@@ -271,7 +288,15 @@ impl State {
         }
     }
 
-    fn complete(&mut self, cb: &Callback) -> Result<Value, String> {
+    fn complete(&mut self, cb: &Callback) -> Result<Value, Failure> {
+        if let Some(word) = self.callbacks_end {
+            let msg = match word {
+                "cancelled" => "operation cancelled by the operator",
+                "error" => "hypervisor error: the drive could not be changed",
+                _ => "operation failed on the server",
+            };
+            return Err((word, msg.to_owned()));
+        }
         match cb.action {
             "mount_iso" => {
                 let iso = cb
@@ -279,7 +304,8 @@ impl State {
                     .and_then(|id| self.isos.get(&id))
                     .filter(|r| r.live());
                 let Some(rec) = iso.cloned() else {
-                    return Err("ISO was deleted before it could be mounted".into());
+                    let msg = "ISO was deleted before it could be mounted";
+                    return Err(("failed", msg.into()));
                 };
                 if let Some(server) = self.servers.get_mut(&cb.server) {
                     server.mounted = Some(rec.id);
@@ -318,6 +344,7 @@ impl State {
                 server,
                 iso,
                 actor: actor.to_owned(),
+                started: Instant::now(),
                 ready_at: Instant::now() + delay,
                 outcome: None,
             },
