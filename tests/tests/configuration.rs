@@ -16,7 +16,7 @@ const COX_ENV: [(&str, &str); 5] = [
     ("ISOGATE_PROVIDERS__IMAGES__KIND", "cox"),
     ("ISOGATE_PROVIDERS__IMAGES__BASE_URL", "sim:cox"),
     ("ISOGATE_PROVIDERS__IMAGES__API_KEY", "sim-cox-key"),
-    ("ISOGATE_PROVIDERS__IMAGES__SERVICE_CODE", "cox"),
+    ("ISOGATE_PROVIDERS__IMAGES__SERVICE_CODE", "edge-services"),
     ("ISOGATE_PROVIDERS__IMAGES__ENVIRONMENT", "test-area"),
 ];
 
