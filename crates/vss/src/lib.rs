@@ -19,7 +19,7 @@
 //!   (the documented filter; VSS documents no ISO-by-id endpoint).
 //! - **sync** is `PATCH /v2/user/image/iso`; its task is the image-sync
 //!   request (`GET /v2/request/image_sync/{id}`): `PROCESSED` is succeeded,
-//!   `ERROR`/`Error Processed`/`CANCELLED`/`REFUSED`/`MISSED` failed (with the
+//!   `ERROR`/`ERROR_RETRY`/`Error Processed`/`CANCELLED`/`REFUSED`/`MISSED` failed (with the
 //!   request's `message.errors`), anything else pending.
 
 mod client;
@@ -289,6 +289,6 @@ mod tests {
         let e = VssProvider::new("vss", VssConfig::default()).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::ConfigInvalid);
         assert_eq!(e.provider(), Some("vss"));
-        assert!(e.message().contains("base_url"));
+        assert!(e.message().contains("username"), "{}", e.message());
     }
 }
