@@ -27,6 +27,8 @@ pub mod config;
 mod convert;
 pub mod error;
 mod listing;
+#[cfg(test)]
+mod live_fixtures;
 mod model;
 mod pushdown;
 mod token;

@@ -176,7 +176,7 @@ fn jwt_exp(token: &str) -> Option<f64> {
 }
 
 /// How long after the request a token should be renewed.
-fn renew_after(answer: &TokenAnswer) -> Duration {
+pub(crate) fn renew_after(answer: &TokenAnswer) -> Duration {
     // `duration` is relative, so immune to clock skew; without it (VSS's
     // clients read the JWT's `exp`), the answer's `exp`, then the token's.
     let now = SystemTime::now()
