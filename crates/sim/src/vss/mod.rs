@@ -44,10 +44,11 @@
 //! or expire tokens, shorten their lifetime, upload files to the personal
 //! store, fail the next sync, grow the public catalogue mid-walk.
 //!
-//! Checked against the real PyPI clients with
-//! `crates/sim/scripts/vss_pyvss_check.py` (pyvss: token, list, page,
-//! filter, sort, sync, errors) and `crates/sim/scripts/vss_cli_check.sh`
-//! (vss-cli), run against `cargo run -p isogate-sim --example vss_sim`.
+//! Checked against the real PyPI clients on every `cargo test` by
+//! `crates/vss/tests/real_clients.rs`, which runs
+//! `crates/sim/scripts/vss_pyvss_check.py` (pyvss: token, every page of
+//! both catalogues at several sizes, filter, sort, sync, errors) and
+//! `crates/sim/scripts/vss_cli_check.sh` (vss-cli) against it.
 
 mod auth;
 pub(crate) mod catalogue;
