@@ -344,3 +344,31 @@ fn date_filters_equal_local_evaluation_and_are_never_pushed() {
     }
     assert!(nonempty >= 20, "the filters selected something: {nonempty}");
 }
+
+/// The embedded demo runs this simulator with a configured seed and scale:
+/// whatever they are, no VSS item has a null date.
+#[test]
+fn every_date_parses_whatever_the_seed_and_scale() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    for (seed, scale) in [(1, None), (42, Some(700)), (2026, Some(30))] {
+        let s = rt.block_on(common::setup(
+            Options {
+                seed,
+                scale,
+                ..Default::default()
+            },
+            Catalogue::Both,
+        ));
+        let items = rt
+            .block_on(s.provider.list(&ListOptions::default()))
+            .unwrap()
+            .items;
+        assert_eq!(items.len(), scale.unwrap_or(230) + 12, "seed {seed}");
+        let nulls: Vec<&str> = items
+            .iter()
+            .filter(|i| i.created_at.is_none() || i.updated_at.is_none())
+            .map(|i| i.id.as_str())
+            .collect();
+        assert!(nulls.is_empty(), "seed {seed}: null dates on {nulls:?}");
+    }
+}
