@@ -2,17 +2,20 @@
 //! catalogues as an [`IsoProvider`].
 //!
 //! - **Token** ([`token`]): `POST {base_url}/auth/request-token` with Basic
-//!   auth, cached, renewed before expiry (at `duration` minus the smaller of
-//!   60 s and a fifth of it) and once after a 401 on a read, with one token
+//!   auth, cached, renewed before expiry (at its lifetime, `duration` or else
+//!   the answer's or the JWT's `exp`, minus the smaller of 60 s and a fifth) and once after a 401 on a read, with one token
 //!   request in flight at most; a static `token` from the config is used as is.
 //! - **Listing** ([`listing`]): `expand=1`, first page at `per_page` (250),
-//!   the rest concurrently (`page_concurrency`, 40), so up to 41 pages take
+//!   the rest concurrently (`page_concurrency`, 40) at URLs in the form of
+//!   `meta.pages.next_url` (falling back to walking `next_url` when the
+//!   upstream answers a built one unexpectedly), so up to 41 pages take
 //!   two round trips; a failed page fails the listing naming the page (or, with
 //!   `allow_incomplete`, returns what it has with `Listing::incomplete`); a
 //!   catalogue changing mid-walk is walked once more, then is an error.
 //!   `catalogue = "both"` walks `/v2/iso` and `/v2/user/image/iso` at once.
 //! - **Pushdown** ([`pushdown`]): `filter=`/`sort=` for the filters and sorts
-//!   whose VSS semantics provably equal the local evaluator's.
+//!   whose VSS semantics provably equal the local evaluator's; never dates
+//!   (VSS compares its own text form of them).
 //! - **Ids** ([`convert`]): public ISOs keep their VSS id (`223`), personal
 //!   ones are `personal-<id>`, since both tables number from 1.
 //! - **get** reads the catalogue filtered by `id,eq,<id>` with `per_page=1`
