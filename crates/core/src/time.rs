@@ -3,17 +3,20 @@
 //! Accepted shapes (whitespace around the value is ignored):
 //! - RFC 3339 / ISO 8601 with an offset: `2020-11-10T20:33:32.609434Z`
 //! - CloudMC's 12-hour clock with a zone: `2017-12-21 4:41:33 PM Z`
-//! - VSS's 24-hour clock with a zone abbreviation: `2017-11-17 13:51:31 EST`
+//! - VSS's 24-hour clock with a zone abbreviation, with the weekday current
+//!   VSS puts after the date (`2020-04-21 Tue 02:10:03 EDT`, vss-cli's
+//!   docs/use.rst) or without it as 2017-era VSS did (`2017-11-17 13:51:31 EST`).
+//!   The weekday is checked against the date; a mismatch is `None`.
 //! - A naive date-time: `2024-01-15 10:30:00` or `2024-01-15T10:30:00`,
 //!   **assumed to be UTC** (the action module documents its other timestamps in
 //!   UTC with `Z`, so its naive history times are read the same way).
 //!
 //! Zone abbreviations understood: UTC, GMT, Z, UT and North America's
-//! (NST/NDT, AST/ADT, EST/EDT, CST/CDT, MST/MDT, PST/PDT, AKST/AKDT, HST), plus
+//! (NST/NDT, AST/ADT, EST/EDT, CST/CDT, MST/MDT, PST/PDT, AKST/AKDT, HST/HDT), plus
 //! numeric offsets like `+0100` or `-05:00`. Anything else yields `None`; this
 //! module never panics and never errors a whole listing.
 
-use chrono::{DateTime, FixedOffset, NaiveDateTime, TimeZone, Utc};
+use chrono::{DateTime, Datelike, FixedOffset, NaiveDateTime, TimeZone, Utc, Weekday};
 
 /// Parses any upstream timestamp shape to UTC; `None` when it cannot.
 pub fn parse_timestamp(input: &str) -> Option<DateTime<Utc>> {
@@ -28,14 +31,28 @@ pub fn parse_timestamp(input: &str) -> Option<DateTime<Utc>> {
     if let Some((body, zone)) = s.rsplit_once(' ')
         && let Some(offset) = zone_offset(zone)
     {
-        return parse_naive(body).and_then(|naive| {
+        return parse_dated(body).and_then(|naive| {
             offset
                 .from_local_datetime(&naive)
                 .single()
                 .map(|t| t.with_timezone(&Utc))
         });
     }
-    parse_naive(s).map(|naive| naive.and_utc())
+    parse_dated(s).map(|naive| naive.and_utc())
+}
+
+/// A naive date-time, with or without a weekday token after the date
+/// (`2020-04-21 Tue 02:10:03`); the weekday must be the date's.
+fn parse_dated(s: &str) -> Option<NaiveDateTime> {
+    if let Some((date, rest)) = s.split_once(' ')
+        && let Some((day, time)) = rest.split_once(' ')
+        && day.bytes().all(|b| b.is_ascii_alphabetic())
+    {
+        let weekday: Weekday = day.parse().ok()?;
+        let naive = parse_naive(&format!("{date} {time}"))?;
+        return (naive.weekday() == weekday).then_some(naive);
+    }
+    parse_naive(s)
 }
 
 /// DESIGN's rule for one upstream timestamp: parsed to UTC, or, when it
@@ -89,6 +106,7 @@ pub fn zone_offset(zone: &str) -> Option<FixedOffset> {
         "AKST" => hours(-9, 0),
         "AKDT" => hours(-8, 0),
         "HST" => hours(-10, 0),
+        "HDT" => hours(-9, 0),
         other => numeric_offset(other),
     }
 }
@@ -144,6 +162,66 @@ mod tests {
             utc("2024-01-15T10:30:00-05:00"),
             "2024-01-15T15:30:00+00:00"
         );
+    }
+
+    #[test]
+    fn vss_timestamps_parse_with_and_without_the_weekday_in_every_zone() {
+        // Current VSS (vss-cli docs/use.rst) and the 2017-era form.
+        assert_eq!(
+            utc("2020-04-21 Tue 02:10:03 EDT"),
+            "2020-04-21T06:10:03+00:00"
+        );
+        assert_eq!(utc("2017-03-13 15:24:44 EDT"), "2017-03-13T19:24:44+00:00");
+        assert_eq!(
+            utc("2020-04-21 tue 02:10:03 edt"),
+            "2020-04-21T06:10:03+00:00"
+        );
+        assert_eq!(
+            utc("2020-04-21 Tuesday 02:10:03 EDT"),
+            "2020-04-21T06:10:03+00:00"
+        );
+        assert_eq!(utc("2020-04-21 Tue 02:10:03"), "2020-04-21T02:10:03+00:00");
+        for (zone, hours_behind) in [
+            ("UTC", 0.0),
+            ("GMT", 0.0),
+            ("Z", 0.0),
+            ("NST", 3.5),
+            ("NDT", 2.5),
+            ("AST", 4.0),
+            ("ADT", 3.0),
+            ("EST", 5.0),
+            ("EDT", 4.0),
+            ("CST", 6.0),
+            ("CDT", 5.0),
+            ("MST", 7.0),
+            ("MDT", 6.0),
+            ("PST", 8.0),
+            ("PDT", 7.0),
+            ("AKST", 9.0),
+            ("AKDT", 8.0),
+            ("HST", 10.0),
+            ("HDT", 9.0),
+        ] {
+            let local = chrono::NaiveDate::from_ymd_opt(2020, 4, 21)
+                .unwrap()
+                .and_hms_opt(2, 10, 3)
+                .unwrap();
+            let want = (local + chrono::Duration::minutes((hours_behind * 60.0) as i64)).and_utc();
+            for s in [
+                format!("2020-04-21 Tue 02:10:03 {zone}"),
+                format!("2020-04-21 02:10:03 {zone}"),
+            ] {
+                assert_eq!(parse_timestamp(&s), Some(want), "{s}");
+            }
+        }
+        // A weekday that is not the date's, or not a weekday: not guessed.
+        for s in [
+            "2020-04-21 Wed 02:10:03 EDT",
+            "2020-04-21 Xyz 02:10:03 EDT",
+            "2020-04-21 Tue Tue 02:10:03 EDT",
+        ] {
+            assert!(parse_timestamp(s).is_none(), "{s}");
+        }
     }
 
     #[test]

@@ -1,15 +1,22 @@
 """Drive the VSS simulator with the real PyPI client `pyvss`.
 
-    python3 -m venv /tmp/v && /tmp/v/bin/pip install pyvss vss-cli
+Run by `cargo test -p isogate-vss --test real_clients` (venv from
+tests/python/requirements.txt); by hand:
+
     cargo run -p isogate-sim --example vss_sim -- 8710 &
-    /tmp/v/bin/python crates/sim/scripts/vss_pyvss_check.py http://127.0.0.1:8710
+    target/pyenv/bin/python crates/sim/scripts/vss_pyvss_check.py http://127.0.0.1:8710
 
 Prints each call and a summary of what it returned; exits non-zero on the
 first expectation that does not hold.
 """
 
+import re
 import sys
 import time
+
+# VSS's timestamp forms: today's with the weekday, and the 2017-era one.
+WEEKDAY = re.compile(r"^\d{4}-\d\d-\d\d (Mon|Tue|Wed|Thu|Fri|Sat|Sun) \d\d:\d\d:\d\d [A-Z]{2,4}$")
+OLD = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d [A-Z]{2,4}$")
 
 from pyvss.exceptions import VssError
 from pyvss.manager import VssManager
@@ -28,6 +35,27 @@ def main(endpoint):
 
     first = vss.request("/iso", params={"per_page": 250, "expand": 1})
     total = first["meta"]["pages"]["total"]
+    ptotal = vss.request("/user/image/iso", params={"per_page": 1, "expand": 1})["meta"]["pages"]["total"]
+    assert total > 0 and ptotal > 0, (total, ptotal)
+
+    # Every page of both catalogues at several page sizes, by next_url.
+    for per_page in (7, 25, 100, 250):
+        pub = vss._get_objects("/iso", show_all=True, per_page=per_page)
+        own = vss.get_user_isos(show_all=True, per_page=per_page)
+        show(f"every page of /iso and /user/image/iso at per_page={per_page}",
+             f"{len(pub)} public, {len(own)} personal")
+        assert len(pub) == total and len({i["id"] for i in pub}) == total, (per_page, len(pub), total)
+        assert [i["id"] for i in pub] == sorted(i["id"] for i in pub), per_page
+        assert len(own) == ptotal and len({i["id"] for i in own}) == ptotal, (per_page, len(own), ptotal)
+    pages = vss.request("/iso", params={"per_page": 7, "page": 2})["meta"]["pages"]
+    assert pages["pages"] == -(-total // 7) and pages["page"] == 2 and pages["per_page"] == 7, pages
+
+    stamps = [i[f] for i in pub + own for f in ("created_on", "updated_on")]
+    bad = [t for t in stamps if not (WEEKDAY.match(t) or OLD.match(t))]
+    assert not bad, bad[:5]
+    weekday = sum(1 for t in stamps if WEEKDAY.match(t))
+    show("timestamps", f"{weekday} of {len(stamps)} carry the weekday, e.g. {stamps[0]}")
+    assert 0 < weekday < len(stamps), "both forms are served"
 
     isos = vss.get_isos()
     show("vss.get_isos()  # /iso then /user/image/iso, first page of 250 each",

@@ -110,6 +110,25 @@ impl Client {
         decode(&self.read(resource, &query).await?)
     }
 
+    /// `GET` of an absolute page URL (a `next_url`, or one built in its form).
+    pub async fn list_url(&self, url: &url::Url) -> Result<Page> {
+        decode(&self.read(url.as_str(), &[]).await?)
+    }
+
+    /// Whether `url` may be sent this client's token: http(s) with a host,
+    /// and https whenever the configured origin is (never a downgrade).
+    pub fn may_follow(&self, url: &url::Url) -> bool {
+        let https = self.origin.starts_with("https:");
+        url.has_host()
+            && url.username().is_empty()
+            && url.password().is_none()
+            && match url.scheme() {
+                "https" => true,
+                "http" => !https,
+                _ => false,
+            }
+    }
+
     /// `PATCH /v2/user/image/iso`: submits a sync request (sent once).
     pub async fn sync_personal(&self) -> Result<SyncAnswer> {
         decode(&self.write(Method::PATCH, PERSONAL).await?)
@@ -134,6 +153,7 @@ impl Client {
         }
     }
 
+    /// `path` is under the origin, or (a page link) an absolute URL.
     fn authed(
         &self,
         method: Method,
@@ -141,8 +161,13 @@ impl Client {
         query: &[(&str, String)],
         token: &SecretString,
     ) -> reqwest::RequestBuilder {
+        let url = if path.starts_with('/') {
+            format!("{}{path}", self.origin)
+        } else {
+            path.to_owned()
+        };
         self.http
-            .request(method, format!("{}{path}", self.origin))
+            .request(method, url)
             .query(query)
             .bearer_auth(token.expose_secret())
             .header(CONTENT_TYPE, "application/json")

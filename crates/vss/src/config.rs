@@ -23,9 +23,12 @@ pub enum Catalogue {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct VssConfig {
-    /// The API origin, e.g. `https://vss-api.eis.utoronto.ca` (the token
+    /// The API origin (default `https://cloud-api.eis.utoronto.ca`; the token
     /// endpoint is `{base_url}/auth/request-token`, the API `{base_url}/v2`).
+    // pyvss's and vss-cli's default `api_endpoint` is https://cloud-api.eis.utoronto.ca.
+    #[serde(default = "default_base_url")]
     pub base_url: String,
+    // VSS issues tokens at POST /auth/request-token with HTTP Basic auth (pyvss get_token).
     /// The account name, for a token requested with HTTP Basic auth.
     #[serde(default)]
     pub username: Option<String>,
@@ -35,6 +38,7 @@ pub struct VssConfig {
     /// A ready access token instead of username and password (not refreshed).
     #[serde(default)]
     pub token: Option<SecretString>,
+    // Public `/v2/iso` and personal `/v2/user/image/iso` (pyvss get_isos / get_user_isos).
     /// `public`, `personal` or `both` (default).
     #[serde(default)]
     pub catalogue: Catalogue,
@@ -56,6 +60,7 @@ pub struct VssConfig {
     pub connect_timeout_ms: u64,
 }
 
+// The seed's listing parameters: `per_page` default 10, maximum 250.
 /// VSS serves at most 250 items per page.
 pub const MAX_PER_PAGE: u32 = 250;
 
@@ -64,6 +69,12 @@ pub const MAX_PER_PAGE: u32 = 250;
 // upstream that throttles concurrent clients.
 fn default_page_concurrency() -> usize {
     40
+}
+/// The endpoint VSS's own clients use by default.
+pub const DEFAULT_BASE_URL: &str = "https://cloud-api.eis.utoronto.ca";
+
+fn default_base_url() -> String {
+    DEFAULT_BASE_URL.to_owned()
 }
 fn default_per_page() -> u32 {
     MAX_PER_PAGE
@@ -78,7 +89,7 @@ fn default_connect_timeout_ms() -> u64 {
 impl Default for VssConfig {
     fn default() -> Self {
         VssConfig {
-            base_url: String::new(),
+            base_url: default_base_url(),
             username: None,
             password: None,
             token: None,
@@ -333,6 +344,9 @@ mod tests {
         );
         assert!(!c.allow_incomplete);
         assert!(!format!("{c:?}").contains("hunter2"));
+        let c: VssConfig = toml::from_str("username = 'u'\npassword = 'p'").unwrap();
+        assert_eq!(c.base_url, "https://cloud-api.eis.utoronto.ca");
+        assert!(c.validate().is_ok());
         let e = toml::from_str::<VssConfig>("base_url = 'https://x'\npasword = 'p'").unwrap_err();
         assert!(e.to_string().contains("pasword"));
     }

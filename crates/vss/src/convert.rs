@@ -5,12 +5,13 @@
 //!   upstream tables whose ids collide, and the prefix keeps them apart in a
 //!   `both` listing while a public id stays what VSS itself accepts.
 //! - `path`, `data_store` and the catalogue go into labels; `public` into
-//!   visibility; `created_on`/`updated_on` (zone abbreviations) to UTC, an
+//!   visibility; `created_on`/`updated_on` (`2020-04-21 Tue 02:10:03 EDT`
+//!   today, `2017-11-17 13:51:31 EST` in older answers) to UTC, an
 //!   unparseable one becoming `None` plus an `unparsed_<field>` label.
 //! - Kind `iso`, status `ready` (VSS lists only registered, usable ISOs),
 //!   size unknown. A personal ISO's owner is the store folder in its path.
 
-use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc, Weekday};
 use isogate_core::time::{parse_timestamp, zone_offset};
 use isogate_core::{
     Error, Iso, ItemKind, ProviderKind, Result, Status, Task, TaskError, TaskStatus, Visibility,
@@ -27,6 +28,8 @@ pub(crate) enum Source {
     Personal,
 }
 
+// `/v2/iso` and `/v2/user/image/iso` are separate tables, both numbered from 1
+// (the seed's examples and pyvss's `get_isos` merging both lists).
 /// The native-id prefix of personal ISOs.
 pub(crate) const PERSONAL_PREFIX: &str = "personal-";
 
@@ -74,7 +77,9 @@ pub(crate) fn iso(provider: &str, source: Source, value: &RawValue, keep_raw: bo
         &source.native_id(&upstream_id),
         &name,
     );
+    // VSS lists only registered ISOs, usable for `PATCH /v2/vm/{id}/cd` (the seed).
     item.status = Status::Ready;
+    // `public` is a boolean on every expanded ISO (the seed's example object).
     item.visibility = match dto.public {
         Some(true) => Visibility::Public,
         Some(false) => Visibility::Private,
@@ -110,18 +115,24 @@ fn time(item: &mut Iso, field: &str, raw: Option<&str>) -> Option<DateTime<Utc>>
     parsed
 }
 
-/// VSS's own shape, `2017-11-17 13:51:31 EST`, read without chrono's
-/// format parser: it is most of a listing's CPU time in debug builds. Same
-/// answer as `parse_timestamp` (tested); anything else falls back to it.
+/// VSS's own shapes, read without chrono's format parser (it is most of a
+/// listing's CPU time in debug builds); same answer as `parse_timestamp`
+/// (tested), anything else falls back to it.
+// VSS sends `2020-04-21 Tue 02:10:03 EDT` today (vss-cli docs/use.rst raw JSON)
+// and sent `2017-03-13 15:24:44 EDT` before (the seed): both are read here.
 fn vss_time(s: &str) -> Option<DateTime<Utc>> {
     let b = s.as_bytes();
-    let shape = b.len() >= 21
-        && b[4] == b'-'
-        && b[7] == b'-'
-        && b[10] == b' '
-        && b[13] == b':'
-        && b[16] == b':'
-        && b[19] == b' ';
+    let dated = b.len() >= 11 && b[4] == b'-' && b[7] == b'-' && b[10] == b' ';
+    if !dated {
+        return None;
+    }
+    // `w` is the width of the weekday token and its space, when present.
+    let w = if b.len() >= 15 && b[11..14].iter().all(u8::is_ascii_alphabetic) && b[14] == b' ' {
+        4
+    } else {
+        0
+    };
+    let shape = b.len() >= 21 + w && b[13 + w] == b':' && b[16 + w] == b':' && b[19 + w] == b' ';
     if !shape {
         return None;
     }
@@ -133,8 +144,18 @@ fn vss_time(s: &str) -> Option<DateTime<Utc>> {
         Some(digits.iter().fold(0, |n, d| n * 10 + u32::from(d - b'0')))
     };
     let date = NaiveDate::from_ymd_opt(num(0, 4)? as i32, num(5, 7)?, num(8, 10)?)?;
-    let time = NaiveTime::from_hms_opt(num(11, 13)?, num(14, 16)?, num(17, 19)?)?;
-    let offset = zone_offset(s.get(20..)?)?;
+    if w > 0 {
+        let day: Weekday = s.get(11..14)?.parse().ok()?;
+        if day != date.weekday() {
+            return None;
+        }
+    }
+    let time = NaiveTime::from_hms_opt(
+        num(11 + w, 13 + w)?,
+        num(14 + w, 16 + w)?,
+        num(17 + w, 19 + w)?,
+    )?;
+    let offset = zone_offset(s.get(20 + w..)?)?;
     offset
         .from_local_datetime(&NaiveDateTime::new(date, time))
         .single()
@@ -142,8 +163,9 @@ fn vss_time(s: &str) -> Option<DateTime<Utc>> {
 }
 
 /// An image-sync request as a unified task: `PROCESSED` is succeeded (with
-/// `added`/`deleted` as the result), `ERROR`/`Error Processed`/`CANCELLED`/
-/// `REFUSED`/`MISSED` failed (with `message.errors`), anything else pending.
+/// `added`/`deleted` as the result), `ERROR`/`ERROR_RETRY`/`Error Processed`/
+/// `CANCELLED`/`REFUSED`/`MISSED` failed (with `message.errors`), anything
+/// else pending.
 pub(crate) fn sync_task(
     provider: &str,
     id: String,
@@ -188,16 +210,21 @@ pub(crate) fn sync_task(
     }
 }
 
+// pyvss's `RequestStatus`: PROCESSED ends well; ERROR, ERROR_RETRY and the rest fail.
 /// A VSS request status to the unified one; unknown ones are still pending.
 fn task_status(s: &str) -> TaskStatus {
     let norm = s.trim().to_ascii_uppercase().replace([' ', '-'], "_");
     match norm.as_str() {
         "PROCESSED" => TaskStatus::Succeeded,
-        "ERROR" | "ERROR_PROCESSED" | "CANCELLED" | "REFUSED" | "MISSED" => TaskStatus::Failed,
+        // pyvss's `RequestStatus` counts ERROR_RETRY among the failed states.
+        "ERROR" | "ERROR_RETRY" | "ERROR_PROCESSED" | "CANCELLED" | "REFUSED" | "MISSED" => {
+            TaskStatus::Failed
+        }
         _ => TaskStatus::Pending,
     }
 }
 
+// VSKEY-STOR paths are `[datastore] <username>/<file>` (the seed's `path` example).
 /// `[vssUser-xfers] jdoe/file.iso` -> `jdoe`.
 fn owner_of(path: &str) -> Option<String> {
     let rest = path.split_once("] ").map_or(path, |(_, r)| r);
@@ -265,6 +292,9 @@ mod tests {
             "2017-11-17 13:51:31 EST",
             "2017-07-01 13:51:31 EDT",
             "2024-01-15 10:30:00 UTC",
+            "2020-04-21 Tue 02:10:03 EDT",
+            "2020-04-21 Tue 02:10:03 AKDT",
+            "2020-01-21 Tue 02:10:03 NST",
         ] {
             assert!(vss_time(s).is_some(), "{s}");
             assert_eq!(vss_time(s), parse_timestamp(s));
@@ -273,6 +303,8 @@ mod tests {
             "2017-11-17T13:51:31Z",
             "2017-11-17 13:51:31",
             "2017-13-17 13:51:31 EST",
+            "2020-04-21 Wed 02:10:03 EDT",
+            "2020-04-21 Tue 02:10:03",
         ] {
             assert!(vss_time(s).is_none(), "{s}");
         }
@@ -286,7 +318,8 @@ mod tests {
             ("SUBMITTED", TaskStatus::Pending),
             ("In Progress", TaskStatus::Pending),
             ("IN_PROGRESS", TaskStatus::Pending),
-            ("ERROR_RETRY", TaskStatus::Pending),
+            ("ERROR_RETRY", TaskStatus::Failed),
+            ("Error Retry", TaskStatus::Failed),
             ("Error Processed", TaskStatus::Failed),
             ("ERROR", TaskStatus::Failed),
             ("Cancelled", TaskStatus::Failed),
@@ -317,9 +350,10 @@ mod tests {
         #[test]
         fn the_fast_path_agrees_with_parse_timestamp(
             y in 1990u32..2040, mo in 0u32..14, d in 0u32..33, h in 0u32..26, mi in 0u32..61, se in 0u32..62,
-            zone in "(EST|EDT|PST|UTC|Z|GMT|NST|XYZ|est|\\+0100|-05:00|)",
+            zone in "(EST|EDT|PST|UTC|Z|GMT|NST|HDT|AKST|XYZ|est|\\+0100|-05:00|)",
+            day in "(|Mon |Tue |Wed |Thu |Fri |Sat |Sun |Xyz |tue )",
         ) {
-            let s = format!("{y:04}-{mo:02}-{d:02} {h:02}:{mi:02}:{se:02} {zone}");
+            let s = format!("{y:04}-{mo:02}-{d:02} {day}{h:02}:{mi:02}:{se:02} {zone}");
             if let Some(fast) = vss_time(&s) {
                 proptest::prop_assert_eq!(Some(fast), parse_timestamp(&s), "{}", s);
             }

@@ -2,24 +2,27 @@
 //! catalogues as an [`IsoProvider`].
 //!
 //! - **Token** ([`token`]): `POST {base_url}/auth/request-token` with Basic
-//!   auth, cached, renewed before expiry (at `duration` minus the smaller of
-//!   60 s and a fifth of it) and once after a 401 on a read, with one token
+//!   auth, cached, renewed before expiry (at its lifetime, `duration` or else
+//!   the answer's or the JWT's `exp`, minus the smaller of 60 s and a fifth) and once after a 401 on a read, with one token
 //!   request in flight at most; a static `token` from the config is used as is.
 //! - **Listing** ([`listing`]): `expand=1`, first page at `per_page` (250),
-//!   the rest concurrently (`page_concurrency`, 40), so up to 41 pages take
+//!   the rest concurrently (`page_concurrency`, 40) at URLs in the form of
+//!   `meta.pages.next_url` (falling back to walking `next_url` when the
+//!   upstream answers a built one unexpectedly), so up to 41 pages take
 //!   two round trips; a failed page fails the listing naming the page (or, with
 //!   `allow_incomplete`, returns what it has with `Listing::incomplete`); a
 //!   catalogue changing mid-walk is walked once more, then is an error.
 //!   `catalogue = "both"` walks `/v2/iso` and `/v2/user/image/iso` at once.
 //! - **Pushdown** ([`pushdown`]): `filter=`/`sort=` for the filters and sorts
-//!   whose VSS semantics provably equal the local evaluator's.
+//!   whose VSS semantics provably equal the local evaluator's; never dates
+//!   (VSS compares its own text form of them).
 //! - **Ids** ([`convert`]): public ISOs keep their VSS id (`223`), personal
 //!   ones are `personal-<id>`, since both tables number from 1.
 //! - **get** reads the catalogue filtered by `id,eq,<id>` with `per_page=1`
 //!   (the documented filter; VSS documents no ISO-by-id endpoint).
 //! - **sync** is `PATCH /v2/user/image/iso`; its task is the image-sync
 //!   request (`GET /v2/request/image_sync/{id}`): `PROCESSED` is succeeded,
-//!   `ERROR`/`Error Processed`/`CANCELLED`/`REFUSED`/`MISSED` failed (with the
+//!   `ERROR`/`ERROR_RETRY`/`Error Processed`/`CANCELLED`/`REFUSED`/`MISSED` failed (with the
 //!   request's `message.errors`), anything else pending.
 
 mod client;
@@ -27,6 +30,8 @@ pub mod config;
 mod convert;
 pub mod error;
 mod listing;
+#[cfg(test)]
+mod live_fixtures;
 mod model;
 mod pushdown;
 mod token;
@@ -289,6 +294,6 @@ mod tests {
         let e = VssProvider::new("vss", VssConfig::default()).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::ConfigInvalid);
         assert_eq!(e.provider(), Some("vss"));
-        assert!(e.message().contains("base_url"));
+        assert!(e.message().contains("username"), "{}", e.message());
     }
 }

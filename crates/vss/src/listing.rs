@@ -1,6 +1,10 @@
 //! Walking a paged VSS catalogue: the first page says how many pages there
 //! are, the rest are fetched concurrently (bounded), so N pages take about
-//! two round trips.
+//! two round trips. Their URLs are built in the form of page 1's
+//! `meta.pages.next_url` (same host and parameters, only `page` changed),
+//! since VSS's own clients follow that link as given; an upstream that
+//! answers a built URL with another page, another `per_page`, or a 400/404
+//! is walked instead by following `next_url` page by page.
 //!
 //! Never silently truncated: a failed page fails the walk, naming the page,
 //! or (with `allow_incomplete`) the walk returns what it has and says why.
@@ -12,9 +16,10 @@
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
-use isogate_core::{Error, Iso, Result};
+use isogate_core::{Error, ErrorKind, Iso, Result};
 use serde_json::value::RawValue;
 use tokio::task::JoinSet;
+use url::Url;
 
 use crate::client::Client;
 use crate::convert::{self, Source};
@@ -91,16 +96,48 @@ pub(crate) async fn walk(client: &Arc<Client>, spec: &WalkSpec) -> Result<Walk> 
 
 type PageResult = (u64, Result<(Pages, Vec<Iso>)>);
 
-async fn fetch_page(client: Arc<Client>, spec: WalkSpec, n: u64) -> PageResult {
-    let answer = client
-        .list_page(
-            spec.resource,
-            n,
-            spec.per_page,
-            spec.filter.as_deref(),
-            spec.sort.as_deref(),
-        )
-        .await;
+/// Page `n` in the form of `next_url` (pyvss and vss-cli follow `next_url`
+/// as given): the same URL, host and parameters, `page` set to `n`.
+fn page_url(template: &Url, n: u64) -> Url {
+    let pairs: Vec<(String, String)> = template
+        .query_pairs()
+        .filter(|(k, _)| k != "page")
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    let mut url = template.clone();
+    {
+        let mut q = url.query_pairs_mut();
+        q.clear();
+        for (k, v) in &pairs {
+            q.append_pair(k, v);
+        }
+        q.append_pair("page", &n.to_string());
+    }
+    url
+}
+
+/// Page `n` of the walk: a URL in `next_url`'s form when page 1 gave one,
+/// else the configured origin's.
+async fn fetch_page(
+    client: Arc<Client>,
+    spec: WalkSpec,
+    template: Option<Url>,
+    n: u64,
+) -> PageResult {
+    let answer = match &template {
+        Some(t) => client.list_url(&page_url(t, n)).await,
+        None => {
+            client
+                .list_page(
+                    spec.resource,
+                    n,
+                    spec.per_page,
+                    spec.filter.as_deref(),
+                    spec.sort.as_deref(),
+                )
+                .await
+        }
+    };
     (
         n,
         answer.and_then(|p| Ok((p.meta.pages, convert_page(&spec, &p.data)?))),
@@ -111,6 +148,165 @@ fn convert_page(spec: &WalkSpec, data: &[Box<RawValue>]) -> Result<Vec<Iso>> {
     data.iter()
         .map(|raw| convert::iso(&spec.provider, spec.source, raw, spec.include_raw))
         .collect()
+}
+
+/// Whether an error on a page URL built here says the URL itself was not
+/// understood (so following `next_url` may do better), rather than that the
+/// upstream is failing, throttling or refusing the account.
+fn url_refused(e: &Error) -> bool {
+    matches!(e.kind(), ErrorKind::InvalidInput | ErrorKind::NotFound)
+}
+
+/// The pages after the first: items by page, failed pages, and why the
+/// catalogue seems to have changed mid-walk.
+struct Got {
+    by_page: BTreeMap<u64, Vec<Iso>>,
+    failures: Vec<(u64, Error)>,
+    changed: Option<String>,
+}
+
+/// What the concurrent walk of the pages after the first gave.
+enum Rest {
+    Pages(Got),
+    /// A built page URL was answered unexpectedly: walk `next_url` instead.
+    FollowLinks(String),
+}
+
+async fn concurrent_rest(
+    client: &Arc<Client>,
+    spec: &WalkSpec,
+    shape: &Pages,
+    template: Option<Url>,
+) -> Result<Rest> {
+    let pages = shape.pages.max(1);
+    // Pages 2.. on their own tasks, at most `concurrency` at once; dropping
+    // the walk (a cancelled listing) aborts them with the JoinSet.
+    let mut in_flight = JoinSet::new();
+    let mut next = 2;
+    let launch = |set: &mut JoinSet<PageResult>, next: &mut u64| {
+        while *next <= pages && set.len() < spec.concurrency.max(1) {
+            set.spawn(fetch_page(
+                client.clone(),
+                spec.clone(),
+                template.clone(),
+                *next,
+            ));
+            *next += 1;
+        }
+    };
+    launch(&mut in_flight, &mut next);
+    let mut by_page = BTreeMap::new();
+    let mut failures: Vec<(u64, Error)> = Vec::new();
+    let mut changed: Option<String> = None;
+    while let Some(joined) = in_flight.join_next().await {
+        let (n, answer) = joined.map_err(|e| {
+            Error::upstream(format!("a page task of {} failed: {e}", spec.resource))
+        })?;
+        match answer {
+            Ok((seen, _))
+                if template.is_some() && (seen.page != n || seen.per_page != shape.per_page) =>
+            {
+                return Ok(Rest::FollowLinks(format!(
+                    "page {n} built from next_url was answered as page {} of {} per page",
+                    seen.page, seen.per_page
+                )));
+            }
+            Err(e) if template.is_some() && url_refused(&e) => {
+                return Ok(Rest::FollowLinks(format!(
+                    "page {n} built from next_url was refused: {}",
+                    e.message()
+                )));
+            }
+            Ok((seen, items)) => {
+                if !same_shape(&seen, shape) && changed.is_none() {
+                    changed = Some(format!(
+                        "page 1 said {} items in {} pages, page {n} said {} in {}",
+                        shape.total, shape.pages, seen.total, seen.pages
+                    ));
+                }
+                by_page.insert(n, items);
+            }
+            Err(e) => failures.push((n, e)),
+        }
+        launch(&mut in_flight, &mut next);
+    }
+    Ok(Rest::Pages(Got {
+        by_page,
+        failures,
+        changed,
+    }))
+}
+
+/// Pages 2.. by following each answer's `next_url`, one at a time, as VSS's
+/// own clients do.
+async fn serial_rest(client: &Arc<Client>, spec: &WalkSpec, shape: &Pages) -> Got {
+    let mut by_page = BTreeMap::new();
+    let mut changed = None;
+    let mut link = shape.next_url.clone();
+    let mut n = 1;
+    // A loop of links must end: at most the announced pages, and a few more.
+    let limit = shape.pages.saturating_add(2);
+    while let Some(next) = link.take() {
+        n += 1;
+        let url = match Url::parse(&next) {
+            Ok(u) if client.may_follow(&u) => u,
+            _ => {
+                let e = Error::upstream("VSS gave a next_url that cannot be followed")
+                    .with_retryable(false);
+                return Got {
+                    by_page,
+                    failures: vec![(n, e)],
+                    changed,
+                };
+            }
+        };
+        if n > limit {
+            let e = Error::upstream(format!(
+                "next_url went on past the {} pages announced",
+                shape.pages
+            ));
+            return Got {
+                by_page,
+                failures: vec![(n, e)],
+                changed,
+            };
+        }
+        let answer = match client.list_url(&url).await {
+            Ok(p) => p,
+            Err(e) => {
+                return Got {
+                    by_page,
+                    failures: vec![(n, e)],
+                    changed,
+                };
+            }
+        };
+        let seen = answer.meta.pages;
+        if !same_shape(&seen, shape) && changed.is_none() {
+            changed = Some(format!(
+                "page 1 said {} items in {} pages, page {n} said {} in {}",
+                shape.total, shape.pages, seen.total, seen.pages
+            ));
+        }
+        match convert_page(spec, &answer.data) {
+            Ok(items) => {
+                by_page.insert(n, items);
+            }
+            Err(e) => {
+                return Got {
+                    by_page,
+                    failures: vec![(n, e)],
+                    changed,
+                };
+            }
+        }
+        link = seen.next_url;
+    }
+    Got {
+        by_page,
+        failures: Vec::new(),
+        changed,
+    }
 }
 
 async fn walk_once(client: &Arc<Client>, spec: &WalkSpec) -> Result<Outcome> {
@@ -124,46 +320,34 @@ async fn walk_once(client: &Arc<Client>, spec: &WalkSpec) -> Result<Outcome> {
         )
         .await
         .map_err(|e| on_page(e, spec.resource, 1, None))?;
-    let shape = first.meta.pages;
+    let shape = first.meta.pages.clone();
     let pages = shape.pages.max(1);
-    // Pages 2.. on their own tasks, at most `concurrency` at once; dropping
-    // the walk (a cancelled listing) aborts them with the JoinSet.
-    let mut in_flight = JoinSet::new();
-    let mut next = 2;
-    let launch = |set: &mut JoinSet<PageResult>, next: &mut u64| {
-        while *next <= pages && set.len() < spec.concurrency.max(1) {
-            set.spawn(fetch_page(client.clone(), spec.clone(), *next));
-            *next += 1;
-        }
-    };
-    launch(&mut in_flight, &mut next);
+    let template = shape
+        .next_url
+        .as_deref()
+        .and_then(|u| Url::parse(u).ok())
+        .filter(|u| client.may_follow(u));
     // Page 1 is converted while the others are in flight.
-    let mut by_page = BTreeMap::new();
-    let mut failures: Vec<(u64, Error)> = Vec::new();
-    match convert_page(spec, &first.data) {
+    let (rest, first_items) =
+        tokio::join!(concurrent_rest(client, spec, &shape, template), async {
+            convert_page(spec, &first.data)
+        });
+    let Got {
+        mut by_page,
+        mut failures,
+        changed,
+    } = match rest? {
+        Rest::FollowLinks(why) => {
+            tracing::debug!(resource = spec.resource, %why, "following next_url page by page");
+            serial_rest(client, spec, &shape).await
+        }
+        Rest::Pages(got) => got,
+    };
+    match first_items {
         Ok(items) => {
             by_page.insert(1, items);
         }
         Err(e) => failures.push((1, e)),
-    }
-    let mut changed: Option<String> = None;
-    while let Some(joined) = in_flight.join_next().await {
-        let (n, answer) = joined.map_err(|e| {
-            Error::upstream(format!("a page task of {} failed: {e}", spec.resource))
-        })?;
-        launch(&mut in_flight, &mut next);
-        match answer {
-            Ok((seen, items)) => {
-                if !same_shape(&seen, &shape) && changed.is_none() {
-                    changed = Some(format!(
-                        "page 1 said {} items in {} pages, page {n} said {} in {}",
-                        shape.total, shape.pages, seen.total, seen.pages
-                    ));
-                }
-                by_page.insert(n, items);
-            }
-            Err(e) => failures.push((n, e)),
-        }
     }
     let items: Vec<Iso> = by_page.into_values().flatten().collect();
     if !failures.is_empty() {

@@ -30,12 +30,15 @@ pub(crate) struct Meta {
     pub pages: Pages,
 }
 
-#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
 pub(crate) struct Pages {
     pub page: u64,
     pub pages: u64,
     pub per_page: u64,
     pub total: u64,
+    /// The next page's absolute URL with every parameter; null on the last.
+    #[serde(default)]
+    pub next_url: Option<String>,
 }
 
 /// An expanded ISO.

@@ -8,8 +8,10 @@
 //!   blanks. Not `like` (VSS's is SQL `LIKE`, case-sensitive; ours is
 //!   case-insensitive), not `ne` (SQL drops NULLs, we keep missing values),
 //!   not `lt/le/gt/ge` on text (the upstream's collation is unknown).
-//! - `created_at`, `updated_at` with `eq lt le gt ge`, sent as RFC 3339 UTC
-//!   so no zone is left to interpretation. Not `ne`, for the NULL reason.
+//! - Never `created_at`/`updated_at`: VSS compares `created_on`/`updated_on`
+//!   on its own string form (`2020-04-21 Tue 02:10:03 EDT`, older items
+//!   `2017-03-13 15:24:44 EDT`), which orders neither as instants nor alike
+//!   across the two forms and zones; the caller filters dates locally.
 //!
 //! Sorts on those five fields are sent upstream when every key maps; the
 //! adapter still re-sorts with the local total order (VSS breaks ties by its
@@ -17,8 +19,6 @@
 //! Pushed filters are also re-checked locally, which costs little and keeps
 //! an upstream that answers a superset from leaking rows.
 
-use chrono::SecondsFormat;
-use isogate_core::query::value::{FieldType, Scalar};
 use isogate_core::query::{CompiledFilter, Direction, Field, Filter, Op, SortKey};
 
 /// What to send upstream and what to report.
@@ -36,6 +36,8 @@ pub(crate) struct Plan {
     pub checks: Vec<CompiledFilter>,
 }
 
+/// The upstream field and whether it is a timestamp (sortable upstream,
+/// since the local re-sort fixes the order, but never filtered there).
 fn upstream_field(field: &Field) -> Option<(&'static str, bool)> {
     Some(match field {
         Field::Name => ("name", false),
@@ -55,17 +57,8 @@ fn safe_text(v: &str) -> bool {
 fn translate(f: &Filter) -> Option<String> {
     let (name, is_time) = upstream_field(&f.field)?;
     if is_time {
-        let op = match f.op {
-            Op::Eq | Op::Lt | Op::Le | Op::Gt | Op::Ge => f.op.name(),
-            _ => return None,
-        };
-        let Some(Scalar::Time(t)) = FieldType::Timestamp.parse(&f.raw) else {
-            return None;
-        };
-        return Some(format!(
-            "{name},{op},{}",
-            t.to_rfc3339_opts(SecondsFormat::AutoSi, true)
-        ));
+        // VSS would compare "2020-04-21 Tue ..." as text: filtered locally.
+        return None;
     }
     match f.op {
         Op::Eq if safe_text(&f.raw) => Some(format!("{name},eq,{}", f.raw)),
@@ -134,25 +127,20 @@ mod tests {
             f("name", Op::Like, "ubu%"),                        // 1 like: no
             f("name", Op::Ne, "x"),                             // 2 ne: no
             f("labels.path", Op::In, "a|b"),                    // 3 pushed
-            f("created_at", Op::Gt, "2017-11-17 13:51:31 EST"), // 4 pushed, UTC
+            f("created_at", Op::Gt, "2017-11-17 13:51:31 EST"), // 4 date: local
             f("name", Op::Lt, "m"),                             // 5 text range: no
             f("name", Op::Eq, "a,b"),                           // 6 separator: no
             f("name", Op::In, "a|b;c"),                         // 7 separator: no
             f("size_bytes", Op::Eq, "1"),                       // 8 unmapped: no
             f("updated_at", Op::Ne, "2024-01-01"),              // 9 ne: no
             f("labels.data_store", Op::Eq, " x"),               // 10 blanks: no
-            f("updated_at", Op::Le, "2024-01-15"),              // 11 pushed (midnight UTC)
+            f("updated_at", Op::Le, "2024-01-15"),              // 11 date: local
             f("created_at", Op::Eq, "garbage"),                 // 12 unparseable: no
         ];
         let p = plan(&filters, &[]);
-        assert_eq!(p.pushed, vec![0, 3, 4, 11]);
-        assert_eq!(
-            p.filter.as_deref(),
-            Some(
-                "name,eq,ubuntu;path,in,a,b;created_on,gt,2017-11-17T18:51:31Z;updated_on,le,2024-01-15T00:00:00Z"
-            )
-        );
-        assert_eq!(p.checks.len(), 4);
+        assert_eq!(p.pushed, vec![0, 3]);
+        assert_eq!(p.filter.as_deref(), Some("name,eq,ubuntu;path,in,a,b"));
+        assert_eq!(p.checks.len(), 2);
         assert!(!p.sorted && p.sort.is_none());
     }
 

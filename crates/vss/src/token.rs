@@ -159,22 +159,36 @@ impl Login {
     }
 }
 
+/// The `exp` claim of a JWT, read unverified as pyvss and vss-cli read the
+/// token's claims (three base64url parts, the middle one a JSON object).
+fn jwt_exp(token: &str) -> Option<f64> {
+    use base64::Engine;
+    let mut parts = token.split('.');
+    let (_, payload, _) = (parts.next()?, parts.next()?, parts.next()?);
+    if parts.next().is_some() || payload.len() > 8 * 1024 {
+        return None;
+    }
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload.trim_end_matches('='))
+        .ok()?;
+    let claims: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    claims.get("exp")?.as_f64()
+}
+
 /// How long after the request a token should be renewed.
-fn renew_after(answer: &TokenAnswer) -> Duration {
-    // `duration` is relative, so immune to clock skew; `exp` is the fallback.
+pub(crate) fn renew_after(answer: &TokenAnswer) -> Duration {
+    // `duration` is relative, so immune to clock skew; without it (VSS's
+    // clients read the JWT's `exp`), the answer's `exp`, then the token's.
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs_f64())
         .unwrap_or_default();
+    let until = |e: f64| Some(e - now).filter(|d| d.is_finite() && *d > 0.0);
     let lifetime = answer
         .duration
         .filter(|d| d.is_finite() && *d > 0.0)
-        .or_else(|| {
-            answer
-                .exp
-                .map(|e| e - now)
-                .filter(|d| d.is_finite() && *d > 0.0)
-        })
+        .or_else(|| answer.exp.and_then(until))
+        .or_else(|| jwt_exp(&answer.token).and_then(until))
         .map(|s| Duration::from_secs_f64(s.min(365.0 * 86_400.0)))
         .unwrap_or(Duration::from_secs(300));
     let margin = (lifetime / MARGIN_FRACTION).min(MAX_MARGIN);
@@ -191,6 +205,43 @@ mod tests {
             duration,
             exp,
         }
+    }
+
+    fn jwt(claims: &str) -> String {
+        use base64::Engine;
+        let b = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
+        format!("{}.{}.{}", b(r#"{"alg":"HS256"}"#), b(claims), b("sig"))
+    }
+
+    #[test]
+    fn without_duration_the_jwt_exp_sets_the_lifetime() {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs_f64();
+        let from_jwt = renew_after(&TokenAnswer {
+            token: jwt(&format!(r#"{{"exp":{},"otp":false}}"#, now as u64 + 1000)),
+            duration: None,
+            exp: None,
+        });
+        assert!(
+            from_jwt > Duration::from_secs(935) && from_jwt <= Duration::from_secs(940),
+            "{from_jwt:?}"
+        );
+        // A token that is no JWT, or has no `exp`: the 5-minute default.
+        for token in [
+            "opaque".to_owned(),
+            jwt(r#"{"otp":false}"#),
+            "a.!!!.c".into(),
+        ] {
+            let d = renew_after(&TokenAnswer {
+                token,
+                duration: None,
+                exp: None,
+            });
+            assert_eq!(d, Duration::from_secs(240));
+        }
+        assert_eq!(jwt_exp(&jwt(r#"{"exp":1700000000}"#)), Some(1.7e9));
     }
 
     #[test]

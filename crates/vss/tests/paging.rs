@@ -203,3 +203,57 @@ async fn empty_catalogues_are_empty_listings() {
     assert_eq!(pages(&s.sim, "/v2/iso"), 1);
     assert_eq!(pages(&s.sim, "/v2/user/image/iso"), 1);
 }
+
+#[tokio::test]
+async fn built_page_urls_follow_next_url_form_and_fall_back_to_walking_it() {
+    use isogate_sim::vss::PageLinks;
+    let s = setup_with(
+        Options {
+            scale: Some(1_000),
+            ..Default::default()
+        },
+        |sim| VssConfig {
+            per_page: 100,
+            ..common::config(sim, Catalogue::Public)
+        },
+    )
+    .await;
+    let want: Vec<String> = s
+        .provider
+        .list_all()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|i| i.native_id)
+        .collect();
+    assert_eq!(want.len(), 1_000);
+    assert_eq!(
+        pages(&s.sim, "/v2/iso"),
+        10,
+        "concurrent: one request a page"
+    );
+    for links in [
+        PageLinks::WrongPage,
+        PageLinks::OtherPerPage,
+        PageLinks::Reject,
+    ] {
+        s.handle.set_page_links(links);
+        s.sim.control().reset_counters();
+        let got: Vec<String> = s
+            .provider
+            .list_all()
+            .await
+            .unwrap_or_else(|e| panic!("{links:?}: {e}"))
+            .into_iter()
+            .map(|i| i.native_id)
+            .collect();
+        assert_eq!(got, want, "{links:?}: the same items in the same order");
+        let requests = pages(&s.sim, "/v2/iso");
+        // Page 1, at least page 3 built (page 2 matches its cursor), then
+        // pages 2..10 by next_url: more than a concurrent walk, fewer than two.
+        assert!(
+            (12..=19).contains(&requests),
+            "{links:?}: {requests} page requests"
+        );
+    }
+}

@@ -259,3 +259,116 @@ fn pushed_down_queries_equal_local_evaluation() {
     assert!(pc >= 10, "pushdown was exercised: {pc} of {n}");
     assert!(sc >= 10, "sort pushdown was exercised: {sc} of {n}");
 }
+
+/// VSS compares `created_on`/`updated_on` on its string form
+/// (`2020-04-21 Tue 02:10:03 EDT`, old rows `2017-03-13 15:24:44 EDT`), so
+/// date filters are never pushed: each one returns what the same filter
+/// gives locally over the full listing, where every date parsed.
+#[test]
+fn date_filters_equal_local_evaluation_and_are_never_pushed() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let s = rt.block_on(common::setup(Options::default(), Catalogue::Both));
+    let full = rt
+        .block_on(s.provider.list(&ListOptions {
+            include_raw: true,
+            ..Default::default()
+        }))
+        .unwrap()
+        .items;
+    assert_eq!(full.len(), 242);
+    let forms: std::collections::BTreeSet<usize> = full
+        .iter()
+        .filter_map(|i| {
+            i.raw.as_ref()?["created_on"]
+                .as_str()
+                .map(|t| t.split(' ').count())
+        })
+        .collect();
+    assert_eq!(
+        forms,
+        [3, 4].into(),
+        "both the old and the weekday form are listed"
+    );
+    for i in &full {
+        assert!(
+            i.created_at.is_some() && i.updated_at.is_some(),
+            "{} has a date that did not parse: {:?}",
+            i.id,
+            i.labels
+        );
+    }
+    let pivot = &full[77];
+    let t = pivot.created_at.unwrap();
+    let values = [
+        t.to_rfc3339_opts(SecondsFormat::Secs, true),
+        t.format("%Y-%m-%d").to_string(),
+        format!(
+            "{} EST",
+            (t - Duration::hours(5)).format("%Y-%m-%d %H:%M:%S")
+        ),
+    ];
+    let mut nonempty = 0;
+    for field in ["created_at", "updated_at"] {
+        for op in [Op::Eq, Op::Ne, Op::Lt, Op::Le, Op::Gt, Op::Ge] {
+            for v in &values {
+                let f = Filter {
+                    field: Field::from_name(field).unwrap(),
+                    op,
+                    raw: v.clone(),
+                };
+                let compiled = CompiledFilter::new(f.clone()).unwrap();
+                let listing = rt
+                    .block_on(s.provider.list(&ListOptions {
+                        filters: vec![f.clone()],
+                        ..Default::default()
+                    }))
+                    .unwrap();
+                assert!(listing.pushdown.filters.is_empty(), "{f:?} was pushed");
+                let got: Vec<String> = listing
+                    .items
+                    .iter()
+                    .filter(|i| compiled.matches(i))
+                    .map(|i| i.id.clone())
+                    .collect();
+                let want: Vec<String> = full
+                    .iter()
+                    .filter(|i| compiled.matches(i))
+                    .map(|i| i.id.clone())
+                    .collect();
+                assert_eq!(got, want, "{f:?}");
+                if !want.is_empty() {
+                    nonempty += 1;
+                }
+            }
+        }
+    }
+    assert!(nonempty >= 20, "the filters selected something: {nonempty}");
+}
+
+/// The embedded demo runs this simulator with a configured seed and scale:
+/// whatever they are, no VSS item has a null date.
+#[test]
+fn every_date_parses_whatever_the_seed_and_scale() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    for (seed, scale) in [(1, None), (42, Some(700)), (2026, Some(30))] {
+        let s = rt.block_on(common::setup(
+            Options {
+                seed,
+                scale,
+                ..Default::default()
+            },
+            Catalogue::Both,
+        ));
+        let items = rt
+            .block_on(s.provider.list(&ListOptions::default()))
+            .unwrap()
+            .items;
+        assert_eq!(items.len(), scale.unwrap_or(230) + 12, "seed {seed}");
+        let nulls: Vec<&str> = items
+            .iter()
+            .filter(|i| i.created_at.is_none() || i.updated_at.is_none())
+            .map(|i| i.id.as_str())
+            .collect();
+        assert!(nulls.is_empty(), "seed {seed}: null dates on {nulls:?}");
+    }
+}

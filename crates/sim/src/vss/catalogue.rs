@@ -23,6 +23,10 @@ pub(crate) struct IsoRec {
     pub data_store: String,
     pub created_on: DateTime<Utc>,
     pub updated_on: DateTime<Utc>,
+    /// Rendered in the 2017-era form (no weekday), as some old rows are.
+    pub old_form: bool,
+    /// `created_on` and `updated_on` as rendered, once.
+    pub texts: OnceLock<[String; 2]>,
     /// The item's JSON, rendered once (ISOs never change once listed).
     pub rendered: OnceLock<Box<RawValue>>,
 }
@@ -47,8 +51,8 @@ impl Record for IsoRec {
             "path" => Val::Str(self.path.clone()),
             "public" => Val::Bool(self.public),
             "data_store" => Val::Str(self.data_store.clone()),
-            "created_on" => Val::Time(self.created_on),
-            "updated_on" => Val::Time(self.updated_on),
+            "created_on" => Val::Str(self.texts()[0].clone()),
+            "updated_on" => Val::Str(self.texts()[1].clone()),
             _ => return None,
         })
     }
@@ -68,10 +72,29 @@ impl Record for IsoRec {
             "path": self.path,
             "public": self.public,
             "data_store": self.data_store,
-            "created_on": clock::render(self.created_on),
-            "updated_on": clock::render(self.updated_on),
+            "created_on": self.texts()[0],
+            "updated_on": self.texts()[1],
         })
     }
+}
+
+impl IsoRec {
+    /// The timestamps as this row renders them (and as filters compare them).
+    fn texts(&self) -> &[String; 2] {
+        self.texts.get_or_init(|| {
+            let render = if self.old_form {
+                clock::render_old
+            } else {
+                clock::render
+            };
+            [render(self.created_on), render(self.updated_on)]
+        })
+    }
+}
+
+/// Every fourth ISO keeps the 2017-era form, so both forms stay tested.
+pub(crate) fn old_form(id: i64) -> bool {
+    id % 4 == 0
 }
 
 /// Status strings of an image-sync request, as pyvss's `RequestStatus` names them.
@@ -116,8 +139,8 @@ impl Record for SyncRequest {
             "status" => Val::Str(self.status.to_owned()),
             "type" => Val::Str("ISO".into()),
             "task_id" => Val::Str(self.task_id.clone()),
-            "created_on" => Val::Time(self.created_on),
-            "updated_on" => Val::Time(self.updated_on),
+            "created_on" => Val::Str(clock::render(self.created_on)),
+            "updated_on" => Val::Str(clock::render(self.updated_on)),
             _ => return None,
         })
     }
@@ -388,6 +411,8 @@ pub(crate) fn public(seed: u64, n: usize) -> Vec<IsoRec> {
                 data_store: store.to_owned(),
                 created_on: created,
                 updated_on: updated,
+                old_form: old_form(i as i64 + 1),
+                texts: OnceLock::new(),
                 rendered: OnceLock::new(),
             }
         })
@@ -422,6 +447,8 @@ pub(crate) fn personal_rec(id: i64, username: &str, name: &str, at: DateTime<Utc
         data_store: "vssUser-xfers".into(),
         created_on: at,
         updated_on: at,
+        old_form: old_form(id),
+        texts: OnceLock::new(),
         rendered: OnceLock::new(),
     }
 }

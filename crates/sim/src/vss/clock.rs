@@ -1,8 +1,10 @@
-//! VSS renders times in Toronto local time with the zone abbreviation
-//! (`2017-11-17 13:51:31 EST`). US/Canada DST rules since 2007: EDT from the
-//! second Sunday of March, 02:00 local, to the first Sunday of November, 02:00.
+//! VSS renders times in Toronto local time with the weekday and the zone
+//! abbreviation (`2020-04-21 Tue 02:10:03 EDT`, vss-cli's docs/use.rst raw
+//! JSON); 2017-era VSS left the weekday out (`2017-11-17 13:51:31 EST`, the
+//! seed). US/Canada DST rules since 2007: EDT from the second Sunday of
+//! March, 02:00 local, to the first Sunday of November, 02:00.
 
-use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveDateTime, Utc, Weekday};
+use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc, Weekday};
 
 const EST: i64 = -5;
 const EDT: i64 = -4;
@@ -26,44 +28,23 @@ fn is_dst(t: DateTime<Utc>) -> bool {
     std_local >= start && std_local < end
 }
 
-/// `YYYY-MM-DD HH:MM:SS EST|EDT`.
+/// `YYYY-MM-DD Ddd HH:MM:SS EST|EDT`, today's form.
 pub(crate) fn render(t: DateTime<Utc>) -> String {
+    render_as(t, "%Y-%m-%d %a %H:%M:%S")
+}
+
+/// `YYYY-MM-DD HH:MM:SS EST|EDT`, the 2017-era form.
+pub(crate) fn render_old(t: DateTime<Utc>) -> String {
+    render_as(t, "%Y-%m-%d %H:%M:%S")
+}
+
+fn render_as(t: DateTime<Utc>, format: &str) -> String {
     let (off, abbr) = if is_dst(t) {
         (EDT, "EDT")
     } else {
         (EST, "EST")
     };
-    format!(
-        "{} {abbr}",
-        (t + Duration::hours(off)).format("%Y-%m-%d %H:%M:%S")
-    )
-}
-
-/// A local time with an explicit abbreviation.
-pub(crate) fn from_zone(naive: NaiveDateTime, zone: &str) -> Option<DateTime<Utc>> {
-    let hours = match zone.to_ascii_uppercase().as_str() {
-        "UTC" | "GMT" | "Z" => 0,
-        "EST" => EST,
-        "EDT" => EDT,
-        "CST" => -6,
-        "CDT" => -5,
-        "MST" => -7,
-        "MDT" => -6,
-        "PST" => -8,
-        "PDT" => -7,
-        _ => return None,
-    };
-    Some((naive - Duration::hours(hours)).and_utc())
-}
-
-/// A naive Toronto local time.
-pub(crate) fn from_toronto(naive: NaiveDateTime) -> DateTime<Utc> {
-    let as_std = (naive - Duration::hours(EST)).and_utc();
-    if is_dst(as_std) {
-        (naive - Duration::hours(EDT)).and_utc()
-    } else {
-        as_std
-    }
+    format!("{} {abbr}", (t + Duration::hours(off)).format(format))
 }
 
 #[cfg(test)]
@@ -75,10 +56,15 @@ mod tests {
         let winter = DateTime::parse_from_rfc3339("2017-11-17T18:51:31Z")
             .unwrap()
             .to_utc();
-        assert_eq!(render(winter), "2017-11-17 13:51:31 EST");
+        assert_eq!(render_old(winter), "2017-11-17 13:51:31 EST");
+        assert_eq!(render(winter), "2017-11-17 Fri 13:51:31 EST");
         let summer = DateTime::parse_from_rfc3339("2017-07-01T17:51:31Z")
             .unwrap()
             .to_utc();
-        assert_eq!(render(summer), "2017-07-01 13:51:31 EDT");
+        assert_eq!(render_old(summer), "2017-07-01 13:51:31 EDT");
+        let docs = DateTime::parse_from_rfc3339("2020-04-21T06:10:03Z")
+            .unwrap()
+            .to_utc();
+        assert_eq!(render(docs), "2020-04-21 Tue 02:10:03 EDT");
     }
 }

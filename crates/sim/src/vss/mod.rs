@@ -7,7 +7,7 @@
 //!
 //! | route | what |
 //! |---|---|
-//! | `POST /auth/request-token` | HTTP Basic auth (body `{"otp": null}`, any or no body tolerated); answers `{"duration","exp","exp_date","token","type":"ACCESS"}`, the token an HS256 JWT with `iat exp exp_ms jti otp username type` |
+//! | `POST /auth/request-token` | HTTP Basic auth (body `{"otp": null}`, any or no body tolerated); answers `{"duration","exp","exp_date","token","type":"ACCESS"}` (or without `duration`, or only `token`/`type`: [`TokenAnswer`]), the token an HS256 JWT with `iat exp exp_ms jti otp username type` |
 //! | `GET /v2/iso` | public ISOs, paged (see [`query`] for every parameter's semantics) |
 //! | `OPTIONS /v2/iso`, `OPTIONS /v2/user/image/iso` | methods, parameters, fields, operators; no token needed |
 //! | `GET /v2/iso/{id}` | one public ISO `{"data": {...}}` [guess: the URLs a non-expanded listing gives must resolve] |
@@ -30,6 +30,13 @@
 //! request ([`VssHandle::fail_next_sync`]) ends `ERROR` with
 //! `message.errors`.
 //!
+//! Timestamps are Toronto local time in today's form, `2020-04-21 Tue
+//! 02:10:03 EDT`, except every fourth ISO, which keeps the 2017-era
+//! `2017-03-13 15:24:44 EDT`; filters and sorts compare that text.
+//!
+//! [`PageLinks`] makes page URLs a client builds itself (rather than
+//! following `next_url`) misbehave, for clients that fall back to `next_url`.
+//!
 //! Public and personal ISOs live in separate upstream tables: their ids both
 //! start at 1 and collide.
 //!
@@ -37,10 +44,11 @@
 //! or expire tokens, shorten their lifetime, upload files to the personal
 //! store, fail the next sync, grow the public catalogue mid-walk.
 //!
-//! Checked against the real PyPI clients with
-//! `crates/sim/scripts/vss_pyvss_check.py` (pyvss: token, list, page,
-//! filter, sort, sync, errors) and `crates/sim/scripts/vss_cli_check.sh`
-//! (vss-cli), run against `cargo run -p isogate-sim --example vss_sim`.
+//! Checked against the real PyPI clients on every `cargo test` by
+//! `crates/vss/tests/real_clients.rs`, which runs
+//! `crates/sim/scripts/vss_pyvss_check.py` (pyvss: token, every page of
+//! both catalogues at several sizes, filter, sort, sync, errors) and
+//! `crates/sim/scripts/vss_cli_check.sh` (vss-cli) against it.
 
 mod auth;
 pub(crate) mod catalogue;
@@ -63,6 +71,34 @@ use catalogue::{IsoRec, SyncRequest};
 pub const DEFAULT_USERNAME: &str = "sim-user";
 /// The default password.
 pub const DEFAULT_PASSWORD: &str = "sim-password";
+
+/// What `POST /auth/request-token` answers besides the token.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum TokenAnswer {
+    /// `{"duration","exp","exp_date","token","type"}` (pyvss's docs).
+    #[default]
+    Full,
+    /// No `duration`: clients take the lifetime from `exp`.
+    WithoutDuration,
+    /// `{"token","type"}` only: the lifetime is the JWT's `exp` claim.
+    TokenOnly,
+}
+
+/// How the simulator answers page URLs a client built itself instead of
+/// following `meta.pages.next_url`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum PageLinks {
+    /// Plain `page=N` links; any page URL is honoured (the default).
+    #[default]
+    Plain,
+    /// Links carry a `cursor=N` too; a request whose `page` is not its
+    /// cursor's is served the cursor's page (a cursor-paged upstream).
+    WrongPage,
+    /// As `WrongPage`, but a mismatched page is served with another `per_page`.
+    OtherPerPage,
+    /// As `WrongPage`, but a mismatched page is a 400.
+    Reject,
+}
 
 /// How to start the simulator.
 #[derive(Clone, Debug)]
@@ -87,6 +123,10 @@ pub struct Options {
     pub token_ttl: Duration,
     /// Time a sync request spends in each of `SUBMITTED` and `IN_PROGRESS` (default 300 ms).
     pub sync_step: Duration,
+    /// The token answer's fields (default all of them).
+    pub token_answer: TokenAnswer,
+    /// How self-built page URLs are answered (default: honoured).
+    pub page_links: PageLinks,
 }
 
 impl Default for Options {
@@ -102,6 +142,8 @@ impl Default for Options {
             password: DEFAULT_PASSWORD.into(),
             token_ttl: Duration::from_secs(24 * 3600),
             sync_step: Duration::from_millis(300),
+            token_answer: TokenAnswer::default(),
+            page_links: PageLinks::default(),
         }
     }
 }
@@ -126,6 +168,8 @@ pub(crate) struct State {
     pub tokens: auth::Tokens,
     pub token_ttl_ms: AtomicI64,
     pub sync_step_ms: AtomicI64,
+    pub token_answer: Mutex<TokenAnswer>,
+    pub page_links: Mutex<PageLinks>,
     data: Mutex<Data>,
 }
 
@@ -187,6 +231,22 @@ impl VssHandle {
         self.state
             .token_ttl_ms
             .store(ttl.as_millis() as i64, Ordering::SeqCst);
+    }
+    /// What token answers carry from now on.
+    pub fn set_token_answer(&self, form: TokenAnswer) {
+        *self
+            .state
+            .token_answer
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = form;
+    }
+    /// How self-built page URLs are answered from now on.
+    pub fn set_page_links(&self, links: PageLinks) {
+        *self
+            .state
+            .page_links
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = links;
     }
     /// How many tokens were issued.
     pub fn tokens_issued(&self) -> u64 {
@@ -277,6 +337,8 @@ pub async fn start_with_handle(opts: Options) -> std::io::Result<(SimServer, Vss
         tokens: auth::Tokens::new(opts.seed),
         token_ttl_ms: AtomicI64::new(opts.token_ttl.as_millis() as i64),
         sync_step_ms: AtomicI64::new(opts.sync_step.as_millis() as i64),
+        token_answer: Mutex::new(opts.token_answer),
+        page_links: Mutex::new(opts.page_links),
         data: Mutex::new(data),
     });
     let shape: crate::ErrorShape = Arc::new(error);

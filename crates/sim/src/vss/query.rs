@@ -10,9 +10,11 @@
 //!   `like` is SQL `LIKE`: case-sensitive, `%` any run, `_` one character, no
 //!   escape character; `in` splits its value at commas.
 //! - Numbers (`id`) compare numerically, booleans (`public`) take
-//!   `true/false/1/0`; timestamps compare as instants, and a filter value may
-//!   be RFC 3339, `YYYY-MM-DD HH:MM:SS ZONE`, or naive (read as Toronto time).
-//!   `like` on a non-string field is a 400.
+//!   `true/false/1/0`. Timestamps compare as the text VSS renders
+//!   (`2020-04-21 Tue 02:10:03 EDT`, or the older form on old rows), byte-wise
+//!   like any string: VSS compares its own string form, not instants, so
+//!   `created_on,gt,2020-04-21T06:00:00Z` orders by characters. `like` works
+//!   on strings and timestamps, and is a 400 on other fields.
 //! - `sort=field,asc|desc`, several joined by `;`; the id ascending is always
 //!   the final tiebreak.
 //! - `per_page` defaults to 10 and is clamped to 250 (vss-cli itself asks
@@ -22,12 +24,9 @@
 
 use std::cmp::Ordering;
 
-use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use serde::Serialize;
 use serde_json::value::RawValue;
 use serde_json::{Value as Json, json};
-
-use super::clock;
 
 /// Default page size.
 pub const DEFAULT_PER_PAGE: usize = 10;
@@ -49,7 +48,6 @@ pub(crate) enum Val {
     Int(i64),
     Str(String),
     Bool(bool),
-    Time(DateTime<Utc>),
 }
 
 impl Val {
@@ -58,7 +56,6 @@ impl Val {
             (Val::Int(a), Val::Int(b)) => a.cmp(b),
             (Val::Str(a), Val::Str(b)) => a.as_bytes().cmp(b.as_bytes()),
             (Val::Bool(a), Val::Bool(b)) => a.cmp(b),
-            (Val::Time(a), Val::Time(b)) => a.cmp(b),
             _ => Ordering::Equal,
         }
     }
@@ -123,6 +120,8 @@ pub(crate) struct ListQuery {
     pub per_page: usize,
     pub page: usize,
     pub expand: bool,
+    /// Links carry `cursor=<page>` (see `PageLinks`).
+    pub cursor: bool,
     /// Every parameter as received, in order, for the links.
     pub pairs: Vec<(String, String)>,
 }
@@ -143,6 +142,7 @@ impl ListQuery {
             per_page: DEFAULT_PER_PAGE,
             page: 1,
             expand: false,
+            cursor: false,
             pairs,
         };
         for (k, v) in q.pairs.clone() {
@@ -227,7 +227,7 @@ impl ListQuery {
             let mut has_per_page = false;
             for (k, v) in &self.pairs {
                 match k.as_str() {
-                    "page" => {}
+                    "page" | "cursor" => {}
                     "per_page" => {
                         has_per_page = true;
                         ser.append_pair(k, &self.per_page.to_string());
@@ -239,6 +239,9 @@ impl ListQuery {
             }
             if !has_per_page {
                 ser.append_pair("per_page", &self.per_page.to_string());
+            }
+            if self.cursor {
+                ser.append_pair("cursor", &p.to_string());
             }
             ser.append_pair("page", &p.to_string());
             format!("{self_url}?{}", ser.finish())
@@ -305,7 +308,7 @@ fn parse_filter<R: Record>(spec: &str) -> Result<Filter, BadRequest> {
         other => return Err(format!("invalid filter operator '{other}'")),
     };
     if op == Op::Like {
-        if kind != Kind::Str {
+        if !matches!(kind, Kind::Str | Kind::Time) {
             return Err(format!("operator 'like' is not valid for field '{field}'"));
         }
         return Ok(Filter {
@@ -356,31 +359,7 @@ fn parse_value(kind: Kind, v: &str) -> Option<Val> {
             "false" | "0" | "f" | "no" => Some(Val::Bool(false)),
             _ => None,
         },
-        Kind::Time => parse_time(v).map(Val::Time),
-    }
-}
-
-/// RFC 3339, `YYYY-MM-DD HH:MM:SS[ ZONE]`, or a bare date (midnight, Toronto).
-pub(crate) fn parse_time(v: &str) -> Option<DateTime<Utc>> {
-    let v = v.trim();
-    if let Ok(t) = DateTime::parse_from_rfc3339(v) {
-        return Some(t.with_timezone(&Utc));
-    }
-    let (body, zone) = match v.rsplit_once(' ') {
-        Some((b, z)) if z.chars().all(|c| c.is_ascii_alphabetic()) => (b, Some(z)),
-        _ => (v, None),
-    };
-    let naive = NaiveDateTime::parse_from_str(body, "%Y-%m-%d %H:%M:%S")
-        .or_else(|_| NaiveDateTime::parse_from_str(body, "%Y-%m-%dT%H:%M:%S"))
-        .ok()
-        .or_else(|| {
-            NaiveDate::parse_from_str(body, "%Y-%m-%d")
-                .ok()
-                .and_then(|d| d.and_hms_opt(0, 0, 0))
-        })?;
-    match zone {
-        Some(z) => clock::from_zone(naive, z),
-        None => Some(clock::from_toronto(naive)),
+        Kind::Time => Some(Val::Str(v.to_owned())),
     }
 }
 
@@ -449,14 +428,5 @@ mod tests {
         assert!(like("%", ""));
         assert!(like("a%b%c", "aXXbYYc"));
         assert!(!like("a%b%c", "aXXbYY"));
-    }
-
-    #[test]
-    fn times_parse_with_zones_and_naive_as_toronto() {
-        let t = parse_time("2017-11-17 13:51:31 EST").unwrap();
-        assert_eq!(t.to_rfc3339(), "2017-11-17T18:51:31+00:00");
-        assert_eq!(parse_time("2017-11-17 13:51:31").unwrap(), t);
-        assert_eq!(parse_time("2017-11-17T18:51:31Z").unwrap(), t);
-        assert!(parse_time("yesterday").is_none());
     }
 }

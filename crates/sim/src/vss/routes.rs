@@ -19,7 +19,7 @@ use serde_json::{Value as Json, json};
 use super::auth::Claims;
 use super::catalogue::{self, IsoRec, SyncRequest};
 use super::query::{self, ListQuery, Record};
-use super::{State, error};
+use super::{PageLinks, State, TokenAnswer, error};
 
 type S = St<Arc<State>>;
 type Answer = Result<Response, Response>;
@@ -133,16 +133,24 @@ async fn request_token(St(s): S, headers: HeaderMap) -> Answer {
     let exp_date = DateTime::<Utc>::from_timestamp(claims.exp, 0)
         .map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
         .unwrap_or_default();
-    Ok(ok(
-        StatusCode::OK,
-        json!({
-            "duration": ttl_ms / 1000,
-            "exp": claims.exp,
-            "exp_date": exp_date,
-            "token": token,
-            "type": "ACCESS",
-        }),
-    ))
+    let form = *s.token_answer.lock().unwrap_or_else(|p| p.into_inner());
+    let mut body = json!({
+        "duration": ttl_ms / 1000,
+        "exp": claims.exp,
+        "exp_date": exp_date,
+        "token": token,
+        "type": "ACCESS",
+    });
+    if let Some(fields) = body.as_object_mut() {
+        match form {
+            TokenAnswer::Full => {}
+            TokenAnswer::WithoutDuration => {
+                fields.remove("duration");
+            }
+            TokenAnswer::TokenOnly => fields.retain(|k, _| k == "token" || k == "type"),
+        }
+    }
+    Ok(ok(StatusCode::OK, body))
 }
 
 fn listing<R: Record>(
@@ -178,13 +186,46 @@ fn listing_unlocked<R: Record + Clone>(
     ok_raw(q.envelope(&refs, total, &self_url, user))
 }
 
+/// Parses a listing query and applies the [`PageLinks`] switch: links
+/// carry a cursor, and a page that is not its cursor's misbehaves.
+fn parse_listing<R: Record>(state: &State, raw: Option<&str>) -> Result<ListQuery, Response> {
+    let mut q = parse::<R>(raw)?;
+    let links = *state.page_links.lock().unwrap_or_else(|p| p.into_inner());
+    if links == PageLinks::Plain {
+        return Ok(q);
+    }
+    q.cursor = true;
+    let cursor = q
+        .pairs
+        .iter()
+        .find(|(k, _)| k == "cursor")
+        .and_then(|(_, v)| v.parse::<usize>().ok());
+    match cursor {
+        Some(c) if c != q.page => match links {
+            PageLinks::WrongPage => q.page = c.max(1),
+            PageLinks::OtherPerPage => {
+                q.per_page = if q.per_page > 1 { q.per_page / 2 } else { 2 };
+            }
+            PageLinks::Reject => {
+                return Err(error(
+                    StatusCode::BAD_REQUEST,
+                    "The page does not match its cursor.",
+                ));
+            }
+            PageLinks::Plain => {}
+        },
+        _ => {}
+    }
+    Ok(q)
+}
+
 fn parse<R: Record>(raw: Option<&str>) -> Result<ListQuery, Response> {
     ListQuery::parse::<R>(raw).map_err(|m| error(StatusCode::BAD_REQUEST, &m))
 }
 
 async fn list_public(St(s): S, headers: HeaderMap, uri: Uri, RawQuery(raw): RawQuery) -> Answer {
     let claims = bearer(&s, &headers)?;
-    let q = parse::<IsoRec>(raw.as_deref())?;
+    let q = parse_listing::<IsoRec>(&s, raw.as_deref())?;
     let mut d = s.data(now());
     d.public_lists += 1;
     let lists = d.public_lists;
@@ -210,7 +251,7 @@ async fn list_public(St(s): S, headers: HeaderMap, uri: Uri, RawQuery(raw): RawQ
 
 async fn list_personal(St(s): S, headers: HeaderMap, uri: Uri, RawQuery(raw): RawQuery) -> Answer {
     let claims = bearer(&s, &headers)?;
-    let q = parse::<IsoRec>(raw.as_deref())?;
+    let q = parse_listing::<IsoRec>(&s, raw.as_deref())?;
     let d = s.data(now());
     Ok(listing_unlocked(
         d,
