@@ -77,13 +77,14 @@ export function noteAnswer(answer) {
   }
   banner.replaceChildren(
     h("strong", {}, "Partial answer: "),
-    bad.map((s, i) => [
+    // h() flattens the nested lists; replaceChildren would not.
+    h("span", {}, bad.map((s, i) => [
       i ? "; " : "",
       h("b", {}, s.provider),
       ` is ${s.status}`,
       s.status === "stale" && s.age_s !== undefined ? ` (${age(s.age_s)} old)` : "",
       s.error?.message ? `: ${s.error.message}` : "",
-    ]),
+    ])),
     ". Everything else is current.",
   );
   banner.hidden = false;
@@ -125,7 +126,11 @@ function setupKeys() {
 function setupTabs() {
   const tabs = [...document.querySelectorAll("[role=tab]")];
   for (const tab of tabs) {
-    tab.addEventListener("click", () => navigate({ view: tab.dataset.view === "catalogue" ? null : tab.dataset.view }));
+    tab.addEventListener("click", () => {
+      // Coming back to a view shows it as it is now, not as it was left.
+      catalogue.invalidate();
+      navigate({ view: tab.dataset.view === "catalogue" ? null : tab.dataset.view });
+    });
     // Arrow keys move between tabs (the WAI-ARIA tabs pattern).
     tab.addEventListener("keydown", (e) => {
       const i = tabs.indexOf(tab);
