@@ -123,7 +123,13 @@ fn the_dashboard_shows_the_catalogue_its_sources_and_stats_in_a_real_browser() {
         .env("UI_SHOTS", &shots)
         .env("UI_CHROMIUM", &chromium)
         .output()
-        .unwrap_or_else(|e| panic!("could not run {} {}: {e}", python.display(), script.display()));
+        .unwrap_or_else(|e| {
+            panic!(
+                "could not run {} {}: {e}",
+                python.display(),
+                script.display()
+            )
+        });
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -131,7 +137,10 @@ fn the_dashboard_shows_the_catalogue_its_sources_and_stats_in_a_real_browser() {
         "the Playwright script failed ({}):\n{stdout}\n{stderr}",
         out.status
     );
-    assert!(stdout.contains("ui ok"), "the script did not finish:\n{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("ui ok"),
+        "the script did not finish:\n{stdout}\n{stderr}"
+    );
     for view in [
         "catalogue-1280",
         "drawer-1280",
@@ -142,6 +151,8 @@ fn the_dashboard_shows_the_catalogue_its_sources_and_stats_in_a_real_browser() {
         "drawer-390",
         "stats-390",
         "sources-faulted-390",
+        "catalogue-dark-1280",
+        "readme",
     ] {
         let png = shots.join(format!("{view}.png"));
         let len = std::fs::metadata(&png).map(|m| m.len()).unwrap_or(0);

@@ -81,7 +81,7 @@ export function noteAnswer(answer) {
     h("span", {}, bad.map((s, i) => [
       i ? "; " : "",
       h("b", {}, s.provider),
-      ` is ${s.status}`,
+      s.status === "stale" ? " is stale, served from cache" : " failed",
       s.status === "stale" && s.age_s !== undefined ? ` (${age(s.age_s)} old)` : "",
       s.error?.message ? `: ${s.error.message}` : "",
     ])),

@@ -42,7 +42,7 @@ export async function show() {
           h("td", { class: "status" }, status(s)),
           h("td", { class: "num" }, s?.count ?? p.cache_count ?? ""),
           h("td", {}, badge(p.health), p.last_error ? h("span", { class: "muted" }, ` ${p.last_error}`) : ""),
-          h("td", {}, badge(p.breaker?.state || "unknown"), p.breaker?.failures ? ` ${p.breaker.failures} failures` : ""),
+          h("td", {}, badge(p.breaker?.state || "unknown"), p.breaker?.failures ? ` ${p.breaker.failures} failed call${p.breaker.failures === 1 ? "" : "s"}` : ""),
           h("td", { class: "num" }, p.cache_age_s === null || p.cache_age_s === undefined ? "not cached" : age(p.cache_age_s)),
           h("td", { class: "caps" }, (p.capabilities || []).join(", ")),
         );

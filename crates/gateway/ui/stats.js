@@ -38,6 +38,14 @@ function top(rows) {
   ];
 }
 
+// Long labels (OS names, zone ids) would squeeze the bars on a phone; the
+// canvas's aria-label keeps them whole.
+function shorten(value) {
+  const label = this.getLabelForValue(value);
+  const max = window.innerWidth < 720 ? 16 : 30;
+  return label.length > max ? `${label.slice(0, max - 1)}…` : label;
+}
+
 function chart(canvas, rows, metric, colour, c) {
   return new window.Chart(canvas, {
     type: "bar",
@@ -56,7 +64,7 @@ function chart(canvas, rows, metric, colour, c) {
       },
       scales: {
         x: { ticks: { color: c.text, callback: (v) => (metric === "count" ? v : bytes(v)) }, grid: { color: c.grid } },
-        y: { ticks: { color: c.text, autoSkip: false }, grid: { display: false } },
+        y: { ticks: { color: c.text, autoSkip: false, callback: shorten }, grid: { display: false } },
       },
     },
   });

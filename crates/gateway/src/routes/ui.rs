@@ -108,7 +108,11 @@ fn etag(i: usize) -> &'static str {
             .map(|a| format!("\"{}\"", &hex::encode(Sha256::digest(a.body))[..16]))
             .collect()
     });
-    if i == usize::MAX { &tags[0] } else { &tags[i + 1] }
+    if i == usize::MAX {
+        &tags[0]
+    } else {
+        &tags[i + 1]
+    }
 }
 
 fn serve(asset: &Asset, etag: &'static str, headers: &HeaderMap) -> Response {
@@ -136,4 +140,94 @@ fn serve(asset: &Asset, etag: &'static str, headers: &HeaderMap) -> Response {
         HeaderValue::from_static(asset.content_type),
     );
     resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text(asset: &Asset) -> &str {
+        std::str::from_utf8(asset.body).unwrap_or("")
+    }
+
+    #[test]
+    fn every_file_the_page_loads_is_served() {
+        // index.html's /ui/assets/ links and every module's relative imports.
+        let mut wanted: Vec<String> = text(&INDEX)
+            .split("/ui/assets/")
+            .skip(1)
+            .map(|rest| rest.split('"').next().unwrap_or("").to_owned())
+            .collect();
+        for a in ASSETS
+            .iter()
+            .filter(|a| a.name.ends_with(".js") && !a.name.starts_with("chart"))
+        {
+            wanted.extend(
+                text(a)
+                    .split("from \"./")
+                    .skip(1)
+                    .map(|rest| rest.split('"').next().unwrap_or("").to_owned()),
+            );
+        }
+        assert!(wanted.len() > 8, "{wanted:?}");
+        for name in wanted {
+            assert!(
+                ASSETS.iter().any(|a| a.name == name),
+                "{name} is not served"
+            );
+        }
+    }
+
+    #[test]
+    fn no_inline_script_or_style_the_policy_would_block() {
+        let html = text(&INDEX);
+        assert!(!html.contains("style="), "inline style attribute");
+        assert!(!html.contains("<style"), "inline stylesheet");
+        for script in html.split("<script").skip(1) {
+            assert!(
+                script.contains(" src=\"/ui/assets/"),
+                "inline script: {script}"
+            );
+        }
+    }
+
+    #[test]
+    fn answers_carry_the_policy_and_type_and_revalidate_by_etag() {
+        let resp = serve(&ASSETS[1], etag(1), &HeaderMap::new());
+        assert_eq!(resp.status(), StatusCode::OK);
+        let h = resp.headers();
+        assert_eq!(h[header::CONTENT_TYPE], JS);
+        assert!(
+            h[header::CONTENT_SECURITY_POLICY]
+                .to_str()
+                .unwrap()
+                .starts_with("default-src 'self'")
+        );
+        assert_eq!(h[header::CACHE_CONTROL], "no-cache");
+        let tag = h[header::ETAG].clone();
+        let mut again = HeaderMap::new();
+        again.insert(header::IF_NONE_MATCH, tag);
+        let resp = serve(&ASSETS[1], etag(1), &again);
+        assert_eq!(resp.status(), StatusCode::NOT_MODIFIED);
+        // Another file's tag does not match.
+        let resp = serve(&ASSETS[0], etag(0), &again);
+        assert_eq!(resp.status(), StatusCode::OK);
+        let chart = ASSETS
+            .iter()
+            .position(|a| a.name.starts_with("chart-"))
+            .unwrap();
+        let resp = serve(&ASSETS[chart], etag(chart), &HeaderMap::new());
+        assert!(
+            resp.headers()[header::CACHE_CONTROL]
+                .to_str()
+                .unwrap()
+                .contains("immutable")
+        );
+    }
+
+    #[test]
+    fn only_the_dashboard_paths_are_open() {
+        assert!(is_ui_path("/ui") && is_ui_path("/ui/") && is_ui_path("/ui/assets/app.js"));
+        assert!(!is_ui_path("/uix") && !is_ui_path("/ui/other") && !is_ui_path("/v1/ui"));
+    }
 }
