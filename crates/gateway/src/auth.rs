@@ -6,8 +6,10 @@
 //! configured digest in constant time.
 //!
 //! Scopes by route (open routes need no key):
-//! - open: `/healthz`, `/readyz`, `/metrics`, `/openapi.json`, `/docs`
-//!   (probes, scrapers and documentation; they expose no catalogue data).
+//! - open: `/healthz`, `/readyz`, `/metrics`, `/openapi.json`, `/docs`,
+//!   `/ui` and `/ui/assets/*` (probes, scrapers, documentation and the
+//!   dashboard's static files; they expose no catalogue data: the dashboard's
+//!   own API calls carry the key).
 //! - `admin`: `POST /v1/cache/invalidate`.
 //! - `write`: every other POST, PATCH and DELETE (imports, updates, deletes,
 //!   attach/detach, download URLs, sync).
@@ -230,7 +232,7 @@ impl Scope {
 /// The scope a request needs; `None` for open routes.
 pub fn required_scope(method: &Method, path: &str) -> Option<Scope> {
     const OPEN: [&str; 5] = ["/healthz", "/readyz", "/metrics", "/openapi.json", "/docs"];
-    if OPEN.contains(&path) {
+    if OPEN.contains(&path) || crate::routes::ui::is_ui_path(path) {
         return None;
     }
     if path == "/v1/cache/invalidate" {
@@ -622,6 +624,9 @@ mod tests {
     fn scopes_follow_method_and_route() {
         assert_eq!(required_scope(&Method::GET, "/healthz"), None);
         assert_eq!(required_scope(&Method::GET, "/metrics"), None);
+        assert_eq!(required_scope(&Method::GET, "/ui"), None);
+        assert_eq!(required_scope(&Method::GET, "/ui/assets/app.js"), None);
+        assert_eq!(required_scope(&Method::GET, "/uix"), Some(Scope::Read));
         assert_eq!(required_scope(&Method::GET, "/v1/isos"), Some(Scope::Read));
         assert_eq!(
             required_scope(&Method::POST, "/v1/providers/a/isos"),

@@ -8,3 +8,4 @@ pub mod isos;
 pub mod items;
 pub mod providers;
 pub mod stats;
+pub mod ui;
