@@ -327,11 +327,13 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    // The seed's `"private": "[email protected]"` is a scraping artefact (an
+    // obfuscated e-mail), not data: a real owner address stands in for it.
     #[test]
     fn full_records_normalise_every_field() {
         let rec = json!({
             "id": 123, "name": "Ubuntu 22.04", "short_name": "ubuntu22",
-            "iso_name": "ubuntu-22.04.iso", "private": "[email protected]",
+            "iso_name": "ubuntu-22.04.iso", "private": "owner@client.example",
             "description": "Ubuntu Server 22.04 LTS", "admin_only": 0, "status": "Pending",
             "created_at": "2024-01-15T10:30:00Z", "updated_at": "not a date", "size": "0"
         });
@@ -340,7 +342,7 @@ mod tests {
         assert_eq!(iso.name, "ubuntu-22.04.iso");
         assert_eq!(iso.labels["display_name"], "Ubuntu 22.04");
         assert_eq!(iso.labels["short_name"], "ubuntu22");
-        assert_eq!(iso.owner.as_deref(), Some("[email protected]"));
+        assert_eq!(iso.owner.as_deref(), Some("owner@client.example"));
         assert_eq!(iso.visibility, Visibility::Private);
         assert_eq!(iso.status, Status::Pending);
         assert_eq!(iso.size_bytes, None);
