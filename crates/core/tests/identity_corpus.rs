@@ -50,7 +50,10 @@ fn the_corpus_is_recognised_exactly_and_never_wrongly() {
     assert!(cases.len() >= 300, "corpus has {} names", cases.len());
     let mut exact = 0;
     let mut wrong_family = Vec::new();
-    for mut c in cases.iter().map(|c| (c.line, c.item.clone(), c.expected.clone())) {
+    for mut c in cases
+        .iter()
+        .map(|c| (c.line, c.item.clone(), c.expected.clone()))
+    {
         recognise(&mut c.1);
         let os = c.1.os.as_ref();
         let got = [
@@ -62,7 +65,10 @@ fn the_corpus_is_recognised_exactly_and_never_wrongly() {
         if got == c.2 {
             exact += 1;
         } else {
-            println!("miss line {}: {:?}\n  expected {:?}\n  got      {:?}", c.0, c.1.name, c.2, got);
+            println!(
+                "miss line {}: {:?}\n  expected {:?}\n  got      {:?}",
+                c.0, c.1.name, c.2, got
+            );
             if got[0].is_some() && got[0] != c.2[0] {
                 wrong_family.push(c.1.name.clone());
             }
@@ -78,18 +84,45 @@ fn the_corpus_is_recognised_exactly_and_never_wrongly() {
 fn every_family_of_the_issue_is_in_the_corpus() {
     let cases = corpus();
     for family in [
-        "ubuntu", "debian", "rocky", "almalinux", "rhel", "centos", "centos-stream", "fedora",
-        "opensuse-leap", "opensuse-tumbleweed", "sles", "oraclelinux", "freebsd", "openbsd",
-        "netbsd", "windows-server", "windows", "vmware-esxi", "alpine", "arch", "proxmox-ve",
-        "truenas", "pfsense", "talos", "flatcar", "coreos",
+        "ubuntu",
+        "debian",
+        "rocky",
+        "almalinux",
+        "rhel",
+        "centos",
+        "centos-stream",
+        "fedora",
+        "opensuse-leap",
+        "opensuse-tumbleweed",
+        "sles",
+        "oraclelinux",
+        "freebsd",
+        "openbsd",
+        "netbsd",
+        "windows-server",
+        "windows",
+        "vmware-esxi",
+        "alpine",
+        "arch",
+        "proxmox-ve",
+        "truenas",
+        "pfsense",
+        "talos",
+        "flatcar",
+        "coreos",
     ] {
         assert!(
-            cases.iter().any(|c| c.expected[0].as_deref() == Some(family)),
+            cases
+                .iter()
+                .any(|c| c.expected[0].as_deref() == Some(family)),
             "no {family} in the corpus"
         );
     }
     for style in ["file", "vss", "cloudmc", "cox", "action"] {
-        assert!(cases.iter().any(|c| c.item.provider == style), "no {style} names");
+        assert!(
+            cases.iter().any(|c| c.item.provider == style),
+            "no {style} names"
+        );
     }
     let unknown = cases.iter().filter(|c| c.expected[0].is_none()).count();
     assert!(unknown >= 15, "only {unknown} negatives");
@@ -97,7 +130,13 @@ fn every_family_of_the_issue_is_in_the_corpus() {
 
 #[test]
 fn evidence_names_the_field_and_rule_and_round_trips() {
-    let mut item = Iso::new("cox", ProviderKind::Cox, ItemKind::Image, "x", "cox-edge/img:v1");
+    let mut item = Iso::new(
+        "cox",
+        ProviderKind::Cox,
+        ItemKind::Image,
+        "x",
+        "cox-edge/img:v1",
+    );
     item.labels.insert("family".into(), "debian11".into());
     recognise(&mut item);
     let json = serde_json::to_value(&item).unwrap();
@@ -111,9 +150,26 @@ fn evidence_names_the_field_and_rule_and_round_trips() {
     let back: Iso = serde_json::from_value(json).unwrap();
     assert_eq!(back, item);
     // Unrecognised: the fields are null and there is no evidence key.
-    let mut plain = Iso::new("p", ProviderKind::Vss, ItemKind::Iso, "y", "my-custom-build.iso");
+    let mut plain = Iso::new(
+        "p",
+        ProviderKind::Vss,
+        ItemKind::Iso,
+        "y",
+        "my-custom-build.iso",
+    );
     recognise(&mut plain);
     let json = serde_json::to_value(&plain).unwrap();
     assert!(json.get("identity_evidence").is_none());
-    assert_eq!((json["arch"].clone(), json["edition"].clone(), json["os"].clone()), (serde_json::Value::Null, serde_json::Value::Null, serde_json::Value::Null));
+    assert_eq!(
+        (
+            json["arch"].clone(),
+            json["edition"].clone(),
+            json["os"].clone()
+        ),
+        (
+            serde_json::Value::Null,
+            serde_json::Value::Null,
+            serde_json::Value::Null
+        )
+    );
 }

@@ -184,8 +184,7 @@ pub fn coverage(groups: &[ImageGroup], providers: &[String]) -> Coverage {
                     } else {
                         match reference {
                             Some(r)
-                                if mine.iter().any(Option::is_some)
-                                    && !mine.contains(&Some(r)) =>
+                                if mine.iter().any(Option::is_some) && !mine.contains(&Some(r)) =>
                             {
                                 Cell::Different
                             }

@@ -113,9 +113,15 @@ pub fn recognise(item: &mut Iso) {
 pub fn identify(item: &Iso) -> Identity {
     let (path, base) = split_name(&item.name);
     let candidates = [
-        (SourceField::LabelFamily, item.labels.get("family").map(String::as_str)),
+        (
+            SourceField::LabelFamily,
+            item.labels.get("family").map(String::as_str),
+        ),
         (SourceField::Description, item.description.as_deref()),
-        (SourceField::OsName, item.os.as_ref().and_then(|o| o.name.as_deref())),
+        (
+            SourceField::OsName,
+            item.os.as_ref().and_then(|o| o.name.as_deref()),
+        ),
         (SourceField::Path, Some(path)),
     ];
     let mut sources: [(SourceField, &str); 5] = [(SourceField::Name, base); 5];
@@ -133,19 +139,22 @@ pub fn identify(item: &Iso) -> Identity {
     let mut out = Identity::default();
 
     // Family: the first source naming one.
-    let fam = scans
-        .iter()
-        .find_map(|s| s.family.map(|m| (s, m)));
+    let fam = scans.iter().find_map(|s| s.family.map(|m| (s, m)));
     if let Some((scan, m)) = fam {
         let rule = &FAMILIES[m.rule];
         out.family = Some(rule.family);
-        out.evidence.push(scan.evidence(Attribute::Family, rule.pattern, m.from, m.to));
+        out.evidence
+            .push(scan.evidence(Attribute::Family, rule.pattern, m.from, m.to));
         // Version: where the family was named, else wherever else the same family is.
         let version = scan.version(m).or_else(|| {
             scans
                 .iter()
                 .filter(|s| !std::ptr::eq(*s, scan))
-                .filter_map(|s| s.family.filter(|o| FAMILIES[o.rule].family == rule.family).map(|o| (s, o)))
+                .filter_map(|s| {
+                    s.family
+                        .filter(|o| FAMILIES[o.rule].family == rule.family)
+                        .map(|o| (s, o))
+                })
                 .find_map(|(s, o)| s.version(o))
         });
         let version = version.or_else(|| {
@@ -164,20 +173,23 @@ pub fn identify(item: &Iso) -> Identity {
         // Edition: implied by the family pattern, else the first source with one.
         if let Some(e) = rule.edition {
             out.edition = Some(e);
-            out.evidence.push(scan.evidence(Attribute::Edition, rule.pattern, m.from, m.to));
+            out.evidence
+                .push(scan.evidence(Attribute::Edition, rule.pattern, m.from, m.to));
         } else if let Some((s, e)) = scans
             .iter()
             .filter(|s| s.field != SourceField::OsName && s.field != SourceField::Path)
             .find_map(|s| s.edition.map(|e| (s, e)))
         {
             out.edition = Some(EDITIONS[e.rule].1);
-            out.evidence.push(s.evidence(Attribute::Edition, EDITIONS[e.rule].0, e.from, e.to));
+            out.evidence
+                .push(s.evidence(Attribute::Edition, EDITIONS[e.rule].0, e.from, e.to));
         }
     }
     // Arch is a fact of the file even when the OS is not recognised.
     if let Some((s, a)) = scans.iter().find_map(|s| s.arch.map(|a| (s, a))) {
         out.arch = Some(ARCHES[a.rule].1);
-        out.evidence.push(s.evidence(Attribute::Arch, ARCHES[a.rule].0, a.from, a.to));
+        out.evidence
+            .push(s.evidence(Attribute::Arch, ARCHES[a.rule].0, a.from, a.to));
     }
     out
 }
@@ -364,10 +376,8 @@ impl<'a> Scan<'a> {
             self.family = None;
         }
         // An edition is not a word of the family's own pattern (`windows server`).
-        self.edition = edition_best.filter(|e| {
-            self.family
-                .is_none_or(|f| e.to <= f.from || e.from >= f.to)
-        });
+        self.edition =
+            edition_best.filter(|e| self.family.is_none_or(|f| e.to <= f.from || e.from >= f.to));
         if let (Some(e), Some(f)) = (edition_best, self.family)
             && self.edition.is_none()
         {
@@ -430,7 +440,13 @@ impl<'a> Scan<'a> {
         })
     }
 
-    fn evidence(&self, attribute: Attribute, rule: &'static str, from: usize, to: usize) -> Evidence {
+    fn evidence(
+        &self,
+        attribute: Attribute,
+        rule: &'static str,
+        from: usize,
+        to: usize,
+    ) -> Evidence {
         Evidence {
             attribute,
             field: self.field,
@@ -458,7 +474,8 @@ impl<'a> Scan<'a> {
         if let Some((a, _)) = m.glued {
             let b = self.toks[self.extend(m.from)].end;
             let v = &self.text[a..b];
-            return fits(v, rule.shape).then(|| (v.to_owned(), self.version_evidence("glued", a, b)));
+            return fits(v, rule.shape)
+                .then(|| (v.to_owned(), self.version_evidence("glued", a, b)));
         }
         self.version_from(m.to, rule.shape).or_else(|| {
             let family = rule.family;
@@ -467,9 +484,14 @@ impl<'a> Scan<'a> {
             }
             (0..self.len).find_map(|i| {
                 let t = self.tok(i);
-                let (_, _, v) = WINDOWS_BUILDS.iter().find(|(b, f, _)| *b == t && *f == family)?;
+                let (_, _, v) = WINDOWS_BUILDS
+                    .iter()
+                    .find(|(b, f, _)| *b == t && *f == family)?;
                 let tk = self.toks[i];
-                Some(((*v).to_owned(), self.version_evidence("windows_build", tk.start, tk.end)))
+                Some((
+                    (*v).to_owned(),
+                    self.version_evidence("windows_build", tk.start, tk.end),
+                ))
             })
         })
     }
@@ -518,15 +540,24 @@ impl<'a> Scan<'a> {
                 && self.sep_before(j + 1) == Some(b'-')
             {
                 let u = self.tok(j + 1).as_bytes();
-                if u.len() >= 2 && u[0].eq_ignore_ascii_case(&b'u') && u[1..].iter().all(u8::is_ascii_digit) {
+                if u.len() >= 2
+                    && u[0].eq_ignore_ascii_case(&b'u')
+                    && u[1..].iter().all(u8::is_ascii_digit)
+                {
                     let v = format!("{}.{}", &t[1..], &self.tok(j + 1)[1..]);
                     if fits(&v, shape) {
-                        let ev = self.version_evidence("after_family", self.toks[j].start, self.toks[j + 1].end);
+                        let ev = self.version_evidence(
+                            "after_family",
+                            self.toks[j].start,
+                            self.toks[j + 1].end,
+                        );
                         return Some((v, ev));
                     }
                 }
             }
-            let skip = usize::from(b.len() >= 2 && (b[0] == b'v' || b[0] == b'V') && b[1].is_ascii_digit());
+            let skip = usize::from(
+                b.len() >= 2 && (b[0] == b'v' || b[0] == b'V') && b[1].is_ascii_digit(),
+            );
             if b.get(skip).is_some_and(u8::is_ascii_digit) {
                 let start = self.toks[j].start + skip;
                 let k = self.extend(j);
@@ -615,17 +646,33 @@ mod tests {
         assert_eq!(i.version.as_deref(), Some("9.4"));
         assert_eq!(i.arch, Some("x86_64"));
         assert_eq!(i.edition, Some("dvd"));
-        let arch = i.evidence.iter().find(|e| e.attribute == Attribute::Arch).unwrap();
-        assert_eq!((arch.field, arch.rule.as_ref(), arch.matched.as_str()), (SourceField::Name, "x86 64", "x86_64"));
+        let arch = i
+            .evidence
+            .iter()
+            .find(|e| e.attribute == Attribute::Arch)
+            .unwrap();
+        assert_eq!(
+            (arch.field, arch.rule.as_ref(), arch.matched.as_str()),
+            (SourceField::Name, "x86 64", "x86_64")
+        );
     }
 
     #[test]
     fn the_longest_pattern_wins_and_family_words_are_no_edition() {
         let i = id("en-us_windows_server_2022_x64_dvd_620d7eac.iso");
-        assert_eq!((i.family, i.version.as_deref(), i.edition), (Some("windows-server"), Some("2022"), Some("dvd")));
+        assert_eq!(
+            (i.family, i.version.as_deref(), i.edition),
+            (Some("windows-server"), Some("2022"), Some("dvd"))
+        );
         let i = id("Windows Server 2012 R2");
-        assert_eq!((i.family, i.version.as_deref(), i.edition), (Some("windows-server"), Some("2012 R2"), None));
-        assert_eq!(id("CentOS-Stream-9-latest-x86_64-dvd1.iso").family, Some("centos-stream"));
+        assert_eq!(
+            (i.family, i.version.as_deref(), i.edition),
+            (Some("windows-server"), Some("2012 R2"), None)
+        );
+        assert_eq!(
+            id("CentOS-Stream-9-latest-x86_64-dvd1.iso").family,
+            Some("centos-stream")
+        );
     }
 
     #[test]
@@ -638,7 +685,13 @@ mod tests {
 
     #[test]
     fn recognise_is_idempotent_and_clears_what_no_longer_holds() {
-        let mut item = Iso::new("p", ProviderKind::Vss, ItemKind::Iso, "n", "debian-12.7.0-amd64-netinst.iso");
+        let mut item = Iso::new(
+            "p",
+            ProviderKind::Vss,
+            ItemKind::Iso,
+            "n",
+            "debian-12.7.0-amd64-netinst.iso",
+        );
         recognise(&mut item);
         let once = item.clone();
         recognise(&mut item);
@@ -647,7 +700,14 @@ mod tests {
         item.name = "my-custom-build.iso".into();
         recognise(&mut item);
         assert_eq!(item.os.as_ref().unwrap().family, None);
-        assert_eq!((item.arch.as_deref(), item.edition.as_deref(), item.identity_evidence.as_ref()), (None, None, None));
+        assert_eq!(
+            (
+                item.arch.as_deref(),
+                item.edition.as_deref(),
+                item.identity_evidence.as_ref()
+            ),
+            (None, None, None)
+        );
     }
 
     #[test]

@@ -65,7 +65,11 @@ const fn glued(family: &'static str, pattern: &'static str, shape: Shape) -> Fam
     }
 }
 
-const fn codename(family: &'static str, pattern: &'static str, version: &'static str) -> FamilyRule {
+const fn codename(
+    family: &'static str,
+    pattern: &'static str,
+    version: &'static str,
+) -> FamilyRule {
     FamilyRule {
         family,
         pattern,
