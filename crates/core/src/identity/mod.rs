@@ -9,7 +9,9 @@ mod group;
 mod rules;
 
 use std::borrow::Cow;
+use std::cell::OnceCell;
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::LazyLock;
 
 use serde::{Deserialize, Serialize};
@@ -132,14 +134,15 @@ pub fn identify(item: &Iso) -> Identity {
             n += 1;
         }
     }
-    let scans: Vec<Scan<'_>> = sources[..n]
-        .iter()
-        .map(|&(field, text)| Scan::new(field, text))
-        .collect();
+    // Fields are scanned only when an attribute is still missing: most
+    // names say everything, and descriptions are the long texts.
+    let cells: [OnceCell<Scan<'_>>; 5] = Default::default();
+    let get = |k: usize| cells[k].get_or_init(|| Scan::new(sources[k].0, sources[k].1));
+    let scans = || (0..n).map(get);
     let mut out = Identity::default();
 
     // Family: the first source naming one.
-    let fam = scans.iter().find_map(|s| s.family.map(|m| (s, m)));
+    let fam = scans().find_map(|s| s.family.map(|m| (s, m)));
     if let Some((scan, m)) = fam {
         let rule = &FAMILIES[m.rule];
         out.family = Some(rule.family);
@@ -147,8 +150,7 @@ pub fn identify(item: &Iso) -> Identity {
             .push(scan.evidence(Attribute::Family, rule.pattern, m.from, m.to));
         // Version: where the family was named, else wherever else the same family is.
         let version = scan.version(m).or_else(|| {
-            scans
-                .iter()
+            scans()
                 .filter(|s| !std::ptr::eq(*s, scan))
                 .filter_map(|s| {
                     s.family
@@ -175,8 +177,7 @@ pub fn identify(item: &Iso) -> Identity {
             out.edition = Some(e);
             out.evidence
                 .push(scan.evidence(Attribute::Edition, rule.pattern, m.from, m.to));
-        } else if let Some((s, e)) = scans
-            .iter()
+        } else if let Some((s, e)) = scans()
             .filter(|s| s.field != SourceField::OsName && s.field != SourceField::Path)
             .find_map(|s| s.edition.map(|e| (s, e)))
         {
@@ -186,7 +187,7 @@ pub fn identify(item: &Iso) -> Identity {
         }
     }
     // Arch is a fact of the file even when the OS is not recognised.
-    if let Some((s, a)) = scans.iter().find_map(|s| s.arch.map(|a| (s, a))) {
+    if let Some((s, a)) = scans().find_map(|s| s.arch.map(|a| (s, a))) {
         out.arch = Some(ARCHES[a.rule].1);
         out.evidence
             .push(s.evidence(Attribute::Arch, ARCHES[a.rule].0, a.from, a.to));
@@ -208,14 +209,25 @@ fn split_name(name: &str) -> (&str, &str) {
 }
 
 /// The most tokens of one field looked at (a long description says nothing more).
-const MAX_TOKENS: usize = 64;
+const MAX_TOKENS: usize = 40;
+/// The most bytes of one field looked at (keeps offsets in `u16`).
+const MAX_TEXT: usize = 4096;
 /// Tokens longer than this match no rule (and are not lowercased).
 const MAX_TOKEN_LEN: usize = 24;
 
 #[derive(Clone, Copy, Debug, Default)]
 struct Tok {
-    start: usize,
-    end: usize,
+    start: u16,
+    end: u16,
+}
+
+impl Tok {
+    fn s(self) -> usize {
+        usize::from(self.start)
+    }
+    fn e(self) -> usize {
+        usize::from(self.end)
+    }
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -243,9 +255,34 @@ struct Entry {
     bare: bool,
 }
 
+/// FNV-1a: the keys are short lowercase tokens, looked up once per token of
+/// every item, where SipHash's cost would show.
+#[derive(Default)]
+struct Fnv(u64);
+
+impl Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
+        for b in bytes {
+            h ^= u64::from(*b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = h;
+    }
+}
+
+type Lexicon = HashMap<&'static str, Vec<Entry>, BuildHasherDefault<Fnv>>;
+
 /// Every pattern of the rule table, keyed by its first token.
-static LEXICON: LazyLock<HashMap<&'static str, Vec<Entry>>> = LazyLock::new(|| {
-    let mut map: HashMap<&'static str, Vec<Entry>> = HashMap::new();
+static LEXICON: LazyLock<Lexicon> = LazyLock::new(|| {
+    let mut map = Lexicon::default();
     let mut add = |kind, rule, pattern: &'static str, glued, bare| {
         let mut toks = pattern.split(' ');
         let first = toks.next().unwrap_or_default();
@@ -298,7 +335,7 @@ impl<'a> Scan<'a> {
             edition: None,
             arch_mask: 0,
         };
-        let b = text.as_bytes();
+        let b = &text.as_bytes()[..text.len().min(MAX_TEXT)];
         let mut i = 0;
         while i < b.len() && s.len < MAX_TOKENS {
             if b[i].is_ascii_alphanumeric() {
@@ -306,7 +343,11 @@ impl<'a> Scan<'a> {
                 while i < b.len() && b[i].is_ascii_alphanumeric() {
                     i += 1;
                 }
-                s.toks[s.len] = Tok { start, end: i };
+                // Both fit: the loop stops at MAX_TEXT.
+                s.toks[s.len] = Tok {
+                    start: u16::try_from(start).unwrap_or(u16::MAX),
+                    end: u16::try_from(i).unwrap_or(u16::MAX),
+                };
                 s.len += 1;
             } else {
                 i += 1;
@@ -317,13 +358,13 @@ impl<'a> Scan<'a> {
     }
 
     fn tok(&self, i: usize) -> &'a str {
-        &self.text[self.toks[i].start..self.toks[i].end]
+        &self.text[self.toks[i].s()..self.toks[i].e()]
     }
 
     /// The byte between token `i - 1` and token `i` when exactly one separates them.
     fn sep_before(&self, i: usize) -> Option<u8> {
         let (prev, cur) = (self.toks[i - 1], self.toks[i]);
-        (cur.start == prev.end + 1).then(|| self.text.as_bytes()[prev.end])
+        (cur.s() == prev.e() + 1).then(|| self.text.as_bytes()[prev.e()])
     }
 
     fn matches(&mut self) {
@@ -436,7 +477,7 @@ impl<'a> Scan<'a> {
             rule: e.rule,
             from: i,
             to: i + 1,
-            glued: Some((t.start + cut, t.end)),
+            glued: Some((t.s() + cut, t.e())),
         })
     }
 
@@ -451,7 +492,7 @@ impl<'a> Scan<'a> {
             attribute,
             field: self.field,
             rule: Cow::Borrowed(rule),
-            matched: self.text[self.toks[from].start..self.toks[to - 1].end].to_owned(),
+            matched: self.text[self.toks[from].s()..self.toks[to - 1].e()].to_owned(),
         }
     }
 
@@ -468,11 +509,11 @@ impl<'a> Scan<'a> {
     fn version(&self, m: Match) -> Option<(String, Evidence)> {
         let rule = &FAMILIES[m.rule];
         if let Some(v) = rule.version {
-            let t = (self.toks[m.from].start, self.toks[m.to - 1].end);
+            let t = (self.toks[m.from].s(), self.toks[m.to - 1].e());
             return Some((v.to_owned(), self.version_evidence("codename", t.0, t.1)));
         }
         if let Some((a, _)) = m.glued {
-            let b = self.toks[self.extend(m.from)].end;
+            let b = self.toks[self.extend(m.from)].e();
             let v = &self.text[a..b];
             return fits(v, rule.shape)
                 .then(|| (v.to_owned(), self.version_evidence("glued", a, b)));
@@ -490,7 +531,7 @@ impl<'a> Scan<'a> {
                 let tk = self.toks[i];
                 Some((
                     (*v).to_owned(),
-                    self.version_evidence("windows_build", tk.start, tk.end),
+                    self.version_evidence("windows_build", tk.s(), tk.e()),
                 ))
             })
         })
@@ -548,8 +589,8 @@ impl<'a> Scan<'a> {
                     if fits(&v, shape) {
                         let ev = self.version_evidence(
                             "after_family",
-                            self.toks[j].start,
-                            self.toks[j + 1].end,
+                            self.toks[j].s(),
+                            self.toks[j + 1].e(),
                         );
                         return Some((v, ev));
                     }
@@ -559,16 +600,16 @@ impl<'a> Scan<'a> {
                 b.len() >= 2 && (b[0] == b'v' || b[0] == b'V') && b[1].is_ascii_digit(),
             );
             if b.get(skip).is_some_and(u8::is_ascii_digit) {
-                let start = self.toks[j].start + skip;
+                let start = self.toks[j].s() + skip;
                 let k = self.extend(j);
-                let mut end = self.toks[k].end;
+                let mut end = self.toks[k].e();
                 // Windows Server's `2012 R2`.
                 let mut v = self.text[start..end].to_owned();
                 if shape == Shape::Year
                     && k + 1 < self.len
                     && self.tok(k + 1).eq_ignore_ascii_case("r2")
                 {
-                    end = self.toks[k + 1].end;
+                    end = self.toks[k + 1].e();
                     v.push_str(" R2");
                 }
                 if fits(&v, shape) {
@@ -598,19 +639,27 @@ fn lower<'b>(t: &str, buf: &'b mut [u8; MAX_TOKEN_LEN]) -> Option<&'b str> {
 
 /// Whether `v` is a version the way `shape` writes them.
 fn fits(v: &str, shape: Shape) -> bool {
-    let parts: Vec<&str> = v.split('.').collect();
     let digits = |s: &str| !s.is_empty() && s.bytes().all(|c| c.is_ascii_digit());
+    // The lengths of the dotted parts, when every part is digits.
+    let dotted = |s: &str| -> Option<([usize; 4], usize)> {
+        let mut lens = [0; 4];
+        let mut n = 0;
+        for p in s.split('.') {
+            if !digits(p) || n == 4 {
+                return None;
+            }
+            lens[n] = p.len();
+            n += 1;
+        }
+        Some((lens, n))
+    };
     match shape {
         Shape::YearMonth => {
-            (2..=3).contains(&parts.len())
-                && parts[0].len() == 2
-                && parts[1].len() == 2
-                && parts.iter().all(|p| digits(p))
+            matches!(dotted(v), Some((l, n)) if (2..=3).contains(&n) && l[0] == 2 && l[1] == 2)
         }
         Shape::Major => {
             let head = v.split('-').next().unwrap_or(v);
-            let hp: Vec<&str> = head.split('.').collect();
-            hp[0].len() <= 2 && hp.iter().all(|p| digits(p))
+            matches!(dotted(head), Some((l, _)) if l[0] <= 2)
         }
         Shape::Year => {
             let y = v.strip_suffix(" R2").unwrap_or(v);
@@ -618,11 +667,7 @@ fn fits(v: &str, shape: Shape) -> bool {
         }
         Shape::WinClient => matches!(v, "7" | "8" | "8.1" | "10" | "11"),
         Shape::Date => {
-            parts.len() == 3
-                && parts[0].len() == 4
-                && parts[1].len() == 2
-                && parts[2].len() == 2
-                && parts.iter().all(|p| digits(p))
+            matches!(dotted(v), Some((l, 3)) if l[0] == 4 && l[1] == 2 && l[2] == 2)
         }
         // A bare run of 6+ digits is a build id or a date stamp, not a release.
         Shape::Any => v.as_bytes()[0].is_ascii_digit() && !(v.len() >= 6 && digits(v)),
