@@ -62,7 +62,8 @@ pub enum SourceField {
     OsName,
 }
 
-/// Why one attribute has its value: the field, the rule and the text it matched.
+/// Why one attribute has its value: the field and the rule. (The text
+/// matched is not kept: copying it cost more than the recognition itself.)
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Evidence {
@@ -75,8 +76,6 @@ pub struct Evidence {
     /// `windows_build`, `tag`).
     #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub rule: Cow<'static, str>,
-    /// The text matched, as written in the field.
-    pub matched: String,
 }
 
 /// What [`identify`] found.
@@ -147,7 +146,7 @@ pub fn identify(item: &Iso) -> Identity {
         let rule = &FAMILIES[m.rule];
         out.family = Some(rule.family);
         out.evidence
-            .push(scan.evidence(Attribute::Family, rule.pattern, m.from, m.to));
+            .push(scan.evidence(Attribute::Family, rule.pattern));
         // Version: where the family was named, else wherever else the same family is.
         let version = scan.version(m).or_else(|| {
             scans()
@@ -176,21 +175,21 @@ pub fn identify(item: &Iso) -> Identity {
         if let Some(e) = rule.edition {
             out.edition = Some(e);
             out.evidence
-                .push(scan.evidence(Attribute::Edition, rule.pattern, m.from, m.to));
+                .push(scan.evidence(Attribute::Edition, rule.pattern));
         } else if let Some((s, e)) = scans()
             .filter(|s| s.field != SourceField::OsName && s.field != SourceField::Path)
             .find_map(|s| s.edition.map(|e| (s, e)))
         {
             out.edition = Some(EDITIONS[e.rule].1);
             out.evidence
-                .push(s.evidence(Attribute::Edition, EDITIONS[e.rule].0, e.from, e.to));
+                .push(s.evidence(Attribute::Edition, EDITIONS[e.rule].0));
         }
     }
     // Arch is a fact of the file even when the OS is not recognised.
     if let Some((s, a)) = scans().find_map(|s| s.arch.map(|a| (s, a))) {
         out.arch = Some(ARCHES[a.rule].1);
         out.evidence
-            .push(s.evidence(Attribute::Arch, ARCHES[a.rule].0, a.from, a.to));
+            .push(s.evidence(Attribute::Arch, ARCHES[a.rule].0));
     }
     out
 }
@@ -481,27 +480,19 @@ impl<'a> Scan<'a> {
         })
     }
 
-    fn evidence(
-        &self,
-        attribute: Attribute,
-        rule: &'static str,
-        from: usize,
-        to: usize,
-    ) -> Evidence {
+    fn evidence(&self, attribute: Attribute, rule: &'static str) -> Evidence {
         Evidence {
             attribute,
             field: self.field,
             rule: Cow::Borrowed(rule),
-            matched: self.text[self.toks[from].s()..self.toks[to - 1].e()].to_owned(),
         }
     }
 
-    fn version_evidence(&self, rule: &'static str, start: usize, end: usize) -> Evidence {
+    fn version_evidence(&self, rule: &'static str) -> Evidence {
         Evidence {
             attribute: Attribute::Version,
             field: self.field,
             rule: Cow::Borrowed(rule),
-            matched: self.text[start..end].to_owned(),
         }
     }
 
@@ -509,14 +500,12 @@ impl<'a> Scan<'a> {
     fn version(&self, m: Match) -> Option<(String, Evidence)> {
         let rule = &FAMILIES[m.rule];
         if let Some(v) = rule.version {
-            let t = (self.toks[m.from].s(), self.toks[m.to - 1].e());
-            return Some((v.to_owned(), self.version_evidence("codename", t.0, t.1)));
+            return Some((v.to_owned(), self.version_evidence("codename")));
         }
         if let Some((a, _)) = m.glued {
             let b = self.toks[self.extend(m.from)].e();
             let v = &self.text[a..b];
-            return fits(v, rule.shape)
-                .then(|| (v.to_owned(), self.version_evidence("glued", a, b)));
+            return fits(v, rule.shape).then(|| (v.to_owned(), self.version_evidence("glued")));
         }
         self.version_from(m.to, rule.shape).or_else(|| {
             let family = rule.family;
@@ -528,11 +517,7 @@ impl<'a> Scan<'a> {
                 let (_, _, v) = WINDOWS_BUILDS
                     .iter()
                     .find(|(b, f, _)| *b == t && *f == family)?;
-                let tk = self.toks[i];
-                Some((
-                    (*v).to_owned(),
-                    self.version_evidence("windows_build", tk.s(), tk.e()),
-                ))
+                Some(((*v).to_owned(), self.version_evidence("windows_build")))
             })
         })
     }
@@ -587,11 +572,7 @@ impl<'a> Scan<'a> {
                 {
                     let v = format!("{}.{}", &t[1..], &self.tok(j + 1)[1..]);
                     if fits(&v, shape) {
-                        let ev = self.version_evidence(
-                            "after_family",
-                            self.toks[j].s(),
-                            self.toks[j + 1].e(),
-                        );
+                        let ev = self.version_evidence("after_family");
                         return Some((v, ev));
                     }
                 }
@@ -613,7 +594,7 @@ impl<'a> Scan<'a> {
                     v.push_str(" R2");
                 }
                 if fits(&v, shape) {
-                    let ev = self.version_evidence("after_family", start, end);
+                    let ev = self.version_evidence("after_family");
                     return Some((v, ev));
                 }
                 j = k + 1;
@@ -697,8 +678,8 @@ mod tests {
             .find(|e| e.attribute == Attribute::Arch)
             .unwrap();
         assert_eq!(
-            (arch.field, arch.rule.as_ref(), arch.matched.as_str()),
-            (SourceField::Name, "x86 64", "x86_64")
+            (arch.field, arch.rule.as_ref()),
+            (SourceField::Name, "x86 64")
         );
     }
 
