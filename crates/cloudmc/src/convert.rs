@@ -67,6 +67,7 @@ pub fn iso_from_value(provider: &str, raw: Value, include_raw: bool) -> Result<I
         iso.os = Some(OsRef {
             id: os_id,
             name: os_name,
+            ..OsRef::default()
         });
     }
     iso.arch_bits = number(dto.architecture_width.as_ref()).and_then(|n| u32::try_from(n).ok());
@@ -173,8 +174,11 @@ mod tests {
             os: Some(OsRef {
                 id: Some("d38dc1d9-dd34-4fdd-8f51-a973f8fe5f3b".into()),
                 name: Some("Other (64-bit)".into()),
+                ..Default::default()
             }),
             arch_bits: Some(64),
+            arch: None,
+            edition: None,
             zones: vec![ZoneRef {
                 id: "ea901007-056b-4c50-bb3a-2dd635fce2ab".into(),
                 name: Some("zone1".into()),
@@ -188,6 +192,7 @@ mod tests {
             ),
             updated_at: None,
             labels: Default::default(),
+            identity_evidence: None,
             raw: None,
         };
         assert_eq!(iso, expected);

@@ -6,11 +6,13 @@
 //! - [`Capability`]: what a provider can do, declared by its constructor.
 //! - [`Error`]: one error type, a [`ErrorKind`] plus a retryable flag plus context.
 //! - [`time`]: parsing of every timestamp format the upstreams send.
+//! - [`identity`]: recognised OS family, version, arch and edition; grouping and coverage.
 //! - [`query`]: the listing query language (parse, evaluate, sort, cursor, project).
 
 pub mod capability;
 pub mod error;
 pub mod id;
+pub mod identity;
 pub mod model;
 pub mod provider;
 pub mod query;

@@ -116,6 +116,13 @@ pub struct OsRef {
     pub id: Option<String>,
     /// The upstream's OS type name.
     pub name: Option<String>,
+    /// The recognised OS family (`ubuntu`, `rocky`, `windows-server`, ...);
+    /// null when not recognised (see [`crate::identity`]).
+    #[serde(default)]
+    pub family: Option<String>,
+    /// The recognised OS version as the vendor writes it (`24.04.1`, `9.4`, `2022`).
+    #[serde(default)]
+    pub version: Option<String>,
 }
 
 /// A zone (region, data store) an item is available in.
@@ -159,6 +166,12 @@ pub struct Iso {
     pub os: Option<OsRef>,
     /// 32 or 64, if known.
     pub arch_bits: Option<u32>,
+    /// The recognised CPU architecture, normalised (`x86_64`, `aarch64`, `i386`, ...).
+    #[serde(default)]
+    pub arch: Option<String>,
+    /// The recognised edition or media kind (`live-server`, `dvd`, `netinst`, ...).
+    #[serde(default)]
+    pub edition: Option<String>,
     /// Where it is available.
     pub zones: Vec<ZoneRef>,
     /// The owning account, if known.
@@ -171,6 +184,10 @@ pub struct Iso {
     pub updated_at: Option<DateTime<Utc>>,
     /// Upstream details without a field of their own.
     pub labels: BTreeMap<String, String>,
+    /// How `os.family`, `os.version`, `arch` and `edition` were recognised;
+    /// present only when something was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity_evidence: Option<Vec<crate::identity::Evidence>>,
     /// The upstream object as received; only present when asked for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
@@ -201,12 +218,15 @@ impl Iso {
             visibility: Visibility::Unknown,
             os: None,
             arch_bits: None,
+            arch: None,
+            edition: None,
             zones: Vec::new(),
             owner: None,
             extractable: None,
             created_at: None,
             updated_at: None,
             labels: BTreeMap::new(),
+            identity_evidence: None,
             raw: None,
         }
     }

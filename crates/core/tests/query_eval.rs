@@ -21,6 +21,7 @@ fn full() -> Iso {
     i.os = Some(OsRef {
         id: Some("os-1".into()),
         name: Some("Ubuntu Linux (64-bit)".into()),
+        ..Default::default()
     });
     i.arch_bits = Some(64);
     i.zones = vec![

@@ -106,6 +106,7 @@ fn build(s: &Spec, n: usize) -> Iso {
     i.os = s.os_name.clone().map(|n| OsRef {
         id: None,
         name: Some(n),
+        ..Default::default()
     });
     i.zones = s
         .zones

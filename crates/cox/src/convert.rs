@@ -138,6 +138,8 @@ mod tests {
             visibility: Visibility::Public,
             os: None,
             arch_bits: None,
+            arch: None,
+            edition: None,
             zones: Vec::<ZoneRef>::new(),
             owner: None,
             extractable: None,
@@ -155,6 +157,7 @@ mod tests {
                 ("slug", "cox-edge"),
                 ("stack_id", "a8050b2b-39eb-4929-bce5-1af42055903e"),
             ]),
+            identity_evidence: None,
             raw: None,
         };
         assert_eq!(first, expected);

@@ -99,6 +99,7 @@ fn catalogue(provider: &str, seed: u64, n: usize) -> Vec<Iso> {
             i.os = Some(OsRef {
                 id: Some(format!("os-{}", r % 40)),
                 name: Some(format!("{family} (64-bit)")),
+                ..Default::default()
             });
             i.arch_bits = Some(64);
             i.zones = vec![ZoneRef {

@@ -136,6 +136,11 @@ impl ListingCache {
         // A listing grown by doubling keeps up to half its size spare, for
         // as long as the snapshot lives.
         listing.items.shrink_to_fit();
+        // Every provider's items carry os.family/os.version/arch/edition (issue 20).
+        listing
+            .items
+            .iter_mut()
+            .for_each(isogate_core::identity::recognise);
         Arc::new(Snapshot {
             items: listing.items,
             fetched_at: Instant::now(),

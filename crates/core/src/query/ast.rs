@@ -47,13 +47,21 @@ pub enum Field {
     CreatedAt,
     /// `updated_at`
     UpdatedAt,
+    /// `os.family` (recognised)
+    OsFamily,
+    /// `os.version` (recognised)
+    OsVersion,
+    /// `arch` (recognised, normalised)
+    Arch,
+    /// `edition` (recognised)
+    Edition,
     /// `labels.<key>`
     Label(String),
 }
 
 impl Field {
     /// Every field name but labels, as written in queries.
-    pub const NAMES: [&'static str; 20] = [
+    pub const NAMES: [&'static str; 24] = [
         "id",
         "provider",
         "provider_kind",
@@ -74,6 +82,10 @@ impl Field {
         "extractable",
         "created_at",
         "updated_at",
+        "os.family",
+        "os.version",
+        "arch",
+        "edition",
     ];
 
     /// Parses a field name (`labels.<key>` included); `None` if unknown.
@@ -99,6 +111,10 @@ impl Field {
             "extractable" => Field::Extractable,
             "created_at" => Field::CreatedAt,
             "updated_at" => Field::UpdatedAt,
+            "os.family" => Field::OsFamily,
+            "os.version" => Field::OsVersion,
+            "arch" => Field::Arch,
+            "edition" => Field::Edition,
             other => {
                 let key = other.strip_prefix("labels.")?;
                 if key.is_empty() {
@@ -139,6 +155,10 @@ impl Field {
             Field::Extractable => 17,
             Field::CreatedAt => 18,
             Field::UpdatedAt => 19,
+            Field::OsFamily => 20,
+            Field::OsVersion => 21,
+            Field::Arch => 22,
+            Field::Edition => 23,
             Field::Label(_) => usize::MAX,
         }
     }

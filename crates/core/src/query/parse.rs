@@ -27,7 +27,7 @@ pub const DEFAULT_PER_PAGE: u32 = 50;
 pub const MAX_PER_PAGE: u32 = 1000;
 
 /// The top-level names `fields=` may list (the model's fields plus `raw`).
-pub const FIELD_NAMES: [&str; 20] = [
+pub const FIELD_NAMES: [&str; 23] = [
     "id",
     "provider",
     "provider_kind",
@@ -41,12 +41,15 @@ pub const FIELD_NAMES: [&str; 20] = [
     "visibility",
     "os",
     "arch_bits",
+    "arch",
+    "edition",
     "zones",
     "owner",
     "extractable",
     "created_at",
     "updated_at",
     "labels",
+    "identity_evidence",
     "raw",
 ];
 

@@ -79,12 +79,19 @@ impl Projected<'_> {
             "visibility" => map.serialize_entry(name, &i.visibility),
             "os" => map.serialize_entry(name, &i.os),
             "arch_bits" => map.serialize_entry(name, &i.arch_bits),
+            "arch" => map.serialize_entry(name, &i.arch),
+            "edition" => map.serialize_entry(name, &i.edition),
             "zones" => map.serialize_entry(name, &i.zones),
             "owner" => map.serialize_entry(name, &i.owner),
             "extractable" => map.serialize_entry(name, &i.extractable),
             "created_at" => map.serialize_entry(name, &i.created_at),
             "updated_at" => map.serialize_entry(name, &i.updated_at),
             "labels" => map.serialize_entry(name, &i.labels),
+            // Like `raw`, only when there is some (most items have none).
+            "identity_evidence" => match &i.identity_evidence {
+                Some(ev) => map.serialize_entry(name, ev),
+                None => Ok(()),
+            },
             "raw" => match &i.raw {
                 Some(raw) if self.raw => map.serialize_entry(name, raw),
                 _ => Ok(()),

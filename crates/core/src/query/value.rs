@@ -48,6 +48,10 @@ impl FieldType {
             | Field::Description
             | Field::OsId
             | Field::OsName
+            | Field::OsFamily
+            | Field::OsVersion
+            | Field::Arch
+            | Field::Edition
             | Field::ZoneId
             | Field::ZoneName
             | Field::Owner
@@ -243,6 +247,10 @@ pub fn value_of<'a>(item: &'a Iso, field: &Field) -> Val<'a> {
         Field::OsId => item.os.as_ref().map_or(Val::Null, |o| opt(&o.id)),
         Field::OsName => item.os.as_ref().map_or(Val::Null, |o| opt(&o.name)),
         Field::ArchBits => item.arch_bits.map_or(Val::Null, |n| Val::Num(u64::from(n))),
+        Field::OsFamily => item.os.as_ref().map_or(Val::Null, |o| opt(&o.family)),
+        Field::OsVersion => item.os.as_ref().map_or(Val::Null, |o| opt(&o.version)),
+        Field::Arch => opt(&item.arch),
+        Field::Edition => opt(&item.edition),
         Field::ZoneId => item
             .zones
             .iter()

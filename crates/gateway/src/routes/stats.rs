@@ -13,7 +13,7 @@ use crate::listing::{Source, gather, select};
 use crate::state::AppState;
 
 /// The dimensions `group_by` accepts.
-pub const GROUPS: [&str; 7] = [
+pub const GROUPS: [&str; 11] = [
     "provider",
     "provider_kind",
     "kind",
@@ -21,6 +21,10 @@ pub const GROUPS: [&str; 7] = [
     "os",
     "zone",
     "visibility",
+    "os.family",
+    "os.version",
+    "arch",
+    "edition",
 ];
 
 /// One group's figures.
@@ -63,7 +67,7 @@ pub struct StatsMeta {
 /// listing's filters (`filter`, `q`, `provider`, `kind`). Items in several
 /// zones count once in each zone's group when grouping by `zone`.
 #[utoipa::path(get, path = "/v1/isos/stats", tag = "listings",
-    params(("group_by" = Option<String>, Query, description = "Comma list of provider, provider_kind, kind, status, os, zone, visibility (default provider)"),
+    params(("group_by" = Option<String>, Query, description = "Comma list of provider, provider_kind, kind, status, os, zone, visibility, os.family, os.version, arch, edition (default provider)"),
            crate::openapi::ListParams),
     responses((status = 200, description = "Figures per group", body = StatsResponse),
               (status = 400, description = "Unknown group or malformed query", body = crate::error::Problem),
@@ -84,7 +88,7 @@ pub async fn get_stats(
     };
     if group_by.is_empty() {
         return Err(bad_request(
-            "group_by: expected at least one of provider, provider_kind, kind, status, os, zone, visibility",
+            "group_by: expected at least one of provider, provider_kind, kind, status, os, zone, visibility, os.family, os.version, arch, edition",
         ));
     }
     for (i, g) in group_by.iter().enumerate() {
@@ -153,6 +157,10 @@ fn keys(item: &Iso, group_by: &[String]) -> Vec<Vec<Option<String>>> {
             "status" => vec![Some(item.status.as_str().into())],
             "visibility" => vec![Some(item.visibility.as_str().into())],
             "os" => vec![item.os.as_ref().and_then(|o| o.name.clone())],
+            "os.family" => vec![item.os.as_ref().and_then(|o| o.family.clone())],
+            "os.version" => vec![item.os.as_ref().and_then(|o| o.version.clone())],
+            "arch" => vec![item.arch.clone()],
+            "edition" => vec![item.edition.clone()],
             "zone" if item.zones.is_empty() => vec![None],
             "zone" => item
                 .zones

@@ -1,0 +1,750 @@
+//! Cross-provider identity: which OS, version, architecture and edition an
+//! item is, recognised from its name (file name or VSS path), labels (Cox's
+//! `family`/`tag`), description and upstream OS type name.
+//!
+//! The rules are data ([`rules`]); this module only tokenises and matches.
+//! Nothing is guessed: a field no rule supports stays `None`.
+
+mod group;
+mod rules;
+
+use std::borrow::Cow;
+use std::cell::OnceCell;
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::LazyLock;
+
+use serde::{Deserialize, Serialize};
+
+pub use group::{
+    Cell, Coverage, CoverageRow, GroupItem, IdentityKey, ImageGroup, coverage, coverage_csv, group,
+};
+use rules::{ARCHES, EDITIONS, FAMILIES, Shape, VERSION_SUFFIXES, VETOES, WINDOWS_BUILDS};
+
+use crate::Iso;
+
+/// Which recognised attribute a piece of evidence supports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum Attribute {
+    /// `os.family`
+    Family,
+    /// `os.version`
+    Version,
+    /// `arch`
+    Arch,
+    /// `edition`
+    Edition,
+}
+
+/// The item field a rule matched in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub enum SourceField {
+    /// The last path segment of `name` (the file name).
+    #[serde(rename = "name")]
+    Name,
+    /// The folders of `name` (a VSS path's `Linux/Rocky/`).
+    #[serde(rename = "name.path")]
+    Path,
+    /// `labels.family` (Cox).
+    #[serde(rename = "labels.family")]
+    LabelFamily,
+    /// `labels.tag` (Cox).
+    #[serde(rename = "labels.tag")]
+    LabelTag,
+    /// `description`
+    #[serde(rename = "description")]
+    Description,
+    /// `os.name` (the upstream's OS type).
+    #[serde(rename = "os.name")]
+    OsName,
+}
+
+/// Why one attribute has its value: the field and the rule. (The text
+/// matched is not kept: copying it cost more than the recognition itself.)
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Evidence {
+    /// The attribute.
+    pub attribute: Attribute,
+    /// Where it was found.
+    pub field: SourceField,
+    /// The rule: a pattern of the rule table (`centos stream`, `x86 64`), or
+    /// for versions how it was read (`after_family`, `glued`, `codename`,
+    /// `windows_build`, `tag`).
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub rule: Cow<'static, str>,
+}
+
+/// What [`identify`] found.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Identity {
+    /// `os.family`
+    pub family: Option<&'static str>,
+    /// `os.version`
+    pub version: Option<String>,
+    /// `arch`
+    pub arch: Option<&'static str>,
+    /// `edition`
+    pub edition: Option<&'static str>,
+    /// The evidence for each of the above that is set.
+    pub evidence: Vec<Evidence>,
+}
+
+/// Sets `os.family`, `os.version`, `arch`, `edition` and `identity_evidence`
+/// from the item's other fields. Idempotent: it reads none of the fields it sets.
+pub fn recognise(item: &mut Iso) {
+    let id = identify(item);
+    if id.family.is_some() || id.version.is_some() {
+        let os = item.os.get_or_insert_with(Default::default);
+        os.family = id.family.map(str::to_owned);
+        os.version = id.version;
+    } else if let Some(os) = item.os.as_mut() {
+        os.family = None;
+        os.version = None;
+    }
+    item.arch = id.arch.map(str::to_owned);
+    item.edition = id.edition.map(str::to_owned);
+    item.identity_evidence = (!id.evidence.is_empty()).then_some(id.evidence);
+}
+
+/// The identity of `item`, without changing it.
+pub fn identify(item: &Iso) -> Identity {
+    let (path, base) = split_name(&item.name);
+    let candidates = [
+        (
+            SourceField::LabelFamily,
+            item.labels.get("family").map(String::as_str),
+        ),
+        (SourceField::Description, item.description.as_deref()),
+        (
+            SourceField::OsName,
+            item.os.as_ref().and_then(|o| o.name.as_deref()),
+        ),
+        (SourceField::Path, Some(path)),
+    ];
+    let mut sources: [(SourceField, &str); 5] = [(SourceField::Name, base); 5];
+    let mut n = 1;
+    for (f, s) in candidates {
+        if let Some(s) = s.filter(|s| !s.is_empty()) {
+            sources[n] = (f, s);
+            n += 1;
+        }
+    }
+    // Fields are scanned only when an attribute is still missing: most
+    // names say everything, and descriptions are the long texts.
+    let cells: [OnceCell<Scan<'_>>; 5] = Default::default();
+    let get = |k: usize| cells[k].get_or_init(|| Scan::new(sources[k].0, sources[k].1));
+    let scans = || (0..n).map(get);
+    let mut out = Identity::default();
+
+    // Family: the first source naming one.
+    let fam = scans().find_map(|s| s.family.map(|m| (s, m)));
+    if let Some((scan, m)) = fam {
+        let rule = &FAMILIES[m.rule];
+        out.family = Some(rule.family);
+        out.evidence
+            .push(scan.evidence(Attribute::Family, rule.pattern));
+        // Version: where the family was named, else wherever else the same family is.
+        let version = scan.version(m).or_else(|| {
+            scans()
+                .filter(|s| !std::ptr::eq(*s, scan))
+                .filter_map(|s| {
+                    s.family
+                        .filter(|o| FAMILIES[o.rule].family == rule.family)
+                        .map(|o| (s, o))
+                })
+                .find_map(|(s, o)| s.version(o))
+        });
+        let version = version.or_else(|| {
+            let tag = item.labels.get("tag")?;
+            let s = Scan::new(SourceField::LabelTag, tag);
+            s.version_from(0, rule.shape).map(|(v, ev)| {
+                let mut ev = ev;
+                ev.rule = Cow::Borrowed("tag");
+                (v, ev)
+            })
+        });
+        if let Some((v, ev)) = version {
+            out.version = Some(v);
+            out.evidence.push(ev);
+        }
+        // Edition: implied by the family pattern, else the first source with one.
+        if let Some(e) = rule.edition {
+            out.edition = Some(e);
+            out.evidence
+                .push(scan.evidence(Attribute::Edition, rule.pattern));
+        } else if let Some((s, e)) = scans()
+            .filter(|s| s.field != SourceField::OsName && s.field != SourceField::Path)
+            .find_map(|s| s.edition.map(|e| (s, e)))
+        {
+            out.edition = Some(EDITIONS[e.rule].1);
+            out.evidence
+                .push(s.evidence(Attribute::Edition, EDITIONS[e.rule].0));
+        }
+    }
+    // Arch is a fact of the file even when the OS is not recognised.
+    if let Some((s, a)) = scans().find_map(|s| s.arch.map(|a| (s, a))) {
+        out.arch = Some(ARCHES[a.rule].1);
+        out.evidence
+            .push(s.evidence(Attribute::Arch, ARCHES[a.rule].0));
+    }
+    out
+}
+
+/// `(folders, file name)` of a name: a VSS `[datastore] ` prefix dropped,
+/// split at the last `/` or `\`.
+fn split_name(name: &str) -> (&str, &str) {
+    let name = match name.strip_prefix('[').and_then(|r| r.split_once(']')) {
+        Some((_, rest)) => rest.trim_start(),
+        None => name,
+    };
+    match name.rfind(['/', '\\']) {
+        Some(i) => (&name[..i], &name[i + 1..]),
+        None => ("", name),
+    }
+}
+
+/// The most tokens of one field looked at (a long description says nothing more).
+const MAX_TOKENS: usize = 40;
+/// The most bytes of one field looked at (keeps offsets in `u16`).
+const MAX_TEXT: usize = 4096;
+/// Tokens longer than this match no rule (and are not lowercased).
+const MAX_TOKEN_LEN: usize = 24;
+
+#[derive(Clone, Copy, Debug, Default)]
+struct Tok {
+    start: u16,
+    end: u16,
+}
+
+impl Tok {
+    fn s(self) -> usize {
+        usize::from(self.start)
+    }
+    fn e(self) -> usize {
+        usize::from(self.end)
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Match {
+    rule: usize,
+    from: usize,
+    to: usize,
+    /// The digits glued onto the family token (`centos7`), as a byte range.
+    glued: Option<(usize, usize)>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    Family,
+    Arch,
+    Edition,
+}
+
+/// One row of the lexicon: a pattern's tokens after the first.
+struct Entry {
+    kind: Kind,
+    rule: usize,
+    rest: Vec<&'static str>,
+    glued: bool,
+    bare: bool,
+}
+
+/// FNV-1a: the keys are short lowercase tokens, looked up once per token of
+/// every item, where SipHash's cost would show.
+#[derive(Default)]
+struct Fnv(u64);
+
+impl Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
+        for b in bytes {
+            h ^= u64::from(*b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = h;
+    }
+}
+
+type Lexicon = HashMap<&'static str, Vec<Entry>, BuildHasherDefault<Fnv>>;
+
+/// Every pattern of the rule table, keyed by its first token.
+static LEXICON: LazyLock<Lexicon> = LazyLock::new(|| {
+    let mut map = Lexicon::default();
+    let mut add = |kind, rule, pattern: &'static str, glued, bare| {
+        let mut toks = pattern.split(' ');
+        let first = toks.next().unwrap_or_default();
+        map.entry(first).or_default().push(Entry {
+            kind,
+            rule,
+            rest: toks.collect(),
+            glued,
+            bare,
+        });
+    };
+    for (i, r) in FAMILIES.iter().enumerate() {
+        add(Kind::Family, i, r.pattern, r.glued, r.bare);
+    }
+    for (i, (p, _)) in ARCHES.iter().enumerate() {
+        add(Kind::Arch, i, p, false, true);
+    }
+    for (i, (p, _)) in EDITIONS.iter().enumerate() {
+        add(Kind::Edition, i, p, false, true);
+    }
+    // Longest first, so the first pattern that fits at a position is the longest.
+    for entries in map.values_mut() {
+        entries.sort_by_key(|e| std::cmp::Reverse(e.rest.len()));
+    }
+    map
+});
+
+/// One field, tokenised and matched once.
+struct Scan<'a> {
+    field: SourceField,
+    text: &'a str,
+    toks: [Tok; MAX_TOKENS],
+    len: usize,
+    family: Option<Match>,
+    arch: Option<Match>,
+    edition: Option<Match>,
+    /// Tokens an arch pattern covers (the `64` of `x86_64` is no version).
+    arch_mask: u64,
+}
+
+impl<'a> Scan<'a> {
+    fn new(field: SourceField, text: &'a str) -> Self {
+        let mut s = Scan {
+            field,
+            text,
+            toks: [Tok::default(); MAX_TOKENS],
+            len: 0,
+            family: None,
+            arch: None,
+            edition: None,
+            arch_mask: 0,
+        };
+        let b = &text.as_bytes()[..text.len().min(MAX_TEXT)];
+        let mut i = 0;
+        while i < b.len() && s.len < MAX_TOKENS {
+            if b[i].is_ascii_alphanumeric() {
+                let start = i;
+                while i < b.len() && b[i].is_ascii_alphanumeric() {
+                    i += 1;
+                }
+                // Both fit: the loop stops at MAX_TEXT.
+                s.toks[s.len] = Tok {
+                    start: u16::try_from(start).unwrap_or(u16::MAX),
+                    end: u16::try_from(i).unwrap_or(u16::MAX),
+                };
+                s.len += 1;
+            } else {
+                i += 1;
+            }
+        }
+        s.matches();
+        s
+    }
+
+    fn tok(&self, i: usize) -> &'a str {
+        &self.text[self.toks[i].s()..self.toks[i].e()]
+    }
+
+    /// The byte between token `i - 1` and token `i` when exactly one separates them.
+    fn sep_before(&self, i: usize) -> Option<u8> {
+        let (prev, cur) = (self.toks[i - 1], self.toks[i]);
+        (cur.s() == prev.e() + 1).then(|| self.text.as_bytes()[prev.e()])
+    }
+
+    fn matches(&mut self) {
+        let mut buf = [0u8; MAX_TOKEN_LEN];
+        let mut edition_best: Option<Match> = None;
+        let mut vetoed = false;
+        for i in 0..self.len {
+            let t = self.tok(i);
+            let Some(key) = lower(t, &mut buf) else {
+                continue;
+            };
+            vetoed |= VETOES.contains(&key);
+            let mut found: [Option<Match>; 3] = [None; 3];
+            if let Some(entries) = LEXICON.get(key) {
+                for e in entries {
+                    let slot = e.kind as usize;
+                    if e.bare && found[slot].is_none() && self.rest_fits(i, &e.rest) {
+                        found[slot] = Some(Match {
+                            rule: e.rule,
+                            from: i,
+                            to: i + 1 + e.rest.len(),
+                            glued: None,
+                        });
+                    }
+                }
+            }
+            if found[0].is_none() {
+                found[0] = self.glued_family(i, key);
+            }
+            if self.family.is_none() {
+                self.family = found[0];
+            }
+            if let Some(a) = found[1]
+                && self.arch.is_none()
+            {
+                self.arch = Some(a);
+            }
+            if let Some(a) = found[1] {
+                for k in a.from..a.to.min(64) {
+                    self.arch_mask |= 1 << k;
+                }
+            }
+            if let Some(e) = found[2]
+                && edition_best.is_none_or(|b| e.rule < b.rule)
+            {
+                edition_best = Some(e);
+            }
+        }
+        if vetoed {
+            self.family = None;
+        }
+        // An edition is not a word of the family's own pattern (`windows server`).
+        self.edition =
+            edition_best.filter(|e| self.family.is_none_or(|f| e.to <= f.from || e.from >= f.to));
+        if let (Some(e), Some(f)) = (edition_best, self.family)
+            && self.edition.is_none()
+        {
+            // The best one overlapped the family: take the best of the others.
+            let _ = e;
+            self.edition = self.best_edition_outside(f);
+        }
+    }
+
+    fn best_edition_outside(&self, f: Match) -> Option<Match> {
+        let mut buf = [0u8; MAX_TOKEN_LEN];
+        let mut best: Option<Match> = None;
+        for i in (0..self.len).filter(|&i| i < f.from || i >= f.to) {
+            let Some(key) = lower(self.tok(i), &mut buf) else {
+                continue;
+            };
+            for e in LEXICON.get(key).into_iter().flatten() {
+                let to = i + 1 + e.rest.len();
+                if e.kind == Kind::Edition
+                    && self.rest_fits(i, &e.rest)
+                    && (to <= f.from || i >= f.to)
+                    && best.is_none_or(|b| e.rule < b.rule)
+                {
+                    best = Some(Match {
+                        rule: e.rule,
+                        from: i,
+                        to,
+                        glued: None,
+                    });
+                }
+            }
+        }
+        best
+    }
+
+    fn rest_fits(&self, i: usize, rest: &[&str]) -> bool {
+        i + rest.len() < self.len
+            && rest
+                .iter()
+                .enumerate()
+                .all(|(k, p)| self.tok(i + 1 + k).eq_ignore_ascii_case(p))
+    }
+
+    /// `centos7`, `win11`: a glued family token with the version digits after it.
+    fn glued_family(&self, i: usize, key: &str) -> Option<Match> {
+        let cut = key.find(|c: char| c.is_ascii_digit())?;
+        if cut == 0 || !key[cut..].bytes().all(|c| c.is_ascii_digit()) {
+            return None;
+        }
+        let entries = LEXICON.get(&key[..cut])?;
+        let e = entries
+            .iter()
+            .find(|e| e.kind == Kind::Family && e.glued && e.rest.is_empty())?;
+        let t = self.toks[i];
+        Some(Match {
+            rule: e.rule,
+            from: i,
+            to: i + 1,
+            glued: Some((t.s() + cut, t.e())),
+        })
+    }
+
+    fn evidence(&self, attribute: Attribute, rule: &'static str) -> Evidence {
+        Evidence {
+            attribute,
+            field: self.field,
+            rule: Cow::Borrowed(rule),
+        }
+    }
+
+    fn version_evidence(&self, rule: &'static str) -> Evidence {
+        Evidence {
+            attribute: Attribute::Version,
+            field: self.field,
+            rule: Cow::Borrowed(rule),
+        }
+    }
+
+    /// The version of the family matched at `m`, read in this field.
+    fn version(&self, m: Match) -> Option<(String, Evidence)> {
+        let rule = &FAMILIES[m.rule];
+        if let Some(v) = rule.version {
+            return Some((v.to_owned(), self.version_evidence("codename")));
+        }
+        if let Some((a, _)) = m.glued {
+            let b = self.toks[self.extend(m.from)].e();
+            let v = &self.text[a..b];
+            return fits(v, rule.shape).then(|| (v.to_owned(), self.version_evidence("glued")));
+        }
+        self.version_from(m.to, rule.shape).or_else(|| {
+            let family = rule.family;
+            if !family.starts_with("windows") {
+                return None;
+            }
+            (0..self.len).find_map(|i| {
+                let t = self.tok(i);
+                let (_, _, v) = WINDOWS_BUILDS
+                    .iter()
+                    .find(|(b, f, _)| *b == t && *f == family)?;
+                Some(((*v).to_owned(), self.version_evidence("windows_build")))
+            })
+        })
+    }
+
+    /// The last token of the version starting at token `j`: dotted numbers
+    /// and `-SP5`/`-U6`/`.update03` suffixes.
+    fn extend(&self, j: usize) -> usize {
+        let mut k = j;
+        while k + 1 < self.len {
+            let next = k + 1;
+            let sep = self.sep_before(next);
+            let nt = self.tok(next).as_bytes();
+            let dotted = sep == Some(b'.') && nt[0].is_ascii_digit();
+            let suffix = matches!(sep, Some(b'-' | b'.'))
+                && VERSION_SUFFIXES.iter().any(|p| {
+                    nt.len() > p.len()
+                        && nt[..p.len()].eq_ignore_ascii_case(p.as_bytes())
+                        && nt[p.len()].is_ascii_digit()
+                });
+            if !(dotted || suffix) {
+                break;
+            }
+            k = next;
+        }
+        k
+    }
+
+    /// The first token run from token `from` on that reads as a version of `shape`.
+    fn version_from(&self, from: usize, shape: Shape) -> Option<(String, Evidence)> {
+        if shape == Shape::Never {
+            return None;
+        }
+        let mut j = from;
+        while j < self.len {
+            if j < 64 && self.arch_mask & (1 << j) != 0 {
+                j += 1;
+                continue;
+            }
+            let t = self.tok(j);
+            let b = t.as_bytes();
+            // Oracle's `R9-U4`.
+            if b.len() >= 2
+                && b[0].eq_ignore_ascii_case(&b'r')
+                && b[1..].iter().all(u8::is_ascii_digit)
+                && j + 1 < self.len
+                && self.sep_before(j + 1) == Some(b'-')
+            {
+                let u = self.tok(j + 1).as_bytes();
+                if u.len() >= 2
+                    && u[0].eq_ignore_ascii_case(&b'u')
+                    && u[1..].iter().all(u8::is_ascii_digit)
+                {
+                    let v = format!("{}.{}", &t[1..], &self.tok(j + 1)[1..]);
+                    if fits(&v, shape) {
+                        let ev = self.version_evidence("after_family");
+                        return Some((v, ev));
+                    }
+                }
+            }
+            let skip = usize::from(
+                b.len() >= 2 && (b[0] == b'v' || b[0] == b'V') && b[1].is_ascii_digit(),
+            );
+            if b.get(skip).is_some_and(u8::is_ascii_digit) {
+                let start = self.toks[j].s() + skip;
+                let k = self.extend(j);
+                let mut end = self.toks[k].e();
+                // Windows Server's `2012 R2`.
+                let mut v = self.text[start..end].to_owned();
+                if shape == Shape::Year
+                    && k + 1 < self.len
+                    && self.tok(k + 1).eq_ignore_ascii_case("r2")
+                {
+                    end = self.toks[k + 1].e();
+                    v.push_str(" R2");
+                }
+                if fits(&v, shape) {
+                    let ev = self.version_evidence("after_family");
+                    return Some((v, ev));
+                }
+                j = k + 1;
+                continue;
+            }
+            j += 1;
+        }
+        None
+    }
+}
+
+/// `t` lowercased into `buf`; `None` when too long to match any rule.
+fn lower<'b>(t: &str, buf: &'b mut [u8; MAX_TOKEN_LEN]) -> Option<&'b str> {
+    let b = t.as_bytes();
+    if b.len() > MAX_TOKEN_LEN {
+        return None;
+    }
+    for (d, s) in buf.iter_mut().zip(b) {
+        *d = s.to_ascii_lowercase();
+    }
+    std::str::from_utf8(&buf[..b.len()]).ok()
+}
+
+/// Whether `v` is a version the way `shape` writes them.
+fn fits(v: &str, shape: Shape) -> bool {
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|c| c.is_ascii_digit());
+    // The lengths of the dotted parts, when every part is digits.
+    let dotted = |s: &str| -> Option<([usize; 4], usize)> {
+        let mut lens = [0; 4];
+        let mut n = 0;
+        for p in s.split('.') {
+            if !digits(p) || n == 4 {
+                return None;
+            }
+            lens[n] = p.len();
+            n += 1;
+        }
+        Some((lens, n))
+    };
+    match shape {
+        Shape::YearMonth => {
+            matches!(dotted(v), Some((l, n)) if (2..=3).contains(&n) && l[0] == 2 && l[1] == 2)
+        }
+        Shape::Major => {
+            let head = v.split('-').next().unwrap_or(v);
+            matches!(dotted(head), Some((l, _)) if l[0] <= 2)
+        }
+        Shape::Year => {
+            let y = v.strip_suffix(" R2").unwrap_or(v);
+            y.len() == 4 && digits(y) && (y.starts_with("19") || y.starts_with("20"))
+        }
+        Shape::WinClient => matches!(v, "7" | "8" | "8.1" | "10" | "11"),
+        Shape::Date => {
+            matches!(dotted(v), Some((l, 3)) if l[0] == 4 && l[1] == 2 && l[2] == 2)
+        }
+        // A bare run of 6+ digits is a build id or a date stamp, not a release.
+        Shape::Any => v.as_bytes()[0].is_ascii_digit() && !(v.len() >= 6 && digits(v)),
+        Shape::Never => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{ItemKind, ProviderKind};
+
+    fn id(name: &str) -> Identity {
+        identify(&Iso::new("p", ProviderKind::Vss, ItemKind::Iso, "n", name))
+    }
+
+    #[test]
+    fn reads_the_four_attributes_with_evidence() {
+        let i = id("[vss-ISOs] Linux/Rocky/Rocky-9.4-x86_64-dvd.iso");
+        assert_eq!(i.family, Some("rocky"));
+        assert_eq!(i.version.as_deref(), Some("9.4"));
+        assert_eq!(i.arch, Some("x86_64"));
+        assert_eq!(i.edition, Some("dvd"));
+        let arch = i
+            .evidence
+            .iter()
+            .find(|e| e.attribute == Attribute::Arch)
+            .unwrap();
+        assert_eq!(
+            (arch.field, arch.rule.as_ref()),
+            (SourceField::Name, "x86 64")
+        );
+    }
+
+    #[test]
+    fn the_longest_pattern_wins_and_family_words_are_no_edition() {
+        let i = id("en-us_windows_server_2022_x64_dvd_620d7eac.iso");
+        assert_eq!(
+            (i.family, i.version.as_deref(), i.edition),
+            (Some("windows-server"), Some("2022"), Some("dvd"))
+        );
+        let i = id("Windows Server 2012 R2");
+        assert_eq!(
+            (i.family, i.version.as_deref(), i.edition),
+            (Some("windows-server"), Some("2012 R2"), None)
+        );
+        assert_eq!(
+            id("CentOS-Stream-9-latest-x86_64-dvd1.iso").family,
+            Some("centos-stream")
+        );
+    }
+
+    #[test]
+    fn unknown_is_none_and_a_bad_version_is_no_version() {
+        let i = id("virtio-win-0.1.240.iso");
+        assert_eq!(i, Identity::default());
+        let i = id("cox-edge/ubuntu:v20201110");
+        assert_eq!((i.family, i.version), (Some("ubuntu"), None));
+    }
+
+    #[test]
+    fn recognise_is_idempotent_and_clears_what_no_longer_holds() {
+        let mut item = Iso::new(
+            "p",
+            ProviderKind::Vss,
+            ItemKind::Iso,
+            "n",
+            "debian-12.7.0-amd64-netinst.iso",
+        );
+        recognise(&mut item);
+        let once = item.clone();
+        recognise(&mut item);
+        assert_eq!(item, once);
+        assert_eq!(item.os.as_ref().unwrap().family.as_deref(), Some("debian"));
+        item.name = "my-custom-build.iso".into();
+        recognise(&mut item);
+        assert_eq!(item.os.as_ref().unwrap().family, None);
+        assert_eq!(
+            (
+                item.arch.as_deref(),
+                item.edition.as_deref(),
+                item.identity_evidence.as_ref()
+            ),
+            (None, None, None)
+        );
+    }
+
+    #[test]
+    fn shapes() {
+        assert!(fits("24.04.1", Shape::YearMonth));
+        assert!(!fits("20201110", Shape::YearMonth));
+        assert!(fits("15-SP5", Shape::Major));
+        assert!(!fits("2009", Shape::Major));
+        assert!(fits("2012 R2", Shape::Year));
+        assert!(!fits("20201110", Shape::Any));
+        assert!(fits("8.0U2", Shape::Any));
+        assert!(!fits("2024.9.1", Shape::Date));
+    }
+}
