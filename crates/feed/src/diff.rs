@@ -116,7 +116,7 @@ impl Differ {
 
 /// The events between two snapshots of `provider` (both complete), in
 /// global-id order: what [`Differ::snapshot`] answers for `next` after `prev`.
-pub fn diff(provider: &str, prev: &[Iso], next: &[Iso]) -> Vec<EventDraft> {
+pub fn diff_snapshots(provider: &str, prev: &[Iso], next: &[Iso]) -> Vec<EventDraft> {
     let mut d = Differ::new();
     d.snapshot(provider, prev, true);
     d.snapshot(provider, next, true)
