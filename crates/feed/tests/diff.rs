@@ -24,7 +24,11 @@ async fn cox_listing(name: &str) -> Vec<Iso> {
         timeout_ms: 2000,
         connect_timeout_ms: 2000,
     };
-    let items = CoxProvider::new(name, cfg).unwrap().list_all().await.unwrap();
+    let items = CoxProvider::new(name, cfg)
+        .unwrap()
+        .list_all()
+        .await
+        .unwrap();
     assert!(items.len() > 20, "the simulator lists a catalogue");
     items
 }
@@ -59,7 +63,10 @@ async fn first_snapshot_is_one_synced_event_never_an_avalanche_of_adds() {
     assert!(d.snapshot("cox-a", &again, true).is_empty());
     // Another provider's first snapshot is its own synced event.
     let other = d.snapshot("cox-b", &items[..3], true);
-    assert_eq!(summary(&other), vec![(EventType::ProviderSynced, String::new())]);
+    assert_eq!(
+        summary(&other),
+        vec![(EventType::ProviderSynced, String::new())]
+    );
 }
 
 #[tokio::test]
@@ -75,7 +82,10 @@ async fn catalogue_changes_give_exactly_the_expected_events_in_id_order() {
     fresh.name = "new-family v1".into();
     after.push(fresh.clone());
     // Changed: one item's name and status; another's labels only.
-    let ch = after.iter_mut().find(|i| i.status != Status::Failed).unwrap();
+    let ch = after
+        .iter_mut()
+        .find(|i| i.status != Status::Failed)
+        .unwrap();
     let ch_id = ch.id.clone();
     let (old_name, old_status) = (ch.name.clone(), ch.status);
     ch.name = format!("{} (renamed)", ch.name);
@@ -88,7 +98,10 @@ async fn catalogue_changes_give_exactly_the_expected_events_in_id_order() {
     let lab_id = lab.id.clone();
     lab.labels.insert("tier".into(), "gold".into());
     // A raw-only change is not a change.
-    let quiet = after.iter().position(|i| i.id != ch_id && i.id != lab_id).unwrap();
+    let quiet = after
+        .iter()
+        .position(|i| i.id != ch_id && i.id != lab_id)
+        .unwrap();
     after[quiet].raw = Some(serde_json::json!({"noise": 1}));
 
     let events = diff_snapshots("cox", &before, &after);
@@ -163,11 +176,17 @@ async fn a_partial_listing_adds_and_changes_but_never_removes() {
     let mut partial: Vec<Iso> = items[..5].to_vec();
     partial[0].name = "changed".into();
     let events = d.snapshot("cox", &partial, false);
-    assert_eq!(summary(&events), vec![(EventType::IsoChanged, items[0].id.clone())]);
+    assert_eq!(
+        summary(&events),
+        vec![(EventType::IsoChanged, items[0].id.clone())]
+    );
     // The missing items are still known: the next complete listing of the
     // original catalogue reports only the change back, not re-additions.
     let events = d.snapshot("cox", &items, true);
-    assert_eq!(summary(&events), vec![(EventType::IsoChanged, items[0].id.clone())]);
+    assert_eq!(
+        summary(&events),
+        vec![(EventType::IsoChanged, items[0].id.clone())]
+    );
     // And a complete listing without them removes them.
     let events = d.snapshot("cox", &items[..5], true);
     assert_eq!(events.len(), items.len() - 5);
@@ -201,7 +220,10 @@ fn provider_status_events_only_on_change() {
         error: Some("timeout".into()),
         ..down.clone()
     };
-    assert!(feed.observe_status("a", other_code).is_none(), "same health, other code");
+    assert!(
+        feed.observe_status("a", other_code).is_none(),
+        "same health, other code"
+    );
     let e = feed.observe_status("a", open).expect("breaker opened");
     match &e.event().data {
         EventData::Status(s) => {
@@ -215,8 +237,13 @@ fn provider_status_events_only_on_change() {
         breaker: Breaker::Closed,
         error: Some("timeout".into()),
     };
-    assert!(feed.observe_status("a", stale).is_some(), "error/open -> stale/closed");
-    let back = feed.observe_status("a", ProviderStatus::ok()).expect("back to ok");
+    assert!(
+        feed.observe_status("a", stale).is_some(),
+        "error/open -> stale/closed"
+    );
+    let back = feed
+        .observe_status("a", ProviderStatus::ok())
+        .expect("back to ok");
     match &back.event().data {
         EventData::Status(s) => {
             assert_eq!((s.status, s.previous), (Health::Ok, Some(Health::Stale)));
@@ -261,7 +288,10 @@ async fn events_are_cloudevents_1_0_structured_json() {
     let changed: serde_json::Value =
         serde_json::from_slice(by_type(EventType::IsoChanged).json()).unwrap();
     assert_eq!(changed["type"], "io.isogate.iso.changed");
-    assert_eq!(changed["data"]["fields"], serde_json::json!(["description"]));
+    assert_eq!(
+        changed["data"]["fields"],
+        serde_json::json!(["description"])
+    );
     assert_eq!(changed["data"]["after"]["description"], "now described");
     assert!(recs[0].id() < recs[1].id(), "ids increase");
 }

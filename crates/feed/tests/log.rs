@@ -59,7 +59,11 @@ fn ids_are_ordered_parseable_and_rendered_like_redis_stream_ids() {
     }
     assert!(EventId::new(1, 9) < EventId::new(2, 0));
     assert_eq!(EventId::new(5, 3).next_at(5), EventId::new(5, 4));
-    assert_eq!(EventId::new(5, 3).next_at(4), EventId::new(5, 4), "clock stepped back");
+    assert_eq!(
+        EventId::new(5, 3).next_at(4),
+        EventId::new(5, 4),
+        "clock stepped back"
+    );
     assert_eq!(EventId::new(5, 3).next_at(6), EventId::new(6, 0));
 }
 
@@ -103,9 +107,7 @@ async fn resume_with_the_last_id_misses_nothing_and_repeats_nothing_under_concur
         }
     }
     writer.await.unwrap();
-    let want: Vec<String> = (0..total)
-        .map(|n| item("p", n, ItemKind::Iso).id)
-        .collect();
+    let want: Vec<String> = (0..total).map(|n| item("p", n, ItemKind::Iso).id).collect();
     assert_eq!(seen, want, "every event once, in order");
 }
 
@@ -138,7 +140,11 @@ async fn an_id_older_than_the_history_gets_one_reset_then_live_events() {
     let mut sub = log.subscribe_from(Some(first), Selector::all());
     let reset = next(&mut sub).await;
     assert_eq!(reset.ty(), EventType::Reset);
-    assert_eq!(reset.id(), newest, "the reset is the point the stream continues from");
+    assert_eq!(
+        reset.id(),
+        newest,
+        "the reset is the point the stream continues from"
+    );
     assert_eq!(reset.event().source, "/events");
     match &reset.event().data {
         EventData::Reset(r) => {
@@ -206,10 +212,7 @@ async fn filters_and_allow_lists_never_leak_other_providers_events() {
             .allow_providers(["a", "b"])
             .query(query(&[("provider", "b"), ("kind", "iso")])),
     );
-    let ready = log.subscribe_from(
-        None,
-        Selector::all().filter("status,eq,ready").unwrap(),
-    );
+    let ready = log.subscribe_from(None, Selector::all().filter("status,eq,ready").unwrap());
     let only_status = log.subscribe_from(
         None,
         Selector::all()
@@ -219,7 +222,17 @@ async fn filters_and_allow_lists_never_leak_other_providers_events() {
 
     for p in ["a", "b", "c"] {
         let items: Vec<Iso> = (0..4)
-            .map(|n| item(p, n, if n % 2 == 0 { ItemKind::Iso } else { ItemKind::Image }))
+            .map(|n| {
+                item(
+                    p,
+                    n,
+                    if n % 2 == 0 {
+                        ItemKind::Iso
+                    } else {
+                        ItemKind::Image
+                    },
+                )
+            })
             .collect();
         feed.snapshot(p, &items, true);
         let mut next_items = items.clone();
@@ -253,7 +266,10 @@ async fn filters_and_allow_lists_never_leak_other_providers_events() {
         .iter()
         .map(|r| (r.ty(), r.event().subject.clone().unwrap_or_default()))
         .collect();
-    assert!(b.iter().all(|r| r.provider() == Some("b")), "provider= applies to every event");
+    assert!(
+        b.iter().all(|r| r.provider() == Some("b")),
+        "provider= applies to every event"
+    );
     let want: BTreeSet<(EventType, String)> = [
         (EventType::ProviderSynced, String::new()),
         (EventType::IsoChanged, item("b", 0, ItemKind::Iso).id),
@@ -262,7 +278,10 @@ async fn filters_and_allow_lists_never_leak_other_providers_events() {
     ]
     .into_iter()
     .collect();
-    assert_eq!(kinds, want, "kind=iso keeps images out; provider events pass");
+    assert_eq!(
+        kinds, want,
+        "kind=iso keeps images out; provider events pass"
+    );
 
     let r = drain(ready).await;
     // The change to failed passes: the item was ready before, it left the view.

@@ -19,7 +19,13 @@ use isogate_feed::{
 };
 
 fn added(n: usize) -> EventDraft {
-    let i = Iso::new("p", ProviderKind::Cox, ItemKind::Image, &format!("n{n}"), "x");
+    let i = Iso::new(
+        "p",
+        ProviderKind::Cox,
+        ItemKind::Image,
+        &format!("n{n}"),
+        "x",
+    );
     EventDraft {
         ty: EventType::IsoAdded,
         provider: Some("p".into()),
@@ -88,17 +94,27 @@ async fn a_slow_client_is_dropped_with_a_final_event_and_can_resume() {
     let mut s = pin!(sse_stream(sub, opts(60_000, 8)));
     take(&mut s).await;
     let first = log.append(added(0));
-    assert!(take(&mut s).await.starts_with(&format!("id: {}\n", first.id())));
+    assert!(
+        take(&mut s)
+            .await
+            .starts_with(&format!("id: {}\n", first.id()))
+    );
     // The client stops reading while 20 events arrive.
     for n in 1..=20 {
         log.append(added(n));
     }
     let last = take(&mut s).await;
     assert!(last.starts_with("event: dropped\ndata: "), "{last:?}");
-    assert!(!last.contains("\nid:") && !last.starts_with("id:"), "no id: the client's last id stays");
-    let data: serde_json::Value =
-        serde_json::from_str(last.trim_end().strip_prefix("event: dropped\ndata: ").unwrap())
-            .unwrap();
+    assert!(
+        !last.contains("\nid:") && !last.starts_with("id:"),
+        "no id: the client's last id stays"
+    );
+    let data: serde_json::Value = serde_json::from_str(
+        last.trim_end()
+            .strip_prefix("event: dropped\ndata: ")
+            .unwrap(),
+    )
+    .unwrap();
     assert_eq!(data["last_event_id"], first.id().to_string());
     assert!(
         tokio::time::timeout(Duration::from_secs(1), s.next())
@@ -121,8 +137,14 @@ async fn a_slow_client_is_dropped_with_a_final_event_and_can_resume() {
 fn the_resume_point_prefers_the_header_and_rejects_garbage() {
     assert_eq!(resume_point(None, None), Ok(None));
     assert_eq!(resume_point(Some(""), Some(" ")), Ok(None));
-    assert_eq!(resume_point(None, Some("5-1")), Ok(Some(EventId::new(5, 1))));
-    assert_eq!(resume_point(Some("7-0"), Some("5-1")), Ok(Some(EventId::new(7, 0))));
+    assert_eq!(
+        resume_point(None, Some("5-1")),
+        Ok(Some(EventId::new(5, 1)))
+    );
+    assert_eq!(
+        resume_point(Some("7-0"), Some("5-1")),
+        Ok(Some(EventId::new(7, 0)))
+    );
     assert!(resume_point(Some("yesterday"), None).is_err());
 }
 
@@ -150,7 +172,10 @@ async fn events(
     headers: HeaderMap,
     AxQuery(q): AxQuery<Vec<(String, String)>>,
 ) -> Response {
-    let since = q.iter().find(|(k, _)| k == "since").map(|(_, v)| v.as_str());
+    let since = q
+        .iter()
+        .find(|(k, _)| k == "since")
+        .map(|(_, v)| v.as_str());
     let header = headers.get("last-event-id").and_then(|v| v.to_str().ok());
     let Ok(from) = resume_point(header, since) else {
         return (StatusCode::BAD_REQUEST, "bad Last-Event-ID").into_response();
@@ -209,10 +234,16 @@ async fn a_thin_axum_handler_serves_the_stream_with_last_event_id_over_http() {
             .unwrap();
         text.push_str(std::str::from_utf8(&chunk).unwrap());
     }
-    assert!(!text.contains(&format!("id: {}\n", ids[0])), "the header's id is not repeated");
+    assert!(
+        !text.contains(&format!("id: {}\n", ids[0])),
+        "the header's id is not repeated"
+    );
     assert!(text.contains(&format!("id: {}\n", ids[1])));
     assert!(text.contains(&format!("id: {}\n", ids[2])));
-    assert!(!text.contains("event: reset"), "the header wins over ?since=");
+    assert!(
+        !text.contains("event: reset"),
+        "the header wins over ?since="
+    );
     drop(body);
     // The permit goes with the body.
     for _ in 0..50 {

@@ -72,14 +72,14 @@ impl Endpoint {
         });
     }
 
-    fn dead_letter(&self, id: EventId, why: Option<String>) {
+    /// Counts an event that never entered the queue.
+    fn overflow(&self, id: EventId) {
         self.update(|s| {
+            s.queued -= 1;
             s.dead_lettered += 1;
             s.last_dead_lettered = Some(id.to_string());
-            if let Some(why) = why {
-                s.last_error = Some(why);
-                s.last_error_at = Some(Utc::now());
-            }
+            s.last_error = Some(format!("queue full ({} events)", self.cfg.queue));
+            s.last_error_at = Some(Utc::now());
         });
     }
 }
@@ -142,11 +142,7 @@ impl WebhookDispatcher {
                     match tx.try_send((Instant::now(), rec)) {
                         Ok(()) => {}
                         Err(mpsc::error::TrySendError::Full((_, rec))) => {
-                            intake_ep.update(|s| s.queued -= 1);
-                            intake_ep.dead_letter(
-                                rec.id(),
-                                Some(format!("queue full ({} events)", intake_ep.cfg.queue)),
-                            );
+                            intake_ep.overflow(rec.id());
                         }
                         Err(mpsc::error::TrySendError::Closed(_)) => return,
                     }
@@ -181,10 +177,20 @@ impl Drop for WebhookDispatcher {
 async fn worker(ep: Arc<Endpoint>, mut rx: mpsc::Receiver<(Instant, Arc<Record>)>) {
     while let Some((queued_at, rec)) = rx.recv().await {
         ep.update(|s| s.in_flight = Some(rec.id().to_string()));
-        deliver(&ep, queued_at, &rec).await;
+        // The outcome is counted in the same update that takes the event
+        // off the queue, so a status never shows it twice or not at all.
+        let delivered = deliver(&ep, queued_at, &rec).await;
         ep.update(|s| {
             s.in_flight = None;
             s.queued = s.queued.saturating_sub(1);
+            if delivered {
+                s.delivered += 1;
+                s.last_delivered = Some(rec.id().to_string());
+                s.last_success_at = Some(Utc::now());
+            } else {
+                s.dead_lettered += 1;
+                s.last_dead_lettered = Some(rec.id().to_string());
+            }
         });
     }
 }
@@ -193,20 +199,13 @@ async fn worker(ep: Arc<Endpoint>, mut rx: mpsc::Receiver<(Instant, Arc<Record>)
 /// window (then the event is dead-lettered). The window runs from the
 /// queueing, so after a long outage a backlog drains quickly instead of
 /// each event waiting a full window.
-async fn deliver(ep: &Endpoint, queued_at: Instant, rec: &Record) {
+async fn deliver(ep: &Endpoint, queued_at: Instant, rec: &Record) -> bool {
     let deadline = queued_at + ep.cfg.window;
     let mut attempt: u32 = 0;
     loop {
         attempt += 1;
         match attempt_once(ep, rec).await {
-            Ok(()) => {
-                ep.update(|s| {
-                    s.delivered += 1;
-                    s.last_delivered = Some(rec.id().to_string());
-                    s.last_success_at = Some(Utc::now());
-                });
-                return;
-            }
+            Ok(()) => return true,
             Err(failure) => {
                 ep.fail(failure.why);
                 let wait = backoff(&ep.cfg, attempt).max(failure.retry_after.unwrap_or_default());
@@ -216,9 +215,8 @@ async fn deliver(ep: &Endpoint, queued_at: Instant, rec: &Record) {
                         .max(failure.retry_after.unwrap_or_default()),
                 );
                 if Instant::now() + wait > deadline {
-                    ep.dead_letter(rec.id(), None);
                     tracing::warn!(webhook = %ep.cfg.name, event = %rec.id(), attempts = attempt, "webhook event dead-lettered");
-                    return;
+                    return false;
                 }
                 tokio::time::sleep(wait).await;
             }
