@@ -18,6 +18,8 @@ mod error;
 mod scripts;
 mod status;
 mod subscriber;
+#[doc(hidden)]
+pub mod testdata;
 
 use std::future::Future;
 use std::sync::Arc;
