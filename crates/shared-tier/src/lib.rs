@@ -582,13 +582,22 @@ impl SharedTier {
                 .arg(&lease_key)
                 .clone();
             let remaining = deadline.saturating_duration_since(Instant::now());
-            let (head, leased): (Vec<u8>, bool) = self
-                .call(
-                    "wait_for_snapshot",
-                    self.small().min(remaining.max(Duration::from_millis(1))),
-                    async move { pipe.query_async(&mut c).await },
-                )
-                .await?;
+            if remaining.is_zero() {
+                return Ok(WaitOutcome::Deadline);
+            }
+            let checked = self
+                .call("wait_for_snapshot", self.small().min(remaining), async move {
+                    pipe.query_async::<(Vec<u8>, bool)>(&mut c).await
+                })
+                .await;
+            let (head, leased) = match checked {
+                Ok(v) => v,
+                // Cut short by the caller's deadline, not by a slow Redis.
+                Err(TierError::Timeout { .. }) if Instant::now() >= deadline => {
+                    return Ok(WaitOutcome::Deadline);
+                }
+                Err(e) => return Err(e),
+            };
             if self
                 .header_version(provider, &head)?
                 .is_some_and(|v| v > newer_than)
