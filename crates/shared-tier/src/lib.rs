@@ -122,12 +122,21 @@ pub enum RateDecision {
 }
 
 /// The handle every part of a replica shares (cheap to clone).
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct SharedTier {
     inner: Arc<Inner>,
 }
 
-#[derive(Debug)]
+impl std::fmt::Debug for SharedTier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Not derived: redis::Client's Debug shows the connection info, password included.
+        f.debug_struct("SharedTier")
+            .field("prefix", &self.inner.config.prefix)
+            .field("origin", &self.inner.origin)
+            .finish_non_exhaustive()
+    }
+}
+
 struct Inner {
     client: redis::Client,
     conn: ConnectionManager,
@@ -136,6 +145,7 @@ struct Inner {
     redactor: Redactor,
     origin: String,
     status: StatusCell,
+    backoff: Backoff,
     events: broadcast::Sender<TierEvent>,
     subscriber: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
     next_version: redis::Script,
@@ -158,6 +168,51 @@ impl Drop for Inner {
         {
             h.abort();
         }
+    }
+}
+
+/// Exponential backoff (with jitter) after connection failures, shared by
+/// every call of one handle; one success resets it.
+#[derive(Debug)]
+struct Backoff {
+    min: Duration,
+    max: Duration,
+    state: std::sync::Mutex<(u32, Option<Instant>)>,
+}
+
+impl Backoff {
+    fn new(min_ms: u64, max_ms: u64) -> Self {
+        Backoff {
+            min: Duration::from_millis(min_ms),
+            max: Duration::from_millis(max_ms.max(min_ms)),
+            state: std::sync::Mutex::new((0, None)),
+        }
+    }
+    fn lock(&self) -> std::sync::MutexGuard<'_, (u32, Option<Instant>)> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+    fn wait_left(&self) -> Option<Duration> {
+        let until = self.lock().1?;
+        let left = until.saturating_duration_since(Instant::now());
+        (!left.is_zero()).then_some(left)
+    }
+    fn failure(&self) {
+        let mut st = self.lock();
+        // The first failure is retried at once (a single dropped connection
+        // reconnects on the next call); repeated ones back off.
+        let delay = match st.0 {
+            0 => Duration::ZERO,
+            n => self
+                .min
+                .saturating_mul(1 << (n - 1).min(16))
+                .min(self.max)
+                .mul_f64(0.75 + rand::random::<f64>() * 0.5),
+        };
+        st.0 = st.0.saturating_add(1);
+        st.1 = Some(Instant::now() + delay);
+    }
+    fn success(&self) {
+        *self.lock() = (0, None);
     }
 }
 
@@ -226,7 +281,9 @@ impl SharedTier {
             .set_response_timeout(Some(config.snapshot_timeout()))
             .set_min_delay(Duration::from_millis(config.reconnect_min_ms))
             .set_max_delay(Duration::from_millis(config.reconnect_max_ms))
-            .set_number_of_retries(3);
+            // One connect attempt per reconnect: the backoff lives in `Backoff`,
+            // outside the calls, so no call waits through the manager's retries.
+            .set_number_of_retries(0);
         let conn = ConnectionManager::new_lazy_with_config(client.clone(), mc).map_err(|e| {
             TierError::Config(format!("cache.shared: {}", redactor.scrub(&e.to_string())))
         })?;
@@ -240,6 +297,7 @@ impl SharedTier {
                 redactor,
                 origin: hex::encode(rand::random::<[u8; 8]>()),
                 status: StatusCell::default(),
+                backoff: Backoff::new(config.reconnect_min_ms, config.reconnect_max_ms),
                 events,
                 subscriber: std::sync::Mutex::new(None),
                 next_version: scripts::next_version(),
@@ -277,28 +335,37 @@ impl SharedTier {
         timeout: Duration,
         fut: impl Future<Output = redis::RedisResult<T>>,
     ) -> Result<T, TierError> {
+        if let Some(left) = self.inner.backoff.wait_left() {
+            // Recently failed to reach Redis: answer at once instead of paying
+            // a timeout per request; the next call after the backoff retries.
+            let err = TierError::Unavailable {
+                op,
+                message: format!("backing off {} ms after connection failures", left.as_millis()),
+            };
+            bump(&self.inner.status.errors);
+            return Err(err);
+        }
+        let ms = timeout.as_millis() as u64;
         let err = match tokio::time::timeout(timeout, fut).await {
             Ok(Ok(v)) => {
                 self.inner.status.connected.store(true, Ordering::Relaxed);
+                self.inner.backoff.success();
                 return Ok(v);
             }
-            Err(_) => TierError::Timeout {
-                op,
-                ms: timeout.as_millis() as u64,
-            },
+            Err(_) => TierError::Timeout { op, ms },
+            Ok(Err(e)) if e.is_timeout() => TierError::Timeout { op, ms },
             Ok(Err(e)) => {
                 let message = self.inner.redactor.scrub(&e.to_string());
-                if e.is_io_error()
-                    || e.is_connection_dropped()
-                    || e.is_connection_refusal()
-                    || e.is_timeout()
-                {
+                if e.is_io_error() || e.is_connection_dropped() || e.is_connection_refusal() {
                     TierError::Unavailable { op, message }
                 } else {
                     TierError::Redis { op, message }
                 }
             }
         };
+        if err.is_connection() {
+            self.inner.backoff.failure();
+        }
         self.note(&err);
         Err(err)
     }
