@@ -188,7 +188,7 @@ pub fn encode_payload(s: &Snapshot) -> Vec<u8> {
 
 fn encode_item(b: &mut Vec<u8>, t: &mut Interner, i: &Iso) {
     let mut flags = 0;
-    let derived = i.id == GlobalId::encode(&i.provider, &i.native_id);
+    let derived = is_derived_id(&i.id, &i.provider, &i.native_id);
     if derived {
         flags |= F_ID_DERIVED;
     }
@@ -359,7 +359,7 @@ fn decode_item(r: &mut Reader<'_>, t: &[String]) -> Result<Iso, CodecError> {
     };
     let native_id = r.str()?;
     let name = r.str()?;
-    let id = id.unwrap_or_else(|| GlobalId::encode(&provider, &native_id));
+    let id = id.unwrap_or_else(|| derive_id(&provider, &native_id));
     let description = if has(F_DESCRIPTION) {
         Some(r.str()?)
     } else {
@@ -441,10 +441,41 @@ fn decode_item(r: &mut Reader<'_>, t: &[String]) -> Result<Iso, CodecError> {
     })
 }
 
+fn unreserved(s: &str) -> bool {
+    s.bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
+}
+
+/// `GlobalId::encode`, without the percent-encoder's detour for the common
+/// native id that needs no escaping (UUIDs, slugs): decoding 100k items
+/// spends noticeable time here otherwise.
+fn derive_id(provider: &str, native_id: &str) -> String {
+    if unreserved(native_id) {
+        let mut id = String::with_capacity(provider.len() + 1 + native_id.len());
+        id.push_str(provider);
+        id.push(':');
+        id.push_str(native_id);
+        id
+    } else {
+        GlobalId::encode(provider, native_id)
+    }
+}
+
+fn is_derived_id(id: &str, provider: &str, native_id: &str) -> bool {
+    if unreserved(native_id) {
+        id.len() == provider.len() + 1 + native_id.len()
+            && id.starts_with(provider)
+            && id.as_bytes()[provider.len()] == b':'
+            && id.ends_with(native_id)
+    } else {
+        id == GlobalId::encode(provider, native_id)
+    }
+}
+
 /// Strings that repeat across a catalogue, written once in a table.
 #[derive(Default)]
 struct Interner {
-    index: HashMap<String, u64>,
+    index: HashMap<String, u64, foldhash::fast::RandomState>,
     bytes: Vec<u8>,
     count: usize,
 }

@@ -340,7 +340,10 @@ impl SharedTier {
             // a timeout per request; the next call after the backoff retries.
             let err = TierError::Unavailable {
                 op,
-                message: format!("backing off {} ms after connection failures", left.as_millis()),
+                message: format!(
+                    "backing off {} ms after connection failures",
+                    left.as_millis()
+                ),
             };
             bump(&self.inner.status.errors);
             return Err(err);
@@ -653,9 +656,11 @@ impl SharedTier {
                 return Ok(WaitOutcome::Deadline);
             }
             let checked = self
-                .call("wait_for_snapshot", self.small().min(remaining), async move {
-                    pipe.query_async::<(Vec<u8>, bool)>(&mut c).await
-                })
+                .call(
+                    "wait_for_snapshot",
+                    self.small().min(remaining),
+                    async move { pipe.query_async::<(Vec<u8>, bool)>(&mut c).await },
+                )
                 .await;
             let (head, leased) = match checked {
                 Ok(v) => v,
@@ -682,14 +687,25 @@ impl SharedTier {
                 return Ok(WaitOutcome::Deadline);
             }
             let wake = deadline.min(now + poll);
-            tokio::select! {
-                _ = tokio::time::sleep_until(wake) => {}
-                ev = rx.recv() => {
-                    if let Ok(TierEvent::SnapshotPublished { provider: p, .. }) = &ev {
-                        if p != provider { continue; }
+            // Sleep until the poll, or until an event that may concern us
+            // (this provider's snapshot, a resync, missed events).
+            let _ = tokio::time::timeout_at(wake, async {
+                loop {
+                    match rx.recv().await {
+                        Ok(TierEvent::SnapshotPublished { provider: p, .. }) if p == provider => {
+                            return;
+                        }
+                        Ok(TierEvent::SnapshotPublished { .. })
+                        | Ok(TierEvent::Invalidated { .. }) => {}
+                        Ok(TierEvent::Resync) | Err(broadcast::error::RecvError::Lagged(_)) => {
+                            return;
+                        }
+                        // Never: `Inner` holds the sender. Fall back to the poll.
+                        Err(broadcast::error::RecvError::Closed) => std::future::pending().await,
                     }
                 }
-            }
+            })
+            .await;
         }
     }
 
@@ -742,7 +758,7 @@ impl SharedTier {
         rate_per_s: f64,
         burst: u32,
     ) -> Result<RateDecision, TierError> {
-        if !(rate_per_s > 0.0) {
+        if rate_per_s.is_nan() || rate_per_s <= 0.0 {
             return Ok(RateDecision::Limited {
                 retry_after: Duration::from_secs(1),
             });

@@ -19,7 +19,9 @@ const FAMILIES: &[(&str, &str)] = &[
     ("freebsd", "FreeBSD"),
     ("arch", "Arch Linux"),
 ];
-const RELEASES: &[&str] = &["7", "8", "9", "10", "11", "12", "20.04", "22.04", "24.04", "2019", "2022", "13.2", "14.0"];
+const RELEASES: &[&str] = &[
+    "7", "8", "9", "10", "11", "12", "20.04", "22.04", "24.04", "2019", "2022", "13.2", "14.0",
+];
 const EDITIONS: &[&str] = &["server", "desktop", "netinst", "minimal", "live", "dvd"];
 const ZONES: &[(&str, &str)] = &[
     ("3a0e1f5c-8d2b-4c41-9a7e-0b6f4d2c1e01", "ca-east-1"),
@@ -56,8 +58,10 @@ impl Lcg {
 
 /// `n` items of provider `provider`.
 pub fn catalogue(provider: &str, n: usize) -> Vec<Iso> {
-    let mut r = Lcg(0x15_0_9a7e ^ n as u64);
-    let accounts: Vec<String> = (0..20).map(|i| format!("acct-{:04}", 1000 + i * 37)).collect();
+    let mut r = Lcg(0x0150_9a7e ^ n as u64);
+    let accounts: Vec<String> = (0..20)
+        .map(|i| format!("acct-{:04}", 1000 + i * 37))
+        .collect();
     let os: Vec<(String, String)> = FAMILIES
         .iter()
         .flat_map(|(_, long)| RELEASES.iter().take(4).map(move |rel| (*long, *rel)))
@@ -76,7 +80,10 @@ pub fn catalogue(provider: &str, n: usize) -> Vec<Iso> {
                 &native,
                 &format!("{short}-{rel}-{ed}-amd64-r{}", i % 7),
             );
-            item.description = Some(format!("{long} {rel} {ed} installation media (amd64), build {}", r.next() % 500));
+            item.description = Some(format!(
+                "{long} {rel} {ed} installation media (amd64), build {}",
+                r.next() % 500
+            ));
             item.size_bytes = Some(300_000_000 + r.next() % 4_000_000_000);
             item.status = match r.next() % 20 {
                 0 => Status::Pending,
@@ -84,26 +91,40 @@ pub fn catalogue(provider: &str, n: usize) -> Vec<Iso> {
                 _ => Status::Ready,
             };
             item.bootable = Some(true);
-            item.visibility = if r.next() % 3 == 0 { Visibility::Private } else { Visibility::Public };
+            item.visibility = if r.next().is_multiple_of(3) {
+                Visibility::Private
+            } else {
+                Visibility::Public
+            };
             let (oid, oname) = r.pick(&os).clone();
-            item.os = Some(OsRef { id: Some(oid), name: Some(oname) });
+            item.os = Some(OsRef {
+                id: Some(oid),
+                name: Some(oname),
+            });
             item.arch_bits = Some(64);
             let nz = 1 + (r.next() % 3) as usize;
             let start = (r.next() as usize) % ZONES.len();
             item.zones = (0..nz)
                 .map(|k| {
                     let (id, name) = ZONES[(start + k) % ZONES.len()];
-                    ZoneRef { id: id.into(), name: Some(name.into()) }
+                    ZoneRef {
+                        id: id.into(),
+                        name: Some(name.into()),
+                    }
                 })
                 .collect();
             item.owner = Some(r.pick(&accounts).clone());
-            item.extractable = Some(r.next() % 2 == 0);
+            item.extractable = Some(r.next().is_multiple_of(2));
             let created = 1_600_000_000 + (r.next() % 150_000_000) as i64;
             item.created_at = DateTime::<Utc>::from_timestamp(created, 0);
-            item.updated_at = DateTime::<Utc>::from_timestamp(created + (r.next() % 1_000_000) as i64, 0);
+            item.updated_at =
+                DateTime::<Utc>::from_timestamp(created + (r.next() % 1_000_000) as i64, 0);
             let mut labels = BTreeMap::new();
             labels.insert("format".into(), "ISO".into());
-            labels.insert("checksum".into(), format!("{:016x}{:016x}", r.next(), r.next()));
+            labels.insert(
+                "checksum".into(),
+                format!("{:016x}{:016x}", r.next(), r.next()),
+            );
             labels.insert("account".into(), item.owner.clone().unwrap_or_default());
             item.labels = labels;
             item

@@ -5,10 +5,14 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use isogate_core::{Iso, ItemKind, OsRef, ProviderKind, Status, Visibility, ZoneRef};
-use isogate_shared_tier::{CodecError, FORMAT_VERSION, Snapshot, decode, decode_header, encode, testdata};
+use isogate_shared_tier::{
+    CodecError, FORMAT_VERSION, Snapshot, decode, decode_header, encode, testdata,
+};
 use proptest::prelude::*;
 
-fn opt<T: std::fmt::Debug + Clone + 'static>(s: impl Strategy<Value = T> + 'static) -> BoxedStrategy<Option<T>> {
+fn opt<T: std::fmt::Debug + Clone + 'static>(
+    s: impl Strategy<Value = T> + 'static,
+) -> BoxedStrategy<Option<T>> {
     prop_oneof![Just(None), s.prop_map(Some)].boxed()
 }
 
@@ -33,7 +37,12 @@ fn raw() -> impl Strategy<Value = serde_json::Value> {
 fn iso() -> impl Strategy<Value = Iso> {
     let ident = (
         "[a-z][a-z0-9-]{0,10}",
-        prop_oneof![Just(ProviderKind::Cloudmc), Just(ProviderKind::Vss), Just(ProviderKind::Action), Just(ProviderKind::Cox)],
+        prop_oneof![
+            Just(ProviderKind::Cloudmc),
+            Just(ProviderKind::Vss),
+            Just(ProviderKind::Action),
+            Just(ProviderKind::Cox)
+        ],
         prop_oneof![Just(ItemKind::Iso), Just(ItemKind::Image)],
         "\\PC{1,20}",
         "\\PC{0,30}",
@@ -43,16 +52,34 @@ fn iso() -> impl Strategy<Value = Iso> {
     let body = (
         opt("\\PC{0,60}"),
         opt(any::<u64>()),
-        prop_oneof![Just(Status::Ready), Just(Status::Pending), Just(Status::Processing), Just(Status::Failed), Just(Status::Unknown)],
+        prop_oneof![
+            Just(Status::Ready),
+            Just(Status::Pending),
+            Just(Status::Processing),
+            Just(Status::Failed),
+            Just(Status::Unknown)
+        ],
         opt(any::<bool>()),
-        prop_oneof![Just(Visibility::Public), Just(Visibility::Private), Just(Visibility::Unknown)],
+        prop_oneof![
+            Just(Visibility::Public),
+            Just(Visibility::Private),
+            Just(Visibility::Unknown)
+        ],
         opt((opt("\\PC{0,10}"), opt("\\PC{0,10}")).prop_map(|(id, name)| OsRef { id, name })),
         opt(any::<u32>()),
-        prop::collection::vec(("\\PC{0,8}", opt("\\PC{0,8}")).prop_map(|(id, name)| ZoneRef { id, name }), 0..3),
+        prop::collection::vec(
+            ("\\PC{0,8}", opt("\\PC{0,8}")).prop_map(|(id, name)| ZoneRef { id, name }),
+            0..3,
+        ),
         opt("\\PC{0,8}"),
         opt(any::<bool>()),
     );
-    let tail = (opt(time()), opt(time()), prop::collection::btree_map("\\PC{0,8}", "\\PC{0,12}", 0..4), opt(raw()));
+    let tail = (
+        opt(time()),
+        opt(time()),
+        prop::collection::btree_map("\\PC{0,8}", "\\PC{0,12}", 0..4),
+        opt(raw()),
+    );
     (ident, body, tail).prop_map(|(i, b, t)| {
         let mut item = Iso::new(&i.0, i.1, i.2, &i.3, &i.4);
         if i.5 {
@@ -78,9 +105,18 @@ fn iso() -> impl Strategy<Value = Iso> {
 }
 
 fn snapshot() -> impl Strategy<Value = Snapshot> {
-    (any::<u64>(), time(), opt("\\PC{0,20}"), prop::collection::vec(iso(), 0..12)).prop_map(
-        |(version, fetched_at, incomplete, items)| Snapshot { version, fetched_at, incomplete, items },
+    (
+        any::<u64>(),
+        time(),
+        opt("\\PC{0,20}"),
+        prop::collection::vec(iso(), 0..12),
     )
+        .prop_map(|(version, fetched_at, incomplete, items)| Snapshot {
+            version,
+            fetched_at,
+            incomplete,
+            items,
+        })
 }
 
 proptest! {
@@ -120,17 +156,35 @@ proptest! {
 
 #[test]
 fn unknown_format_and_foreign_bytes_are_typed() {
-    let s = Snapshot { version: 7, fetched_at: Utc::now(), incomplete: None, items: testdata::catalogue("p", 3) };
+    let s = Snapshot {
+        version: 7,
+        fetched_at: Utc::now(),
+        incomplete: None,
+        items: testdata::catalogue("p", 3),
+    };
     let mut bytes = encode(&s).expect("encodes");
     bytes[3] = FORMAT_VERSION + 1;
-    assert_eq!(decode(&bytes), Err(CodecError::UnsupportedFormat(FORMAT_VERSION + 1)));
-    assert_eq!(decode_header(&bytes), Err(CodecError::UnsupportedFormat(FORMAT_VERSION + 1)));
+    assert_eq!(
+        decode(&bytes),
+        Err(CodecError::UnsupportedFormat(FORMAT_VERSION + 1))
+    );
+    assert_eq!(
+        decode_header(&bytes),
+        Err(CodecError::UnsupportedFormat(FORMAT_VERSION + 1))
+    );
     assert_eq!(decode(b"{\"items\":[]}"), Err(CodecError::BadMagic));
     assert_eq!(decode(b""), Err(CodecError::Truncated));
     bytes[3] = FORMAT_VERSION;
     let n = bytes.len();
     bytes[n - 2] ^= 0x55; // inside the zstd frame: the checksum catches it
-    assert!(matches!(decode(&bytes), Err(CodecError::Decompress(_)) | Err(CodecError::Corrupt(_))), "{:?}", decode(&bytes));
+    assert!(
+        matches!(
+            decode(&bytes),
+            Err(CodecError::Decompress(_)) | Err(CodecError::Corrupt(_))
+        ),
+        "{:?}",
+        decode(&bytes)
+    );
 }
 
 #[test]
@@ -139,7 +193,12 @@ fn realistic_catalogue_bytes_per_item() {
     const N: usize = 20_000;
     let items = testdata::catalogue("cloudmc-prod", N);
     let json = serde_json::to_vec(&items).expect("json");
-    let s = Snapshot { version: 1, fetched_at: Utc::now(), incomplete: None, items };
+    let s = Snapshot {
+        version: 1,
+        fetched_at: Utc::now(),
+        incomplete: None,
+        items,
+    };
     let t = std::time::Instant::now();
     let bytes = encode(&s).expect("encodes");
     let enc = t.elapsed();

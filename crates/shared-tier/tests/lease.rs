@@ -7,11 +7,17 @@ use std::time::Duration;
 
 use chrono::Utc;
 use common::RedisServer;
-use isogate_shared_tier::{LeaseAttempt, SharedTier, SharedTierConfig, Snapshot, WaitOutcome, testdata};
+use isogate_shared_tier::{
+    LeaseAttempt, SharedTier, SharedTierConfig, Snapshot, WaitOutcome, testdata,
+};
 use tokio::time::Instant;
 
 fn short_lease(redis: &RedisServer, ms: u64) -> SharedTier {
-    let cfg = SharedTierConfig { lease_ms: ms, poll_ms: 50, ..redis.config() };
+    let cfg = SharedTierConfig {
+        lease_ms: ms,
+        poll_ms: 50,
+        ..redis.config()
+    };
     SharedTier::new(&cfg).expect("tier")
 }
 
@@ -57,7 +63,10 @@ async fn release_is_compare_and_delete() {
     assert!(second.version > first.version);
     // a's late release must not free b's lease.
     assert!(!a.release(first).await.expect("release"));
-    assert!(matches!(a.try_lease("p").await.expect("lease"), LeaseAttempt::Held { .. }));
+    assert!(matches!(
+        a.try_lease("p").await.expect("lease"),
+        LeaseAttempt::Held { .. }
+    ));
     assert!(b.release(second).await.expect("release"));
     won(a.try_lease("p").await.expect("lease"));
 }
@@ -71,7 +80,10 @@ async fn extend_keeps_a_long_fetch_leased() {
         tokio::time::sleep(Duration::from_millis(200)).await;
         assert!(a.extend(&mut l).await.expect("extend"));
     }
-    assert!(matches!(a.try_lease("p").await.expect("lease"), LeaseAttempt::Held { .. }));
+    assert!(matches!(
+        a.try_lease("p").await.expect("lease"),
+        LeaseAttempt::Held { .. }
+    ));
 }
 
 /// The holder "dies" (never releases, never publishes): the waiter is told
@@ -94,7 +106,10 @@ async fn a_dead_holders_lease_expires_and_another_takes_it() {
         .expect("wait");
     assert!(matches!(out, WaitOutcome::LeaseFree), "{out:?}");
     let waited = started.elapsed();
-    assert!(waited >= Duration::from_millis(350) && waited < Duration::from_millis(900), "{waited:?}");
+    assert!(
+        waited >= Duration::from_millis(350) && waited < Duration::from_millis(900),
+        "{waited:?}"
+    );
     won(waiter.try_lease("p").await.expect("lease"));
 }
 
@@ -104,7 +119,10 @@ async fn a_dead_holders_lease_expires_and_another_takes_it() {
 async fn waiters_get_the_new_snapshot_by_notification() {
     let redis = RedisServer::start();
     let holder = redis.tier();
-    let cfg = SharedTierConfig { poll_ms: 5_000, ..redis.config() };
+    let cfg = SharedTierConfig {
+        poll_ms: 5_000,
+        ..redis.config()
+    };
     let waiter = SharedTier::new(&cfg).expect("tier");
     waiter.start_subscriber();
     tokio::time::sleep(Duration::from_millis(200)).await; // subscribed
@@ -112,10 +130,19 @@ async fn waiters_get_the_new_snapshot_by_notification() {
     let w = waiter.clone();
     let wait = tokio::spawn(async move {
         let t = Instant::now();
-        (w.wait_for_snapshot("p", 0, Instant::now() + Duration::from_secs(4)).await, t.elapsed())
+        (
+            w.wait_for_snapshot("p", 0, Instant::now() + Duration::from_secs(4))
+                .await,
+            t.elapsed(),
+        )
     });
     tokio::time::sleep(Duration::from_millis(150)).await;
-    let s = Snapshot { version: lease.version, fetched_at: Utc::now(), incomplete: None, items: testdata::catalogue("p", 10) };
+    let s = Snapshot {
+        version: lease.version,
+        fetched_at: Utc::now(),
+        incomplete: None,
+        items: testdata::catalogue("p", 10),
+    };
     holder.publish_snapshot("p", &s).await.expect("publish");
     holder.release(lease).await.expect("release");
     let (out, took) = wait.await.expect("task");
@@ -123,7 +150,10 @@ async fn waiters_get_the_new_snapshot_by_notification() {
         WaitOutcome::Snapshot(got) => assert_eq!(got, s),
         other => panic!("{other:?}"),
     }
-    assert!(took < Duration::from_millis(1_500), "woken by the notification, not the 5 s poll: {took:?}");
+    assert!(
+        took < Duration::from_millis(1_500),
+        "woken by the notification, not the 5 s poll: {took:?}"
+    );
 }
 
 #[tokio::test]
@@ -139,10 +169,16 @@ async fn a_waiter_never_waits_past_its_deadline() {
         .expect("wait");
     let took = t.elapsed();
     assert!(matches!(out, WaitOutcome::Deadline), "{out:?}");
-    assert!(took >= Duration::from_millis(290) && took < Duration::from_millis(450), "{took:?}");
+    assert!(
+        took >= Duration::from_millis(290) && took < Duration::from_millis(450),
+        "{took:?}"
+    );
     // A deadline already past returns at once.
     let t = Instant::now();
-    let out = waiter.wait_for_snapshot("p", 0, Instant::now()).await.expect("wait");
+    let out = waiter
+        .wait_for_snapshot("p", 0, Instant::now())
+        .await
+        .expect("wait");
     assert!(matches!(out, WaitOutcome::Deadline));
     assert!(t.elapsed() < Duration::from_millis(100));
 }

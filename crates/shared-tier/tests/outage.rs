@@ -11,7 +11,12 @@ use secrecy::ExposeSecret;
 use tokio::time::Instant;
 
 fn snap(version: u64) -> Snapshot {
-    Snapshot { version, fetched_at: Utc::now(), incomplete: None, items: testdata::catalogue("p", 5) }
+    Snapshot {
+        version,
+        fetched_at: Utc::now(),
+        incomplete: None,
+        items: testdata::catalogue("p", 5),
+    }
 }
 
 /// Every kind of call, once; each must come back as a connection error, fast.
@@ -31,26 +36,54 @@ async fn all_calls_fail_fast(t: &SharedTier, within: Duration) {
     let s = Instant::now();
     timed("get_snapshot", s, t.get_snapshot("p").await.map(|_| ()));
     let s = Instant::now();
-    timed("snapshot_version", s, t.snapshot_version("p").await.map(|_| ()));
+    timed(
+        "snapshot_version",
+        s,
+        t.snapshot_version("p").await.map(|_| ()),
+    );
     let s = Instant::now();
-    timed("publish_snapshot", s, t.publish_snapshot("p", &snap(u64::MAX / 2)).await.map(|_| ()));
+    timed(
+        "publish_snapshot",
+        s,
+        t.publish_snapshot("p", &snap(u64::MAX / 2))
+            .await
+            .map(|_| ()),
+    );
     let s = Instant::now();
     timed("try_lease", s, t.try_lease("p").await.map(|_| ()));
     let s = Instant::now();
-    timed("invalidate", s, t.invalidate(&Scope::All, &["p"]).await.map(|_| ()));
+    timed(
+        "invalidate",
+        s,
+        t.invalidate(&Scope::All, &["p"]).await.map(|_| ()),
+    );
     let s = Instant::now();
     timed("allow", s, t.allow("k", 5.0, 1).await.map(|_| ()));
     let s = Instant::now();
-    timed("establish_cursor_key", s, t.establish_cursor_key().await.map(|_| ()));
+    timed(
+        "establish_cursor_key",
+        s,
+        t.establish_cursor_key().await.map(|_| ()),
+    );
     let s = Instant::now();
-    timed("wait_for_snapshot", s, t.wait_for_snapshot("p", 0, Instant::now() + Duration::from_secs(5)).await.map(|_| ()));
+    timed(
+        "wait_for_snapshot",
+        s,
+        t.wait_for_snapshot("p", 0, Instant::now() + Duration::from_secs(5))
+            .await
+            .map(|_| ()),
+    );
     assert_eq!(errs.len(), 10);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killed_then_restarted_on_the_same_port() {
     let mut redis = RedisServer::start();
-    let cfg = SharedTierConfig { reconnect_min_ms: 50, reconnect_max_ms: 300, ..redis.config() };
+    let cfg = SharedTierConfig {
+        reconnect_min_ms: 50,
+        reconnect_max_ms: 300,
+        ..redis.config()
+    };
     let t = SharedTier::new(&cfg).expect("tier");
     let v = t.next_version().await.expect("v");
     t.publish_snapshot("p", &snap(v)).await.expect("publish");
@@ -70,7 +103,11 @@ async fn killed_then_restarted_on_the_same_port() {
         if t.ping().await.is_ok() {
             break;
         }
-        assert!(Instant::now() < deadline, "no reconnect: {:?}", t.status().last_error);
+        assert!(
+            Instant::now() < deadline,
+            "no reconnect: {:?}",
+            t.status().last_error
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert!(t.status().connected);
@@ -87,32 +124,70 @@ async fn killed_then_restarted_on_the_same_port() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hung_redis_costs_one_short_timeout_per_call() {
     let redis = RedisServer::start();
-    let cfg = SharedTierConfig { call_timeout_ms: 100, snapshot_timeout_ms: 300, ..redis.config() };
+    let cfg = SharedTierConfig {
+        call_timeout_ms: 100,
+        snapshot_timeout_ms: 300,
+        ..redis.config()
+    };
     let t = SharedTier::new(&cfg).expect("tier");
     t.ping().await.expect("ping");
     redis.pause();
     // A snapshot transfer has its own, longer timeout.
     let s = Instant::now();
     let e = t.get_snapshot("p").await.expect_err("hung");
-    assert!(matches!(e, TierError::Timeout { op: "get_snapshot", ms: 300 }), "{e}");
-    assert!(s.elapsed() < Duration::from_millis(500), "{:?}", s.elapsed());
+    assert!(
+        matches!(
+            e,
+            TierError::Timeout {
+                op: "get_snapshot",
+                ms: 300
+            }
+        ),
+        "{e}"
+    );
+    assert!(
+        s.elapsed() < Duration::from_millis(500),
+        "{:?}",
+        s.elapsed()
+    );
     // The first failure is retried at once, with the short timeout.
     let s = Instant::now();
     let e = t.try_lease("p").await.expect_err("hung");
-    assert!(matches!(e, TierError::Timeout { op: "try_lease", ms: 100 }), "{e}");
-    assert!(s.elapsed() < Duration::from_millis(250), "{:?}", s.elapsed());
+    assert!(
+        matches!(
+            e,
+            TierError::Timeout {
+                op: "try_lease",
+                ms: 100
+            }
+        ),
+        "{e}"
+    );
+    assert!(
+        s.elapsed() < Duration::from_millis(250),
+        "{:?}",
+        s.elapsed()
+    );
     // Then the handle backs off: calls fail at once instead of each paying a timeout.
     for _ in 0..5 {
         let s = Instant::now();
         let e = t.allow("k", 10.0, 1).await.expect_err("hung");
         assert!(e.is_connection(), "{e}");
-        assert!(s.elapsed() < Duration::from_millis(150), "{:?}", s.elapsed());
+        assert!(
+            s.elapsed() < Duration::from_millis(150),
+            "{:?}",
+            s.elapsed()
+        );
     }
     assert!(!t.status().connected);
     redis.resume();
     let deadline = Instant::now() + Duration::from_secs(5);
     while t.ping().await.is_err() {
-        assert!(Instant::now() < deadline, "not back: {:?}", t.status().last_error);
+        assert!(
+            Instant::now() < deadline,
+            "not back: {:?}",
+            t.status().last_error
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert!(t.status().connected);
@@ -153,10 +228,19 @@ async fn the_password_never_leaks() {
     std::fs::create_dir_all(&dir).expect("dir");
     let file = dir.join("redis-url");
     std::fs::write(&file, format!("{}\n", redis.url())).expect("write");
-    let cfg: SharedTierConfig = toml::from_str(&format!("url_file = {:?}\nprefix = \"prod\"\ncall_timeout_ms = 120\n", file)).expect("toml");
+    let cfg: SharedTierConfig = toml::from_str(&format!(
+        "url_file = {:?}\nprefix = \"prod\"\ncall_timeout_ms = 120\n",
+        file
+    ))
+    .expect("toml");
     assert_eq!(cfg.prefix, "prod");
-    SharedTier::new(&cfg).expect("tier").ping().await.expect("ping via url_file");
-    let missing: SharedTierConfig = toml::from_str("url_file = \"/nonexistent/isogate-redis-url\"").expect("toml");
+    SharedTier::new(&cfg)
+        .expect("tier")
+        .ping()
+        .await
+        .expect("ping via url_file");
+    let missing: SharedTierConfig =
+        toml::from_str("url_file = \"/nonexistent/isogate-redis-url\"").expect("toml");
     let e = SharedTier::new(&missing).expect_err("missing file");
     assert!(e.to_string().contains("url_file"), "{e}");
     std::fs::remove_dir_all(&dir).ok();
@@ -173,23 +257,46 @@ async fn replicas_establish_one_cursor_key() {
     }
     let mut keys = Vec::new();
     for t in tasks {
-        keys.push(t.await.expect("task").expect("key").expose_secret().to_vec());
+        keys.push(
+            t.await
+                .expect("task")
+                .expect("key")
+                .expose_secret()
+                .to_vec(),
+        );
     }
     assert_eq!(keys[0].len(), 32);
-    assert!(keys.iter().all(|k| *k == keys[0]), "every replica got the same key");
+    assert!(
+        keys.iter().all(|k| *k == keys[0]),
+        "every replica got the same key"
+    );
     assert_ne!(keys[0], vec![0u8; 32]);
 }
 
 #[test]
 fn config_is_checked_before_any_io() {
-    for (url, ok) in [("redis://h:6379", true), ("rediss://h:6380/1", true), ("http://h", false), ("", false)] {
+    for (url, ok) in [
+        ("redis://h:6379", true),
+        ("rediss://h:6380/1", true),
+        ("http://h", false),
+        ("", false),
+    ] {
         assert_eq!(SharedTierConfig::new(url).validate().is_ok(), ok, "{url}");
     }
-    let cfg = SharedTierConfig { prefix: "a{b}".into(), ..SharedTierConfig::new("redis://h") };
+    let cfg = SharedTierConfig {
+        prefix: "a{b}".into(),
+        ..SharedTierConfig::new("redis://h")
+    };
     assert!(cfg.validate().is_err(), "braces would break the hash tag");
-    let both = SharedTierConfig { url_file: Some("/x".into()), ..SharedTierConfig::new("redis://h") };
+    let both = SharedTierConfig {
+        url_file: Some("/x".into()),
+        ..SharedTierConfig::new("redis://h")
+    };
     assert!(both.validate().is_err());
     let none: SharedTierConfig = toml::from_str("").expect("toml");
     assert!(!none.enabled());
-    assert_eq!((none.prefix.as_str(), none.call_timeout_ms), ("isogate", 150));
+    assert_eq!(
+        (none.prefix.as_str(), none.call_timeout_ms),
+        ("isogate", 150)
+    );
 }

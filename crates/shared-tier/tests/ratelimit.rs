@@ -45,7 +45,10 @@ async fn three_clients_share_one_limit() {
     let expected = 20.0 * window.as_secs_f64();
     eprintln!("admitted {ok}, limited {limited} over {window:?}");
     assert!(limited > 100, "the clients did hammer: {limited}");
-    assert!(((ok as f64) - expected).abs() <= expected * 0.2, "admitted {ok}, expected ~{expected}");
+    assert!(
+        ((ok as f64) - expected).abs() <= expected * 0.2,
+        "admitted {ok}, expected ~{expected}"
+    );
 }
 
 #[tokio::test]
@@ -53,14 +56,24 @@ async fn burst_then_retry_after() {
     let redis = RedisServer::start();
     let t = redis.tier();
     for i in 0..5 {
-        assert_eq!(t.allow("k", 1.0, 5).await.expect("allow"), RateDecision::Allowed, "#{i}");
+        assert_eq!(
+            t.allow("k", 1.0, 5).await.expect("allow"),
+            RateDecision::Allowed,
+            "#{i}"
+        );
     }
     let RateDecision::Limited { retry_after } = t.allow("k", 1.0, 5).await.expect("allow") else {
         panic!("the sixth is over the burst");
     };
-    assert!(retry_after > Duration::from_millis(900) && retry_after <= Duration::from_secs(1), "{retry_after:?}");
+    assert!(
+        retry_after > Duration::from_millis(900) && retry_after <= Duration::from_secs(1),
+        "{retry_after:?}"
+    );
     // Keys are independent.
-    assert_eq!(t.allow("other", 1.0, 1).await.expect("allow"), RateDecision::Allowed);
+    assert_eq!(
+        t.allow("other", 1.0, 1).await.expect("allow"),
+        RateDecision::Allowed
+    );
 }
 
 /// With Redis gone the call fails fast and typed, so the caller falls back
@@ -74,5 +87,9 @@ async fn redis_down_means_an_error_for_the_local_fallback() {
     let started = Instant::now();
     let err = t.allow("k", 10.0, 1).await.expect_err("no Redis");
     assert!(err.is_connection(), "{err}");
-    assert!(started.elapsed() < Duration::from_millis(400), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_millis(400),
+        "{:?}",
+        started.elapsed()
+    );
 }

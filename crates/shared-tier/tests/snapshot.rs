@@ -23,7 +23,10 @@ async fn publish_then_get_round_trips_and_counts_hits() {
     assert_eq!(tier.get_snapshot("p").await.expect("get"), None);
     let v = tier.next_version().await.expect("version");
     let s = snap(v, 50);
-    assert_eq!(tier.publish_snapshot("p", &s).await.expect("publish"), PublishOutcome::Stored);
+    assert_eq!(
+        tier.publish_snapshot("p", &s).await.expect("publish"),
+        PublishOutcome::Stored
+    );
     assert_eq!(tier.snapshot_version("p").await.expect("version"), Some(v));
     // Another replica reads it.
     let other = redis.tier();
@@ -42,7 +45,12 @@ async fn versions_grow_across_handles() {
     let (a, b) = (redis.tier(), redis.tier());
     let mut last = 0;
     for i in 0..20 {
-        let v = if i % 2 == 0 { a.next_version().await } else { b.next_version().await }.expect("version");
+        let v = if i % 2 == 0 {
+            a.next_version().await
+        } else {
+            b.next_version().await
+        }
+        .expect("version");
         assert!(v > last, "{v} after {last}");
         last = v;
     }
@@ -56,13 +64,22 @@ async fn an_older_snapshot_never_replaces_a_newer_one() {
     let tier = redis.tier();
     let old = tier.next_version().await.expect("v");
     let new = tier.next_version().await.expect("v");
-    assert_eq!(tier.publish_snapshot("p", &snap(new, 3)).await.expect("publish"), PublishOutcome::Stored);
     assert_eq!(
-        tier.publish_snapshot("p", &snap(old, 3)).await.expect("publish"),
+        tier.publish_snapshot("p", &snap(new, 3))
+            .await
+            .expect("publish"),
+        PublishOutcome::Stored
+    );
+    assert_eq!(
+        tier.publish_snapshot("p", &snap(old, 3))
+            .await
+            .expect("publish"),
         PublishOutcome::RejectedOlder { newest: new }
     );
     assert_eq!(
-        tier.publish_snapshot("p", &snap(new, 3)).await.expect("publish"),
+        tier.publish_snapshot("p", &snap(new, 3))
+            .await
+            .expect("publish"),
         PublishOutcome::RejectedOlder { newest: new },
         "the same version is not newer"
     );
@@ -88,7 +105,9 @@ async fn concurrent_publishers_keep_the_newest() {
         let mut tasks = Vec::new();
         for v in versions {
             let t = SharedTier::clone(&redis.tier());
-            tasks.push(tokio::spawn(async move { t.publish_snapshot("p", &snap(v, 20)).await }));
+            tasks.push(tokio::spawn(async move {
+                t.publish_snapshot("p", &snap(v, 20)).await
+            }));
         }
         let mut stored = 0;
         for t in tasks {
@@ -97,8 +116,18 @@ async fn concurrent_publishers_keep_the_newest() {
             }
         }
         assert!(stored >= 1);
-        assert_eq!(tier.snapshot_version("p").await.expect("v"), Some(newest), "round {round}");
-        assert_eq!(tier.get_snapshot("p").await.expect("get").map(|s| s.version), Some(newest));
+        assert_eq!(
+            tier.snapshot_version("p").await.expect("v"),
+            Some(newest),
+            "round {round}"
+        );
+        assert_eq!(
+            tier.get_snapshot("p")
+                .await
+                .expect("get")
+                .map(|s| s.version),
+            Some(newest)
+        );
     }
 }
 
@@ -109,28 +138,47 @@ async fn an_invalidation_during_a_fetch_beats_the_fetch() {
     let redis = RedisServer::start();
     let tier = redis.tier();
     let v0 = tier.next_version().await.expect("v");
-    tier.publish_snapshot("p", &snap(v0, 3)).await.expect("publish");
+    tier.publish_snapshot("p", &snap(v0, 3))
+        .await
+        .expect("publish");
     let in_flight = tier.next_version().await.expect("v"); // fetch starts
-    let inv = tier.invalidate(&Scope::Provider("p".into()), &[]).await.expect("invalidate");
+    let inv = tier
+        .invalidate(&Scope::Provider("p".into()), &[])
+        .await
+        .expect("invalidate");
     assert!(inv > in_flight);
     assert_eq!(tier.get_snapshot("p").await.expect("get"), None, "dropped");
     assert_eq!(
-        tier.publish_snapshot("p", &snap(in_flight, 3)).await.expect("publish"),
+        tier.publish_snapshot("p", &snap(in_flight, 3))
+            .await
+            .expect("publish"),
         PublishOutcome::RejectedOlder { newest: inv }
     );
     // A fetch started after the invalidation publishes fine.
     let after = tier.next_version().await.expect("v");
-    assert_eq!(tier.publish_snapshot("p", &snap(after, 3)).await.expect("publish"), PublishOutcome::Stored);
+    assert_eq!(
+        tier.publish_snapshot("p", &snap(after, 3))
+            .await
+            .expect("publish"),
+        PublishOutcome::Stored
+    );
 
     // Invalidate-all floors every provider, listed or not.
     let a = tier.next_version().await.expect("v");
-    tier.publish_snapshot("q", &snap(tier.next_version().await.expect("v"), 1)).await.expect("publish");
-    let all = tier.invalidate(&Scope::All, &["p", "q"]).await.expect("invalidate");
+    tier.publish_snapshot("q", &snap(tier.next_version().await.expect("v"), 1))
+        .await
+        .expect("publish");
+    let all = tier
+        .invalidate(&Scope::All, &["p", "q"])
+        .await
+        .expect("invalidate");
     assert_eq!(tier.snapshot_version("p").await.expect("v"), None);
     assert_eq!(tier.snapshot_version("q").await.expect("v"), None);
     for p in ["p", "q", "unlisted"] {
         assert_eq!(
-            tier.publish_snapshot(p, &snap(a, 1)).await.expect("publish"),
+            tier.publish_snapshot(p, &snap(a, 1))
+                .await
+                .expect("publish"),
             PublishOutcome::RejectedOlder { newest: all },
             "{p}"
         );
@@ -147,7 +195,9 @@ async fn a_redis_restart_keeps_versions_monotonic() {
     let tier = redis.tier();
     let before = tier.next_version().await.expect("v");
     let stale = tier.next_version().await.expect("v");
-    tier.publish_snapshot("p", &snap(before, 2)).await.expect("publish");
+    tier.publish_snapshot("p", &snap(before, 2))
+        .await
+        .expect("publish");
     redis.kill();
     redis.restart();
     let mut after = None;
@@ -161,8 +211,15 @@ async fn a_redis_restart_keeps_versions_monotonic() {
     let after = after.expect("the client reconnects to the restarted server");
     assert!(after > stale, "{after} > {stale}");
     assert_eq!(
-        tier.publish_snapshot("p", &snap(stale, 2)).await.expect("publish"),
+        tier.publish_snapshot("p", &snap(stale, 2))
+            .await
+            .expect("publish"),
         PublishOutcome::RejectedEpoch
     );
-    assert_eq!(tier.publish_snapshot("p", &snap(after, 2)).await.expect("publish"), PublishOutcome::Stored);
+    assert_eq!(
+        tier.publish_snapshot("p", &snap(after, 2))
+            .await
+            .expect("publish"),
+        PublishOutcome::Stored
+    );
 }

@@ -120,7 +120,11 @@ impl RedisServer {
     }
     fn signal(&self, sig: &str) {
         let pid = self.child.as_ref().expect("running").id().to_string();
-        let ok = Command::new("kill").args([sig, &pid]).status().expect("kill(1)").success();
+        let ok = Command::new("kill")
+            .args([sig, &pid])
+            .status()
+            .expect("kill(1)")
+            .success();
         assert!(ok, "kill {sig} {pid}");
     }
 }
