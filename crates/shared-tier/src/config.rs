@@ -18,6 +18,10 @@ pub struct SharedTierConfig {
     /// A file whose trimmed contents are the URL (like the other `*_file` secrets).
     #[serde(default)]
     pub url_file: Option<PathBuf>,
+    /// PEM file of the CA that signed the server's certificate, for a
+    /// `rediss://` server not signed by a CA in the system's trust store.
+    #[serde(default)]
+    pub tls_ca_file: Option<PathBuf>,
     /// Key prefix; keys are `{prefix}:...` with the prefix as the cluster hash
     /// tag, so one deployment's keys share one slot.
     #[serde(default = "default_prefix")]
@@ -78,6 +82,7 @@ impl std::fmt::Debug for SharedTierConfig {
         f.debug_struct("SharedTierConfig")
             .field("url", &self.url.as_ref().map(|_| "[REDACTED]"))
             .field("url_file", &self.url_file)
+            .field("tls_ca_file", &self.tls_ca_file)
             .field("prefix", &self.prefix)
             .field("call_timeout_ms", &self.call_timeout_ms)
             .field("snapshot_timeout_ms", &self.snapshot_timeout_ms)
@@ -96,6 +101,7 @@ impl SharedTierConfig {
         SharedTierConfig {
             url: Some(SecretString::from(url.into())),
             url_file: None,
+            tls_ca_file: None,
             prefix: default_prefix(),
             call_timeout_ms: default_call_timeout_ms(),
             snapshot_timeout_ms: default_snapshot_timeout_ms(),
@@ -158,6 +164,11 @@ impl SharedTierConfig {
             // Only the scheme is named: the rest may be a password.
             return Err(TierError::Config(
                 "cache.shared.url must start with redis:// or rediss://".into(),
+            ));
+        }
+        if self.tls_ca_file.is_some() && !u.starts_with("rediss://") {
+            return Err(TierError::Config(
+                "cache.shared.tls_ca_file needs a rediss:// url".into(),
             ));
         }
         Ok(())

@@ -270,7 +270,29 @@ impl SharedTier {
         config.validate()?;
         let url = config.resolve_url()?;
         let redactor = Redactor::new(url.expose_secret());
-        let client = redis::Client::open(url.expose_secret()).map_err(|e| {
+        if url.expose_secret().starts_with("rediss://") {
+            // redis-rs builds its rustls config from the process-wide provider;
+            // install one unless the application already did (then this is a no-op).
+            let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+        }
+        let client = match &config.tls_ca_file {
+            None => redis::Client::open(url.expose_secret()),
+            Some(path) => {
+                let pem = std::fs::read(path).map_err(|e| {
+                    TierError::Config(format!(
+                        "cache.shared.tls_ca_file {}: {}",
+                        path.display(),
+                        e.kind()
+                    ))
+                })?;
+                let certs = redis::TlsCertificates {
+                    client_tls: None,
+                    root_cert: Some(pem),
+                };
+                redis::Client::build_with_tls(url.expose_secret(), certs)
+            }
+        }
+        .map_err(|e| {
             TierError::Config(format!(
                 "cache.shared.url: {}",
                 redactor.scrub(&e.to_string())
