@@ -155,6 +155,7 @@ struct Inner {
     publish: redis::Script,
     invalidate: redis::Script,
     gcra: redis::Script,
+    read: redis::Script,
     cursor: redis::Script,
 }
 
@@ -329,6 +330,7 @@ impl SharedTier {
                 publish: redis::Script::new(scripts::PUBLISH_SNAPSHOT),
                 invalidate: scripts::invalidate(),
                 gcra: redis::Script::new(scripts::GCRA),
+                read: redis::Script::new(scripts::READ_SNAPSHOT),
                 cursor: redis::Script::new(scripts::ESTABLISH_CURSOR_KEY),
             }),
         })
@@ -506,19 +508,31 @@ impl SharedTier {
     /// The version of `provider`'s snapshot in Redis, without transferring it
     /// (after a resync, compare it with the local one).
     pub async fn snapshot_version(&self, provider: &str) -> Result<Option<u64>, TierError> {
-        let key = self.inner.keys.snap(provider);
-        let mut c = self.conn();
-        let head: Vec<u8> = self
-            .call("snapshot_version", self.small(), async move {
-                redis::cmd("GETRANGE")
-                    .arg(key)
-                    .arg(0)
-                    .arg(27)
-                    .query_async(&mut c)
-                    .await
-            })
+        let (head, _) = self
+            .read("snapshot_version", provider, false, self.small())
             .await?;
         self.header_version(provider, &head)
+    }
+
+    /// One atomic read of `provider`'s snapshot (or its header) and whether
+    /// its fetch lease is held.
+    async fn read(
+        &self,
+        op: &'static str,
+        provider: &str,
+        full: bool,
+        timeout: Duration,
+    ) -> Result<(Vec<u8>, bool), TierError> {
+        let k = &self.inner.keys;
+        let mut inv = self.inner.read.prepare_invoke();
+        inv.key(k.snap(provider))
+            .key(k.meta(provider))
+            .key(k.floor())
+            .key(k.lease(provider))
+            .arg(if full { "full" } else { "head" });
+        let mut c = self.conn();
+        self.call(op, timeout, async move { inv.invoke_async(&mut c).await })
+            .await
     }
 
     fn header_version(&self, provider: &str, head: &[u8]) -> Result<Option<u64>, TierError> {
@@ -540,20 +554,19 @@ impl SharedTier {
     /// `provider`'s snapshot from Redis, if there is one. Decoding runs on a
     /// blocking thread (100k items take tens of milliseconds).
     pub async fn get_snapshot(&self, provider: &str) -> Result<Option<Snapshot>, TierError> {
-        let key = self.inner.keys.snap(provider);
-        let mut c = self.conn();
-        let bytes: Option<Vec<u8>> = self
-            .call(
+        let (bytes, _) = self
+            .read(
                 "get_snapshot",
+                provider,
+                true,
                 self.inner.config.snapshot_timeout(),
-                async move { redis::cmd("GET").arg(key).query_async(&mut c).await },
             )
             .await?;
         let s = &self.inner.status;
-        let Some(bytes) = bytes else {
+        if bytes.is_empty() {
             bump(&s.misses);
             return Ok(None);
-        };
+        }
         let decoded = tokio::task::spawn_blocking(move || decode(&bytes))
             .await
             .unwrap_or(Err(CodecError::Corrupt("decoder task failed")));
@@ -660,28 +673,17 @@ impl SharedTier {
     ) -> Result<WaitOutcome, TierError> {
         let mut rx = self.inner.events.subscribe();
         let poll = Duration::from_millis(self.inner.config.poll_ms);
-        let k = &self.inner.keys;
-        let (snap_key, lease_key) = (k.snap(provider), k.lease(provider));
         loop {
-            let mut c = self.conn();
-            let pipe = redis::pipe()
-                .atomic()
-                .cmd("GETRANGE")
-                .arg(&snap_key)
-                .arg(0)
-                .arg(27)
-                .cmd("EXISTS")
-                .arg(&lease_key)
-                .clone();
             let remaining = deadline.saturating_duration_since(Instant::now());
             if remaining.is_zero() {
                 return Ok(WaitOutcome::Deadline);
             }
             let checked = self
-                .call(
+                .read(
                     "wait_for_snapshot",
+                    provider,
+                    false,
                     self.small().min(remaining),
-                    async move { pipe.query_async::<(Vec<u8>, bool)>(&mut c).await },
                 )
                 .await;
             let (head, leased) = match checked {

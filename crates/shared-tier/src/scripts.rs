@@ -124,3 +124,18 @@ pub(crate) const ESTABLISH_CURSOR_KEY: &str = r#"
 redis.call('SET', KEYS[1], ARGV[1], 'NX')
 return redis.call('GET', KEYS[1])
 "#;
+
+/// KEYS: snap, meta, global floor, lease. ARGV: 'head' (the header bytes
+/// only) or 'full'. Returns {bytes or '', lease exists}. A snapshot at or
+/// below its provider's invalidation floor is not returned, so an
+/// invalidate-all covers providers it could not name and delete.
+pub(crate) const READ_SNAPSHOT: &str = r#"
+local leased = redis.call('EXISTS', KEYS[4])
+local pub = tonumber(redis.call('HGET', KEYS[2], 'pub') or '0')
+local floor = math.max(
+  tonumber(redis.call('HGET', KEYS[2], 'floor') or '0'),
+  tonumber(redis.call('GET', KEYS[3]) or '0'))
+if pub <= floor then return {'', leased} end
+if ARGV[1] == 'head' then return {redis.call('GETRANGE', KEYS[1], 0, 27), leased} end
+return {redis.call('GET', KEYS[1]) or '', leased}
+"#;

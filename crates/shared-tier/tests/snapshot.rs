@@ -168,10 +168,17 @@ async fn an_invalidation_during_a_fetch_beats_the_fetch() {
     tier.publish_snapshot("q", &snap(tier.next_version().await.expect("v"), 1))
         .await
         .expect("publish");
+    let r = tier.next_version().await.expect("v");
+    tier.publish_snapshot("r", &snap(r, 1))
+        .await
+        .expect("publish");
     let all = tier
         .invalidate(&Scope::All, &["p", "q"])
         .await
         .expect("invalidate");
+    // "r" was not named, so its key survives, but it is below the floor: never served.
+    assert_eq!(tier.get_snapshot("r").await.expect("get"), None);
+    assert_eq!(tier.snapshot_version("r").await.expect("v"), None);
     assert_eq!(tier.snapshot_version("p").await.expect("v"), None);
     assert_eq!(tier.snapshot_version("q").await.expect("v"), None);
     for p in ["p", "q", "unlisted"] {
