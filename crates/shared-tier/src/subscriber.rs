@@ -45,36 +45,26 @@ const KEEPALIVE: Duration = Duration::from_secs(1);
 
 pub(crate) async fn run(weak: Weak<Inner>) {
     let mut missed = false;
-    let mut backoff = None;
+    let mut delay = Duration::ZERO;
     loop {
+        if !delay.is_zero() {
+            tokio::time::sleep(jitter(delay)).await;
+        }
+        // Upgraded per attempt only: a dropped SharedTier ends the task.
         let Some(inner) = weak.upgrade() else { return };
         let min = Duration::from_millis(inner.config.reconnect_min_ms);
-        let max = Duration::from_millis(
-            inner
-                .config
-                .reconnect_max_ms
-                .max(inner.config.reconnect_min_ms),
-        );
-        if let Some(d) = backoff {
-            drop(inner);
-            tokio::time::sleep(jitter(d)).await;
-            let Some(i) = weak.upgrade() else { return };
-            backoff = Some((d * 2).min(max));
-            run_once(&i, &weak, &mut missed, &mut backoff, min).await;
+        let max = Duration::from_millis(inner.config.reconnect_max_ms).max(min);
+        delay = if session(&inner, &weak, &mut missed).await {
+            min
         } else {
-            backoff = Some(min);
-            run_once(&inner, &weak, &mut missed, &mut backoff, min).await;
-        }
+            (delay * 2).clamp(min, max)
+        };
     }
 }
 
-async fn run_once(
-    inner: &Inner,
-    weak: &Weak<Inner>,
-    missed: &mut bool,
-    backoff: &mut Option<Duration>,
-    min: Duration,
-) {
+/// One connection's life: subscribe, relay messages until it breaks.
+/// Returns whether it got as far as subscribing.
+async fn session(inner: &Inner, weak: &Weak<Inner>, missed: &mut bool) -> bool {
     let client = inner.client.clone();
     let channel = inner.keys.channel();
     let connect = async {
@@ -91,14 +81,14 @@ async fn run_once(
                 false,
             );
             *missed = true;
-            return;
+            return false;
         }
         Err(_) => {
             inner
                 .status
                 .error("shared tier: subscribe timed out".into(), false);
             *missed = true;
-            return;
+            return false;
         }
     };
     inner
@@ -109,7 +99,6 @@ async fn run_once(
         bump(&inner.status.resyncs);
         let _ = inner.events.send(TierEvent::Resync);
     }
-    *backoff = Some(min);
     let origin = inner.origin.clone();
     let (mut sink, mut stream) = ps.split();
     let mut tick = tokio::time::interval(KEEPALIVE);
@@ -144,6 +133,7 @@ async fn run_once(
         .status
         .error("shared tier: subscriber connection lost".into(), false);
     *missed = true;
+    true
 }
 
 /// `s|origin|version|provider` or `i|origin|version|provider-or-*`; anything
