@@ -11,6 +11,26 @@
 //! Every call has a short timeout and returns a [`TierError`] when Redis is
 //! slow or gone; the caller carries on with its local state. Nothing here
 //! panics on Redis's answers and no error or `Debug` output carries the URL.
+//!
+//! # Versions
+//!
+//! One tier-wide counter (`{prefix}:seq`, `INCR` in Lua) numbers every fetch
+//! and every invalidation, so versions of all replicas are comparable and
+//! "newer" never depends on replica clocks. The lease winner gets its
+//! version when it wins, i.e. when its fetch starts: a result can only be
+//! newer than one whose fetch started earlier, and an invalidation (which
+//! takes a version too and raises a floor) beats every fetch that started
+//! before it. The counter is seeded from the Redis server's clock in
+//! microseconds when it is missing, so a Redis restarted without persistence
+//! still numbers above every version handed out before; versions from before
+//! the restart are refused ([`PublishOutcome::RejectedEpoch`]).
+//!
+//! # Keys (all under the `{prefix}` hash tag: one cluster slot)
+//!
+//! `seq`, `base` (the seed), `floor` (invalidate-all), `snap:<provider>`
+//! (encoded snapshot, TTL = `snapshot_ttl_ms`), `meta:<provider>` (hash:
+//! `pub` highest stored version, `floor` last invalidation; no TTL),
+//! `lease:<provider>`, `rl:<key>`, `cursor_key`; channel `events`.
 
 mod codec;
 mod config;

@@ -5,7 +5,7 @@ mod common;
 
 use chrono::Utc;
 use common::RedisServer;
-use isogate_shared_tier::{PublishOutcome, Scope, SharedTier, Snapshot, testdata};
+use isogate_shared_tier::{LeaseAttempt, PublishOutcome, Scope, SharedTier, Snapshot, testdata};
 
 fn snap(version: u64, n: usize) -> Snapshot {
     Snapshot {
@@ -141,7 +141,11 @@ async fn an_invalidation_during_a_fetch_beats_the_fetch() {
     tier.publish_snapshot("p", &snap(v0, 3))
         .await
         .expect("publish");
-    let in_flight = tier.next_version().await.expect("v"); // fetch starts
+    // A replica wins the lease: its fetch starts with this version.
+    let LeaseAttempt::Won(lease) = tier.try_lease("p").await.expect("lease") else {
+        panic!("nobody else holds it");
+    };
+    let in_flight = lease.version;
     let inv = tier
         .invalidate(&Scope::Provider("p".into()), &[])
         .await
