@@ -574,15 +574,32 @@ impl SharedTier {
     /// `provider`'s snapshot from Redis, if there is one. Decoding runs on a
     /// blocking thread (100k items take tens of milliseconds).
     pub async fn get_snapshot(&self, provider: &str) -> Result<Option<Snapshot>, TierError> {
-        let (bytes, _) = self
-            .read(
-                "get_snapshot",
-                provider,
-                true,
-                self.inner.config.snapshot_timeout(),
-            )
+        // The floor check runs in the (small) script; the bytes come by a
+        // plain GET, because returning megabytes through Lua copies them twice
+        // on the server. Between the two, a newer publish is fine, and an
+        // invalidation deletes the key or also reaches the replica as an event.
+        let (head, _) = self
+            .read("get_snapshot", provider, false, self.small())
             .await?;
         let s = &self.inner.status;
+        let bytes: Vec<u8> = if head.is_empty() {
+            Vec::new()
+        } else {
+            let key = self.inner.keys.snap(provider);
+            let mut c = self.conn();
+            self.call(
+                "get_snapshot",
+                self.inner.config.snapshot_timeout(),
+                async move {
+                    redis::cmd("GET")
+                        .arg(key)
+                        .query_async::<Option<Vec<u8>>>(&mut c)
+                        .await
+                },
+            )
+            .await?
+            .unwrap_or_default()
+        };
         if bytes.is_empty() {
             bump(&s.misses);
             return Ok(None);
