@@ -107,7 +107,7 @@ async fn a_dead_holders_lease_expires_and_another_takes_it() {
     assert!(matches!(out, WaitOutcome::LeaseFree), "{out:?}");
     let waited = started.elapsed();
     assert!(
-        waited >= Duration::from_millis(350) && waited < Duration::from_millis(900),
+        waited >= Duration::from_millis(350) && waited < Duration::from_millis(1_500),
         "{waited:?}"
     );
     won(waiter.try_lease("p").await.expect("lease"));
@@ -170,10 +170,10 @@ async fn a_waiter_never_waits_past_its_deadline() {
     let took = t.elapsed();
     assert!(matches!(out, WaitOutcome::Deadline), "{out:?}");
     assert!(
-        took >= Duration::from_millis(290) && took < Duration::from_millis(450),
+        took >= Duration::from_millis(290) && took < Duration::from_millis(700),
         "{took:?}"
     );
-    // A deadline already past returns at once.
+    // A deadline already past returns at once (no Redis call).
     let t = Instant::now();
     let out = waiter
         .wait_for_snapshot("p", 0, Instant::now())
