@@ -1,0 +1,221 @@
+//! The snapshot format: round trips, typed errors on anything foreign, and
+//! its size on a realistic catalogue.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use isogate_core::{Iso, ItemKind, OsRef, ProviderKind, Status, Visibility, ZoneRef};
+use isogate_shared_tier::{
+    CodecError, FORMAT_VERSION, Snapshot, decode, decode_header, encode, testdata,
+};
+use proptest::prelude::*;
+
+fn opt<T: std::fmt::Debug + Clone + 'static>(
+    s: impl Strategy<Value = T> + 'static,
+) -> BoxedStrategy<Option<T>> {
+    prop_oneof![Just(None), s.prop_map(Some)].boxed()
+}
+
+fn time() -> impl Strategy<Value = DateTime<Utc>> {
+    (-62_000_000_000i64..250_000_000_000, 0u32..1_000_000_000)
+        .prop_map(|(s, n)| DateTime::from_timestamp(s, n).expect("in range"))
+}
+
+fn raw() -> impl Strategy<Value = serde_json::Value> {
+    let leaf = prop_oneof![
+        Just(serde_json::Value::Null),
+        any::<bool>().prop_map(serde_json::Value::from),
+        any::<i64>().prop_map(serde_json::Value::from),
+        "\\PC{0,12}".prop_map(serde_json::Value::from),
+    ];
+    leaf.prop_recursive(2, 8, 4, |inner| {
+        prop::collection::btree_map("[a-z]{1,6}", inner, 0..4)
+            .prop_map(|m| serde_json::Value::Object(m.into_iter().collect()))
+    })
+}
+
+fn iso() -> impl Strategy<Value = Iso> {
+    let ident = (
+        "[a-z][a-z0-9-]{0,10}",
+        prop_oneof![
+            Just(ProviderKind::Cloudmc),
+            Just(ProviderKind::Vss),
+            Just(ProviderKind::Action),
+            Just(ProviderKind::Cox)
+        ],
+        prop_oneof![Just(ItemKind::Iso), Just(ItemKind::Image)],
+        "\\PC{1,20}",
+        "\\PC{0,30}",
+        any::<bool>(),
+        "\\PC{1,20}",
+    );
+    let body = (
+        opt("\\PC{0,60}"),
+        opt(any::<u64>()),
+        prop_oneof![
+            Just(Status::Ready),
+            Just(Status::Pending),
+            Just(Status::Processing),
+            Just(Status::Failed),
+            Just(Status::Unknown)
+        ],
+        opt(any::<bool>()),
+        prop_oneof![
+            Just(Visibility::Public),
+            Just(Visibility::Private),
+            Just(Visibility::Unknown)
+        ],
+        opt((opt("\\PC{0,10}"), opt("\\PC{0,10}")).prop_map(|(id, name)| OsRef { id, name })),
+        opt(any::<u32>()),
+        prop::collection::vec(
+            ("\\PC{0,8}", opt("\\PC{0,8}")).prop_map(|(id, name)| ZoneRef { id, name }),
+            0..3,
+        ),
+        opt("\\PC{0,8}"),
+        opt(any::<bool>()),
+    );
+    let tail = (
+        opt(time()),
+        opt(time()),
+        prop::collection::btree_map("\\PC{0,8}", "\\PC{0,12}", 0..4),
+        opt(raw()),
+    );
+    (ident, body, tail).prop_map(|(i, b, t)| {
+        let mut item = Iso::new(&i.0, i.1, i.2, &i.3, &i.4);
+        if i.5 {
+            // An id the provider did not derive the usual way.
+            item.id = i.6;
+        }
+        item.description = b.0;
+        item.size_bytes = b.1;
+        item.status = b.2;
+        item.bootable = b.3;
+        item.visibility = b.4;
+        item.os = b.5;
+        item.arch_bits = b.6;
+        item.zones = b.7;
+        item.owner = b.8;
+        item.extractable = b.9;
+        item.created_at = t.0;
+        item.updated_at = t.1;
+        item.labels = t.2;
+        item.raw = t.3;
+        item
+    })
+}
+
+fn snapshot() -> impl Strategy<Value = Snapshot> {
+    (
+        any::<u64>(),
+        time(),
+        opt("\\PC{0,20}"),
+        prop::collection::vec(iso(), 0..12),
+    )
+        .prop_map(|(version, fetched_at, incomplete, items)| Snapshot {
+            version,
+            fetched_at,
+            incomplete,
+            items,
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+
+    #[test]
+    fn round_trip(s in snapshot()) {
+        let bytes = encode(&s).expect("encodes");
+        let h = decode_header(&bytes).expect("header");
+        prop_assert_eq!(h.version, s.version);
+        prop_assert_eq!(h.fetched_at, s.fetched_at);
+        prop_assert_eq!(decode(&bytes).expect("decodes"), s);
+    }
+
+    /// Any flipped byte, any truncation: an error or (if the flip hit a
+    /// string's content or the version) a snapshot, never a panic.
+    #[test]
+    fn corruption_is_an_error_not_a_panic(s in snapshot(), at in any::<prop::sample::Index>(), flip in 1u8..=255, cut in any::<prop::sample::Index>()) {
+        let bytes = encode(&s).expect("encodes");
+        let mut bad = bytes.clone();
+        let i = at.index(bad.len());
+        bad[i] ^= flip;
+        let _ = decode(&bad);
+        let _ = decode(&bytes[..cut.index(bytes.len())]).expect_err("a truncated snapshot is refused");
+    }
+
+    /// The payload itself, garbled before compression, still only errors.
+    #[test]
+    fn garbage_payload_is_an_error(junk in prop::collection::vec(any::<u8>(), 0..300)) {
+        let _ = decode(&junk);
+        let mut framed = b"IGS".to_vec();
+        framed.push(FORMAT_VERSION);
+        framed.extend_from_slice(&junk);
+        let _ = decode(&framed);
+    }
+}
+
+#[test]
+fn unknown_format_and_foreign_bytes_are_typed() {
+    let s = Snapshot {
+        version: 7,
+        fetched_at: Utc::now(),
+        incomplete: None,
+        items: testdata::catalogue("p", 3),
+    };
+    let mut bytes = encode(&s).expect("encodes");
+    bytes[3] = FORMAT_VERSION + 1;
+    assert_eq!(
+        decode(&bytes),
+        Err(CodecError::UnsupportedFormat(FORMAT_VERSION + 1))
+    );
+    assert_eq!(
+        decode_header(&bytes),
+        Err(CodecError::UnsupportedFormat(FORMAT_VERSION + 1))
+    );
+    assert_eq!(decode(b"{\"items\":[]}"), Err(CodecError::BadMagic));
+    assert_eq!(decode(b""), Err(CodecError::Truncated));
+    bytes[3] = FORMAT_VERSION;
+    let n = bytes.len();
+    bytes[n - 2] ^= 0x55; // inside the zstd frame: the checksum catches it
+    assert!(
+        matches!(
+            decode(&bytes),
+            Err(CodecError::Decompress(_)) | Err(CodecError::Corrupt(_))
+        ),
+        "{:?}",
+        decode(&bytes)
+    );
+}
+
+#[test]
+fn realistic_catalogue_bytes_per_item() {
+    // 20k keeps the debug-build test short; the bench reports 100k (release).
+    const N: usize = 20_000;
+    let items = testdata::catalogue("cloudmc-prod", N);
+    let json = serde_json::to_vec(&items).expect("json");
+    let s = Snapshot {
+        version: 1,
+        fetched_at: Utc::now(),
+        incomplete: None,
+        items,
+    };
+    let t = std::time::Instant::now();
+    let bytes = encode(&s).expect("encodes");
+    let enc = t.elapsed();
+    let t = std::time::Instant::now();
+    let back = decode(&bytes).expect("decodes");
+    let dec = t.elapsed();
+    assert_eq!(back.items.len(), N);
+    assert!(back == s, "the catalogue round-trips");
+    let per_item = bytes.len() as f64 / N as f64;
+    eprintln!(
+        "{N} items: {} bytes in Redis ({per_item:.1} B/item; JSON {:.1} B/item); encode {enc:?}, decode {dec:?} (debug build)",
+        bytes.len(),
+        json.len() as f64 / N as f64
+    );
+    // The checksum label alone is 32 incompressible hex chars (16 bytes of entropy)
+    // and the UUID another 16: a realistic item cannot go far below ~40 B.
+    assert!(per_item < 120.0, "{per_item:.1} B/item");
+    let labels: BTreeMap<_, _> = back.items[0].labels.clone();
+    assert!(labels.contains_key("checksum"));
+}
