@@ -373,6 +373,9 @@ fn decode_item(r: &mut Reader<'_>, t: &[String]) -> Result<Iso, CodecError> {
         Some(OsRef {
             id: r.opt_interned(t)?,
             name: r.opt_interned(t)?,
+            // Derived, not stored: see `decode_item`.
+            family: None,
+            version: None,
         })
     } else {
         None
@@ -433,6 +436,12 @@ fn decode_item(r: &mut Reader<'_>, t: &[String]) -> Result<Iso, CodecError> {
         visibility,
         os,
         arch_bits,
+        // The image identity is derived from the fields above by
+        // `isogate_core::identity::recognise`, which the gateway runs on every
+        // snapshot it keeps: it is not stored, so the format stays as it was.
+        arch: None,
+        edition: None,
+        identity_evidence: None,
         zones,
         owner,
         extractable,

@@ -100,6 +100,7 @@ pub fn catalogue(provider: &str, n: usize) -> Vec<Iso> {
             item.os = Some(OsRef {
                 id: Some(oid),
                 name: Some(oname),
+                ..OsRef::default()
             });
             item.arch_bits = Some(64);
             let nz = 1 + (r.next() % 3) as usize;

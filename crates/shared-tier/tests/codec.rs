@@ -65,7 +65,13 @@ fn iso() -> impl Strategy<Value = Iso> {
             Just(Visibility::Private),
             Just(Visibility::Unknown)
         ],
-        opt((opt("\\PC{0,10}"), opt("\\PC{0,10}")).prop_map(|(id, name)| OsRef { id, name })),
+        opt(
+            (opt("\\PC{0,10}"), opt("\\PC{0,10}")).prop_map(|(id, name)| OsRef {
+                id,
+                name,
+                ..OsRef::default()
+            }),
+        ),
         opt(any::<u32>()),
         prop::collection::vec(
             ("\\PC{0,8}", opt("\\PC{0,8}")).prop_map(|(id, name)| ZoneRef { id, name }),
