@@ -151,12 +151,15 @@ async fn not_found() -> Response {
     .into_response()
 }
 
-async fn method_not_allowed() -> Response {
+async fn method_not_allowed(uri: axum::http::Uri) -> Response {
+    let allow = openapi::documented_methods(uri.path());
+    let allow: Vec<&str> = allow.iter().map(String::as_str).collect();
     error::ApiError::with_status(
         Error::invalid_input("method not allowed on this route; see /openapi.json"),
         "method_not_allowed",
         StatusCode::METHOD_NOT_ALLOWED,
     )
+    .with_allow(&allow)
     .into_response()
 }
 

@@ -1,20 +1,15 @@
 //! `/openapi.json` and an offline docs page (no CDN: the page is compiled in).
 
-use std::sync::OnceLock;
-
-use axum::http::header;
+use axum::Json;
+use axum::extract::State;
 use axum::response::{Html, IntoResponse, Response};
 
-static SPEC: OnceLock<String> = OnceLock::new();
+use crate::state::AppState;
 
-/// The OpenAPI 3.1 document.
-pub async fn openapi_json() -> Response {
-    let spec = SPEC.get_or_init(|| {
-        crate::openapi::document()
-            .to_json()
-            .unwrap_or_else(|_| "{}".into())
-    });
-    ([(header::CONTENT_TYPE, "application/json")], spec.clone()).into_response()
+/// The OpenAPI 3.1 document of the running configuration (keys can change
+/// on SIGHUP, so it is built per request; it is small and rarely asked for).
+pub async fn openapi_json(State(state): State<AppState>) -> Response {
+    Json(crate::openapi::document_for(&state)).into_response()
 }
 
 /// A docs page that renders `/openapi.json` in the browser, with no internet.
