@@ -89,6 +89,7 @@ pub fn app(state: AppState) -> Router {
     // five layers); a stack is one box of concrete, cheaply cloned types.
     // Innermost last; auth is inside CORS (preflights need no key).
     let guarded = ServiceBuilder::new()
+        .layer(middleware::from_fn(options_allow))
         .layer(middleware::from_fn_with_state(state.clone(), auth::guard))
         .layer(middleware::from_fn_with_state(
             Duration::from_millis(server.request_timeout_ms),
@@ -141,6 +142,21 @@ async fn request_deadline(State(limit): State<Duration>, req: Request, next: Nex
         )
         .into_response(),
     }
+}
+
+/// `OPTIONS` answers (whatever the auth layer made of them) list the
+/// documented methods of the path, not every method of the router's route
+/// (item routes share one catch-all).
+async fn options_allow(req: Request, next: Next) -> Response {
+    if req.method() != Method::OPTIONS {
+        return next.run(req).await;
+    }
+    let allow = openapi::documented_methods(req.uri().path()).join(", ");
+    let mut resp = next.run(req).await;
+    if let Ok(v) = HeaderValue::from_str(&allow) {
+        resp.headers_mut().insert(axum::http::header::ALLOW, v);
+    }
+    resp
 }
 
 async fn not_found() -> Response {

@@ -262,6 +262,11 @@ fn tailor_operation(
             ("415", "Body is not JSON (Content-Type: application/json)"),
         ]);
     }
+    if op.get("parameters").and_then(|p| p.as_array()).is_some_and(|ps| {
+        ps.iter().any(|p| p["name"] == "cursor")
+    }) {
+        also.push(("404", "The cursor was not issued by this server for this query, or no such provider"));
+    }
     if path.contains("{native_id}") || path.contains("{instance}") || path.contains("{task}") {
         also.push(("400", "Invalid id"));
     }
@@ -310,6 +315,17 @@ fn tailor_operation(
                     "The upstream is unreachable, or its circuit breaker is open",
                 ))
                 .unwrap_or_default()
+            });
+        }
+    }
+    if path == "/v1/isos/stats" {
+        // Stats take the listing's filters only; paging, sort and
+        // projection do not apply to figures.
+        if let Some(params) = op.get_mut("parameters").and_then(|p| p.as_array_mut()) {
+            params.retain(|p| {
+                ["group_by", "filter", "q", "provider", "kind"]
+                    .iter()
+                    .any(|n| p["name"] == *n)
             });
         }
     }
@@ -364,8 +380,29 @@ fn tailor_schemas(schemas: &mut serde_json::Map<String, serde_json::Value>) {
             // What the import guard lets through with no DNS: http(s) to a
             // public host name (literal addresses and local names are refused).
             "pattern": IMPORT_URL,
-            "description": "http(s) URL of the ISO, fetched by the upstream; \
+            "description": "https URL of the ISO, fetched by the upstream; \
                             private, loopback and metadata addresses are refused"
+        });
+    }
+    if let Some(import) = schemas.get_mut("ImportRequest") {
+        import["properties"]["name"]["minLength"] = json!(1);
+    }
+    if let Some(update) = schemas.get_mut("UpdateRequest") {
+        update["properties"]["name"]["minLength"] = json!(1);
+        // At least one of the two, as a string (null is the same as absent).
+        update["anyOf"] = json!([
+            {"required": ["name"], "properties": {"name": {"type": "string"}}},
+            {"required": ["description"], "properties": {"description": {"type": "string"}}}
+        ]);
+    }
+    if let Some(attach) = schemas.get_mut("AttachRequest") {
+        attach["properties"]["instance_id"]["pattern"] = json!(NATIVE_SEGMENT);
+        attach["properties"]["instance_id"]["maxLength"] = json!(MAX_ID_CHARS);
+    }
+    if let Some(list) = schemas.get_mut("ListResponse") {
+        // `fields=` projects the items: any subset of an item's fields.
+        list["properties"]["data"]["items"] = json!({
+            "anyOf": [{"$ref": "#/components/schemas/Iso"}, {"type": "object"}]
         });
     }
     for name in ["InvalidateRequest"] {
@@ -383,7 +420,7 @@ const NATIVE_ID: &str = r"^(([^/\x00-\x1f\x7f-\x9f.][^/\x00-\x1f\x7f-\x9f]*|\.[^
 /// Characters, not bytes: four bytes each at most keeps under the byte limit.
 const MAX_ID_CHARS: usize = isogate_core::id::MAX_NATIVE_ID_LEN / 4;
 const IMPORT_URL: &str =
-    r"^https?://[a-z][a-z0-9-]{0,30}(\.[a-z][a-z0-9-]{0,30}){1,3}\.(com|org|net|io)(/[A-Za-z0-9._~-]{1,40}){0,4}$";
+    r"^https://[a-z][a-z0-9-]{0,30}(\.[a-z][a-z0-9-]{0,30}){1,3}\.(com|org|net|io)(/[A-Za-z0-9._~-]{1,40}){0,3}/[A-Za-z0-9_-]{1,40}\.iso$";
 
 /// The listing grammar of DESIGN.md as ECMA/Python-compatible patterns
 /// (`^...$`, no look-around or `\p`): what the query parser accepts.

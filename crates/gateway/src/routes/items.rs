@@ -192,6 +192,11 @@ pub async fn import_iso(
 ) -> Result<Response, ApiError> {
     let handle = provider(&state, &provider_name)?;
     require(handle, "import")?;
+    // The document's minLength: the gateway refuses it for every provider
+    // (some upstreams would, others would store a nameless item).
+    if body.name.is_empty() {
+        return Err(crate::error::bad_request("name: must not be empty"));
+    }
     // Before anything is forwarded: the upstream would fetch this URL from
     // inside its own network (see crate::ssrf).
     state
@@ -222,6 +227,9 @@ pub async fn update_iso(
 ) -> Result<Response, ApiError> {
     let handle = provider(&state, &provider_name)?;
     require(handle, "update")?;
+    if body.name.as_deref() == Some("") {
+        return Err(crate::error::bad_request("name: must not be empty"));
+    }
     if body.name.is_none() && body.description.is_none() {
         return Err(crate::error::bad_request(
             "give at least one of name, description",
