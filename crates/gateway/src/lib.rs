@@ -81,6 +81,7 @@ pub fn app(state: AppState) -> Router {
         .route("/metrics", get(health::get_metrics))
         .route("/openapi.json", get(docs::openapi_json))
         .route("/docs", get(docs::docs_page))
+        .route("/docs/{*file}", get(docs::docs_asset))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed);
     // Few `layer` calls, each with a ServiceBuilder stack: every

@@ -33,6 +33,16 @@ pub fn parse_query(state: &AppState, raw: Option<&str>) -> Result<Query, ApiErro
     if pairs.iter().any(|(k, v)| k == "cursor" && !v.is_empty()) {
         pairs.retain(|(k, _)| k != "page");
     }
+    // The document types these as integers and booleans, which an empty
+    // value is not (text parameters may still be empty: the same as absent).
+    if let Some((k, _)) = pairs.iter().find(|(k, v)| {
+        v.is_empty() && matches!(k.as_str(), "per_page" | "page" | "refresh" | "raw")
+    }) {
+        return Err(ApiError::coded(
+            Error::invalid_input(format!("{k}: expected a value, found an empty one")),
+            "invalid_query",
+        ));
+    }
     Query::parse(&pairs, &limits).map_err(query_error)
 }
 

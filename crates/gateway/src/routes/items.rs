@@ -44,7 +44,7 @@ impl ItemParams {
             seen = true;
             params.raw = match v.as_str() {
                 "true" => true,
-                "false" | "" => false,
+                "false" => false,
                 other => {
                     return Err(crate::error::bad_request(format!(
                         "raw: expected true or false, found '{other}'"
