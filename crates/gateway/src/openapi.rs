@@ -380,7 +380,7 @@ fn tailor_schemas(schemas: &mut serde_json::Map<String, serde_json::Value>) {
             // What the import guard lets through with no DNS: http(s) to a
             // public host name (literal addresses and local names are refused).
             "pattern": IMPORT_URL,
-            "description": "https URL of the ISO, fetched by the upstream; \
+            "description": "http(s) URL of the ISO, fetched by the upstream; \
                             private, loopback and metadata addresses are refused"
         });
     }
@@ -420,7 +420,7 @@ const NATIVE_ID: &str = r"^(([^/\x00-\x1f\x7f-\x9f.][^/\x00-\x1f\x7f-\x9f]*|\.[^
 /// Characters, not bytes: four bytes each at most keeps under the byte limit.
 const MAX_ID_CHARS: usize = isogate_core::id::MAX_NATIVE_ID_LEN / 4;
 const IMPORT_URL: &str =
-    r"^https://[a-z][a-z0-9-]{0,30}(\.[a-z][a-z0-9-]{0,30}){1,3}\.(com|org|net|io)(/[A-Za-z0-9._~-]{1,40}){0,3}/[A-Za-z0-9_-]{1,40}\.iso$";
+    r"^https?://[a-z][a-z0-9-]{0,30}(\.[a-z][a-z0-9-]{0,30}){1,3}\.(com|org|net|io)(/[A-Za-z0-9._~-]{1,40}){0,3}/[A-Za-z0-9_-]{1,40}\.iso$";
 
 /// The listing grammar of DESIGN.md as ECMA/Python-compatible patterns
 /// (`^...$`, no look-around or `\p`): what the query parser accepts.
