@@ -1,7 +1,8 @@
 //! A client generated from the served document works: `openapi-python-client`
 //! (PyPI) generates a package with no hand edit and no warning, and a script
 //! using only that package lists with filter, sort and cursor, reads an item,
-//! imports on CloudMC v2 (the demo's `coxedge-prod`) and polls the task, and
+//! imports on CloudMC v2 (the demo's `coxedge-prod`), asks a download URL
+//! of the new item and polls its task, and
 //! reads a problem answer. If generation fails, the document is wrong.
 
 #[path = "support/live.rs"]
@@ -16,10 +17,10 @@ import sys, time
 sys.path.insert(0, sys.argv[2])
 from isogate_client import Client
 from isogate_client.api.listings import list_isos, list_provider_isos, get_iso
-from isogate_client.api.items import import_iso
+from isogate_client.api.items import import_iso, create_download_url
 from isogate_client.api.providers import get_task
 from isogate_client.models import (ImportRequest, ImportIsoProvider, GetTaskProvider,
-    ListProviderIsosProvider, ListResponse, Iso, Problem, Task, TaskStatus)
+    ListProviderIsosProvider, CreateDownloadUrlProvider, ListResponse, Iso, Problem, Task, TaskStatus)
 
 client = Client(base_url=sys.argv[1], raise_on_unexpected_status=True)
 
@@ -46,28 +47,50 @@ assert names == sorted(names), names
 one = get_iso.sync(client=client, id=ids[0])
 assert isinstance(one, Iso) and one.id == ids[0], one
 
-# Import on CloudMC v2 into one of its zones, then poll the task to its end.
+# Import on CloudMC v2 into one of its zones; the demo's CloudMC v2 answers
+# the item (201) or a task (202). Then a download URL of the new item, which
+# CloudMC answers with a task: poll both tasks to their end.
 zoned = list_provider_isos.sync(client=client, provider=ListProviderIsosProvider("coxedge-prod"),
                                 per_page=1, fields="zones")
 zone = field(zoned.data[0], "zones")[0]
 zone_id = zone["id"] if isinstance(zone, dict) else zone.id
-started = import_iso.sync_detailed(
-    ImportIsoProvider("coxedge-prod"), client=client,
-    body=ImportRequest(name="generated-client", url="http://releases.example.com/gen/client.iso",
-                       zone_id=zone_id))
-assert started.status_code in (201, 202), started
-if started.status_code == 202:
-    task = started.parsed
+
+def poll(task):
     assert isinstance(task, Task), task
     for _ in range(100):
         task = get_task.sync(GetTaskProvider("coxedge-prod"), task.id, client=client)
         assert isinstance(task, Task), task
         if task.status != TaskStatus.PENDING:
-            break
+            return task
         time.sleep(0.1)
-    assert task.status == TaskStatus.SUCCEEDED, task
+    raise AssertionError(f"task {task.id} still pending")
+
+started = import_iso.sync_detailed(
+    ImportIsoProvider("coxedge-prod"), client=client,
+    body=ImportRequest(name="generated-client", url="http://releases.example.com/gen/client.iso",
+                       zone_id=zone_id, extractable=True))
+assert started.status_code in (201, 202), started
+if started.status_code == 202:
+    done = poll(started.parsed)
+    assert done.status == TaskStatus.SUCCEEDED, done
+    imported = get_iso.sync(client=client, id="coxedge-prod:" + done.result["id"])
 else:
-    assert isinstance(started.parsed, Iso), started.parsed
+    imported = started.parsed
+assert isinstance(imported, Iso) and imported.name == "generated-client", imported
+# The upload is processed upstream: poll the item until it is ready.
+for _ in range(100):
+    imported = get_iso.sync(client=client, id=imported.id)
+    assert isinstance(imported, Iso), imported
+    if imported.status.value == "ready":
+        break
+    time.sleep(0.1)
+assert imported.status.value == "ready", imported
+url = create_download_url.sync_detailed(CreateDownloadUrlProvider("coxedge-prod"),
+                                        imported.native_id, client=client)
+assert url.status_code == 202, url
+task = poll(url.parsed)
+assert task.status == TaskStatus.SUCCEEDED, task
+assert task.result["url"].startswith("http"), task.result
 
 # A problem answer: a malformed filter is a 400 problem naming the parameter,
 # an unknown item a 404.
@@ -77,7 +100,7 @@ assert isinstance(bad.parsed, Problem) and bad.parsed.code == "invalid_query", b
 assert "filter" in bad.parsed.detail, bad.parsed.detail
 missing = get_iso.sync_detailed(client=client, id="coxedge-prod:no-such-item")
 assert missing.status_code == 404 and isinstance(missing.parsed, Problem), missing
-print("generated client ok:", started.status_code, task.status if started.status_code == 202 else "")
+print("generated client ok: import", started.status_code, "task", task.status)
 "##;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
