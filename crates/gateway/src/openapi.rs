@@ -211,10 +211,8 @@ pub fn document_for(state: &crate::AppState) -> serde_json::Value {
             });
         }
     }
-    if !keyed {
-        if let Some(components) = doc.get_mut("components").and_then(|c| c.as_object_mut()) {
-            components.remove("securitySchemes");
-        }
+    if !keyed && let Some(components) = doc.get_mut("components").and_then(|c| c.as_object_mut()) {
+        components.remove("securitySchemes");
     }
     if let Some(schemas) = doc
         .get_mut("components")
@@ -262,10 +260,15 @@ fn tailor_operation(
             ("415", "Body is not JSON (Content-Type: application/json)"),
         ]);
     }
-    if op.get("parameters").and_then(|p| p.as_array()).is_some_and(|ps| {
-        ps.iter().any(|p| p["name"] == "cursor")
-    }) {
-        also.push(("404", "The cursor was not issued by this server for this query, or no such provider"));
+    if op
+        .get("parameters")
+        .and_then(|p| p.as_array())
+        .is_some_and(|ps| ps.iter().any(|p| p["name"] == "cursor"))
+    {
+        also.push((
+            "404",
+            "The cursor was not issued by this server for this query, or no such provider",
+        ));
     }
     if path.contains("{native_id}") || path.contains("{instance}") || path.contains("{task}") {
         also.push(("400", "Invalid id"));
@@ -285,38 +288,36 @@ fn tailor_operation(
         if let Some(op) = op.as_object_mut() {
             op.remove("security");
         }
-        if let Some(responses) = op["responses"].as_object_mut() {
+        if let Some(responses) = responses_of(op) {
             responses.remove("401");
             responses.remove("403");
         }
     }
-    if !limited {
-        if let Some(responses) = op["responses"].as_object_mut() {
-            responses.remove("429");
-        }
+    if !limited && let Some(responses) = responses_of(op) {
+        responses.remove("429");
     }
     // Every problem is application/problem+json, whatever the annotation says.
-    if let Some(responses) = op["responses"].as_object_mut() {
+    if let Some(responses) = responses_of(op) {
         for (code, resp) in responses.iter_mut() {
             let is_problem = code.starts_with('4') || code.starts_with('5');
             // `get_mut`: indexing would insert a null `content`.
             let content = resp.get_mut("content").and_then(|c| c.as_object_mut());
-            if let (true, Some(content)) = (is_problem, content) {
-                if let Some(body) = content.remove("application/json") {
-                    content.insert("application/problem+json".into(), body);
-                }
+            if let (true, Some(content)) = (is_problem, content)
+                && let Some(body) = content.remove("application/json")
+            {
+                content.insert("application/problem+json".into(), body);
             }
         }
     }
-    if path.contains("{provider}") {
-        if let Some(responses) = op["responses"].as_object_mut() {
-            responses.entry("503").or_insert_with(|| {
-                serde_json::to_value(problem(
-                    "The upstream is unreachable, or its circuit breaker is open",
-                ))
-                .unwrap_or_default()
-            });
-        }
+    if path.contains("{provider}")
+        && let Some(responses) = responses_of(op)
+    {
+        responses.entry("503").or_insert_with(|| {
+            serde_json::to_value(problem(
+                "The upstream is unreachable, or its circuit breaker is open",
+            ))
+            .unwrap_or_default()
+        });
     }
     if path == "/v1/isos/stats" {
         // Stats take the listing's filters only; paging, sort and
@@ -370,6 +371,13 @@ fn tailor_operation(
     }
 }
 
+/// An operation's responses (`get_mut`: indexing would insert a null).
+fn responses_of(
+    op: &mut serde_json::Value,
+) -> Option<&mut serde_json::Map<String, serde_json::Value>> {
+    op.get_mut("responses").and_then(|r| r.as_object_mut())
+}
+
 /// Request bodies the server parses strictly say so.
 fn tailor_schemas(schemas: &mut serde_json::Map<String, serde_json::Value>) {
     use serde_json::json;
@@ -414,13 +422,11 @@ fn tailor_schemas(schemas: &mut serde_json::Map<String, serde_json::Value>) {
 
 /// Native ids no upstream could accept are refused before any call: no
 /// control character, no empty, `.` or `..` segment.
-const NATIVE_SEGMENT: &str =
-    r"^([^/\x00-\x1f\x7f-\x9f.][^/\x00-\x1f\x7f-\x9f]*|\.[^/\x00-\x1f\x7f-\x9f.][^/\x00-\x1f\x7f-\x9f]*|\.\.[^/\x00-\x1f\x7f-\x9f]+)$";
+const NATIVE_SEGMENT: &str = r"^([^/\x00-\x1f\x7f-\x9f.][^/\x00-\x1f\x7f-\x9f]*|\.[^/\x00-\x1f\x7f-\x9f.][^/\x00-\x1f\x7f-\x9f]*|\.\.[^/\x00-\x1f\x7f-\x9f]+)$";
 const NATIVE_ID: &str = r"^(([^/\x00-\x1f\x7f-\x9f.][^/\x00-\x1f\x7f-\x9f]*|\.[^/\x00-\x1f\x7f-\x9f.][^/\x00-\x1f\x7f-\x9f]*|\.\.[^/\x00-\x1f\x7f-\x9f]+)/)*([^/\x00-\x1f\x7f-\x9f.][^/\x00-\x1f\x7f-\x9f]*|\.[^/\x00-\x1f\x7f-\x9f.][^/\x00-\x1f\x7f-\x9f]*|\.\.[^/\x00-\x1f\x7f-\x9f]+)$";
 /// Characters, not bytes: four bytes each at most keeps under the byte limit.
 const MAX_ID_CHARS: usize = isogate_core::id::MAX_NATIVE_ID_LEN / 4;
-const IMPORT_URL: &str =
-    r"^https?://[a-z][a-z0-9-]{0,30}(\.[a-z][a-z0-9-]{0,30}){1,3}\.(com|org|net|io)(/[A-Za-z0-9._~-]{1,40}){0,3}/[A-Za-z0-9_-]{1,40}\.iso$";
+const IMPORT_URL: &str = r"^https?://[a-z][a-z0-9-]{0,30}(\.[a-z][a-z0-9-]{0,30}){1,3}\.(com|org|net|io)(/[A-Za-z0-9._~-]{1,40}){0,3}/[A-Za-z0-9_-]{1,40}\.iso$";
 
 /// The listing grammar of DESIGN.md as ECMA/Python-compatible patterns
 /// (`^...$`, no look-around or `\p`): what the query parser accepts.
@@ -450,12 +456,14 @@ impl Grammar {
         let time = format!(
             "{date}(T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\\.[0-9]{{1,9}})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9]))?"
         );
-        let typed = |fields: &str, value: &str| {
-            format!("{fields},({cmp},{value}|in,{value}(\\|{value})*)")
-        };
+        let typed =
+            |fields: &str, value: &str| format!("{fields},({cmp},{value}|in,{value}(\\|{value})*)");
         let enum_of = |values: &[&str]| format!("({})", values.join("|"));
         let enums = [
-            ("provider_kind", enum_of(&["cloudmc", "vss", "action", "cox"])),
+            (
+                "provider_kind",
+                enum_of(&["cloudmc", "vss", "action", "cox"]),
+            ),
             ("kind", enum_of(&["iso", "image"])),
             (
                 "status",
@@ -487,16 +495,10 @@ impl Grammar {
             // One key: the parser refuses a key given twice, which a
             // pattern cannot say; several `;`-joined keys still work.
             sort: format!("^({field}(,(asc|desc))?)?$"),
-            fields: list(&format!(
-                "({})",
-                isogate_core::query::FIELD_NAMES.join("|")
-            )),
+            fields: list(&format!("({})", isogate_core::query::FIELD_NAMES.join("|"))),
             kind: list("(iso|image)"),
             provider_list: list(&format!("({names})")),
-            group_by: list(&format!(
-                "({})",
-                crate::routes::stats::GROUPS.join("|")
-            )),
+            group_by: list(&format!("({})", crate::routes::stats::GROUPS.join("|"))),
             max_per_page,
         }
     }
@@ -507,7 +509,10 @@ fn escape(name: &str) -> String {
     name.chars()
         .flat_map(|c| {
             let special = "\\^$.|?*+()[]{}-/".contains(c);
-            special.then_some('\\').into_iter().chain(std::iter::once(c))
+            special
+                .then_some('\\')
+                .into_iter()
+                .chain(std::iter::once(c))
         })
         .collect()
 }

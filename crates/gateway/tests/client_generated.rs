@@ -132,7 +132,10 @@ async fn a_client_generated_from_the_document_lists_reads_imports_and_reads_prob
     );
     std::fs::write(dir.join("use_client.py"), SCRIPT).unwrap();
     let mut script = Command::new(bin.join("python"));
-    script.arg(dir.join("use_client.py")).arg(live.base()).arg(&dir);
+    script
+        .arg(dir.join("use_client.py"))
+        .arg(live.base())
+        .arg(&dir);
     let out = run(script).await;
     assert!(
         out.status.success(),

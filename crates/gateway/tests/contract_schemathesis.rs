@@ -53,7 +53,10 @@ async fn schemathesis(keys: bool) {
         .skip_while(|l| !l.contains("SUMMARY"))
         .collect::<Vec<_>>()
         .join("\n");
-    eprintln!("schemathesis (keys {}):\n{summary}", if keys { "on" } else { "off" });
+    eprintln!(
+        "schemathesis (keys {}):\n{summary}",
+        if keys { "on" } else { "off" }
+    );
     assert!(
         out.status.success() && !report.contains("failures in") && report.contains("passed"),
         "schemathesis found failures (keys {}):\n{report}",

@@ -82,9 +82,16 @@ async fn docs_renders_the_documents_operations_with_try_it_out_and_no_console_er
         summaries.contains("Federated listing over every provider"),
         "the /v1/isos summary is missing: {summaries}"
     );
-    assert!(seen["try_it"].as_u64().unwrap() >= 1, "no Try it out: {seen}");
+    assert!(
+        seen["try_it"].as_u64().unwrap() >= 1,
+        "no Try it out: {seen}"
+    );
     assert_eq!(seen["errors"], serde_json::json!([]), "console errors");
-    assert_eq!(seen["foreign"], serde_json::json!([]), "requests outside the gateway");
+    assert_eq!(
+        seen["foreign"],
+        serde_json::json!([]),
+        "requests outside the gateway"
+    );
 }
 
 #[tokio::test]
@@ -95,12 +102,23 @@ async fn the_viewers_assets_need_no_key() {
         let url = format!("{base}{path}");
         async move {
             let mut cmd = Command::new("curl");
-            cmd.args(["-s", "-o", "/dev/null", "-w", "%{http_code} %{content_type}", &url]);
+            cmd.args([
+                "-s",
+                "-o",
+                "/dev/null",
+                "-w",
+                "%{http_code} %{content_type}",
+                &url,
+            ]);
             String::from_utf8_lossy(&run(cmd).await.stdout).into_owned()
         }
     };
     assert!(get("/docs").await.starts_with("200 text/html"));
-    assert!(get("/docs/swagger-ui-bundle.js").await.starts_with("200 text/javascript"));
+    assert!(
+        get("/docs/swagger-ui-bundle.js")
+            .await
+            .starts_with("200 text/javascript")
+    );
     let init = get("/docs/swagger-initializer.js").await;
     assert!(init.starts_with("200"), "{init}");
     assert!(get("/docs/nothing.js").await.starts_with("404"));

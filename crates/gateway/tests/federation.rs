@@ -305,8 +305,7 @@ async fn malformed_queries_are_400_problems_naming_the_parameter() {
 }
 
 #[tokio::test]
-async fn unsupported_operations_are_405_with_allow_naming_the_capability_and_unknown_routes_404()
-{
+async fn unsupported_operations_are_405_with_allow_naming_the_capability_and_unknown_routes_404() {
     let a = Fake::new("a", 1);
     let state = state_with(vec![a.clone()], FAST_CACHE);
     let req = Request::post("/v1/providers/a/isos/0000/attach")

@@ -60,16 +60,18 @@ pub fn require(handle: &ProviderHandle, capability: &str) -> Result<(), ApiError
         return Ok(());
     }
     let allow = allowed_methods(handle, capability);
-    Err(ApiError::from(Error::new(
-        ErrorKind::Unsupported,
-        format!(
-            "provider '{}' ({}) does not support '{capability}'",
-            handle.name,
-            handle.kind.as_str()
-        ),
+    Err(ApiError::from(
+        Error::new(
+            ErrorKind::Unsupported,
+            format!(
+                "provider '{}' ({}) does not support '{capability}'",
+                handle.name,
+                handle.kind.as_str()
+            ),
+        )
+        .with_provider(&handle.name)
+        .with_operation(capability),
     )
-    .with_provider(&handle.name)
-    .with_operation(capability))
     .with_allow(&allow))
 }
 

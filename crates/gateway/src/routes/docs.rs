@@ -42,11 +42,7 @@ pub async fn docs_page() -> Response {
         "<head>\n    <base href=\"/docs/\">",
         1,
     );
-    (
-        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
-        html,
-    )
-        .into_response()
+    ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response()
 }
 
 /// The viewer's scripts, styles and its initializer (pointing at `/openapi.json`).

@@ -39,7 +39,9 @@ impl ItemParams {
         let mut seen = false;
         for (k, v) in pairs.iter().filter(|(k, _)| k == "raw") {
             if seen {
-                return Err(crate::error::bad_request(format!("{k}: give it at most once")));
+                return Err(crate::error::bad_request(format!(
+                    "{k}: give it at most once"
+                )));
             }
             seen = true;
             params.raw = match v.as_str() {

@@ -106,8 +106,8 @@ pub async fn get_stats(
     if let Some(failure) = gathered.total_failure() {
         return Err(failure);
     }
-    let matcher = isogate_core::query::Matcher::new(&query)
-        .map_err(crate::routes::isos::query_error)?;
+    let matcher =
+        isogate_core::query::Matcher::new(&query).map_err(crate::routes::isos::query_error)?;
     let mut groups: BTreeMap<Vec<Option<String>>, (u64, u64)> = BTreeMap::new();
     let (mut total, mut bytes) = (0u64, 0u64);
     for item in gathered.items().filter(|i| matcher.matches(i)) {
