@@ -232,7 +232,8 @@ impl Scope {
 /// The scope a request needs; `None` for open routes.
 pub fn required_scope(method: &Method, path: &str) -> Option<Scope> {
     const OPEN: [&str; 5] = ["/healthz", "/readyz", "/metrics", "/openapi.json", "/docs"];
-    if OPEN.contains(&path) || crate::routes::ui::is_ui_path(path) {
+    // `/docs/...`: the viewer's own scripts and styles; `/ui`: the dashboard.
+    if OPEN.contains(&path) || path.starts_with("/docs/") || crate::routes::ui::is_ui_path(path) {
         return None;
     }
     if path == "/v1/cache/invalidate" {

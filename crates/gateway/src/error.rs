@@ -17,6 +17,8 @@ pub struct ApiError {
     pub code: Option<&'static str>,
     /// For gateway-level problems whose status the kind does not say (413, 415).
     pub status: Option<StatusCode>,
+    /// The `Allow` header of a 405: the methods the resource does support.
+    pub allow: Option<String>,
 }
 
 /// The problem+json body.
@@ -50,6 +52,7 @@ impl ApiError {
             error,
             code: Some(code),
             status: None,
+            allow: None,
         }
     }
 
@@ -59,7 +62,14 @@ impl ApiError {
             error,
             code: Some(code),
             status: Some(status),
+            allow: None,
         }
+    }
+
+    /// With the methods the resource supports, for a 405's `Allow` header.
+    pub fn with_allow(mut self, methods: &[&str]) -> Self {
+        self.allow = Some(methods.join(", "));
+        self
     }
 
     /// The HTTP status for this error: the one place kinds map to statuses.
@@ -76,7 +86,11 @@ impl ApiError {
             ErrorKind::Unauthorized => StatusCode::UNAUTHORIZED,
             ErrorKind::Forbidden => StatusCode::FORBIDDEN,
             ErrorKind::RateLimited => StatusCode::TOO_MANY_REQUESTS,
-            ErrorKind::Unsupported => StatusCode::NOT_IMPLEMENTED,
+            // A provider that cannot do an operation is not a server fault
+            // (monitoring counts 5xx as outages): the resource does not
+            // support the method, as Kubernetes answers an unsupported verb.
+            // 501 stays for what the gateway itself does not implement: nothing.
+            ErrorKind::Unsupported => StatusCode::METHOD_NOT_ALLOWED,
             ErrorKind::InvalidInput => StatusCode::BAD_REQUEST,
             ErrorKind::Upstream => StatusCode::BAD_GATEWAY,
             ErrorKind::Timeout => StatusCode::GATEWAY_TIMEOUT,
@@ -118,13 +132,23 @@ impl From<Error> for ApiError {
             error,
             code: None,
             status: None,
+            allow: None,
         }
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        problem_response(self.status(), &self.problem(), self.error.retry_after())
+        let status = self.status();
+        let mut resp = problem_response(status, &self.problem(), self.error.retry_after());
+        // RFC 9110: a 405 always says what is allowed, if only nothing.
+        if status == StatusCode::METHOD_NOT_ALLOWED {
+            let allow = self.allow.as_deref().unwrap_or("");
+            if let Ok(v) = HeaderValue::from_str(allow) {
+                resp.headers_mut().insert(header::ALLOW, v);
+            }
+        }
+        resp
     }
 }
 
@@ -159,6 +183,18 @@ mod tests {
     use super::*;
 
     #[test]
+    fn an_unsupported_operation_is_a_405_with_its_allow_header() {
+        let resp = ApiError::from(Error::unsupported("delete"))
+            .with_allow(&["GET"])
+            .into_response();
+        assert_eq!(resp.status(), StatusCode::METHOD_NOT_ALLOWED);
+        assert_eq!(resp.headers()[header::ALLOW], "GET");
+        // Without a list the header is still there, empty: nothing is allowed.
+        let resp = ApiError::from(Error::unsupported("sync")).into_response();
+        assert_eq!(resp.headers()[header::ALLOW], "");
+    }
+
+    #[test]
     fn every_kind_has_one_status_and_upstream_auth_is_a_gateway_problem() {
         let cases = [
             (Error::not_found("x"), 404, "not_found"),
@@ -174,7 +210,7 @@ mod tests {
             ),
             (Error::new(ErrorKind::Forbidden, "x"), 403, "forbidden"),
             (Error::new(ErrorKind::RateLimited, "x"), 429, "rate_limited"),
-            (Error::unsupported("attach"), 501, "unsupported"),
+            (Error::unsupported("attach"), 405, "unsupported"),
             (Error::invalid_input("x"), 400, "invalid_input"),
             (Error::upstream("x"), 502, "upstream_error"),
             (Error::new(ErrorKind::Timeout, "x"), 504, "upstream_timeout"),

@@ -81,6 +81,7 @@ pub fn app(state: AppState) -> Router {
         .route("/metrics", get(health::get_metrics))
         .route("/openapi.json", get(docs::openapi_json))
         .route("/docs", get(docs::docs_page))
+        .route("/docs/{*file}", get(docs::docs_asset))
         .merge(routes::ui::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed);
@@ -90,6 +91,7 @@ pub fn app(state: AppState) -> Router {
     // five layers); a stack is one box of concrete, cheaply cloned types.
     // Innermost last; auth is inside CORS (preflights need no key).
     let guarded = ServiceBuilder::new()
+        .layer(middleware::from_fn(options_allow))
         .layer(middleware::from_fn_with_state(state.clone(), auth::guard))
         .layer(middleware::from_fn_with_state(
             Duration::from_millis(server.request_timeout_ms),
@@ -144,6 +146,21 @@ async fn request_deadline(State(limit): State<Duration>, req: Request, next: Nex
     }
 }
 
+/// `OPTIONS` answers (whatever the auth layer made of them) list the
+/// documented methods of the path, not every method of the router's route
+/// (item routes share one catch-all).
+async fn options_allow(req: Request, next: Next) -> Response {
+    if req.method() != Method::OPTIONS {
+        return next.run(req).await;
+    }
+    let allow = openapi::documented_methods(req.uri().path()).join(", ");
+    let mut resp = next.run(req).await;
+    if let Ok(v) = HeaderValue::from_str(&allow) {
+        resp.headers_mut().insert(axum::http::header::ALLOW, v);
+    }
+    resp
+}
+
 async fn not_found() -> Response {
     error::ApiError::coded(
         Error::not_found("no such route; see /openapi.json"),
@@ -152,12 +169,15 @@ async fn not_found() -> Response {
     .into_response()
 }
 
-async fn method_not_allowed() -> Response {
+async fn method_not_allowed(uri: axum::http::Uri) -> Response {
+    let allow = openapi::documented_methods(uri.path());
+    let allow: Vec<&str> = allow.iter().map(String::as_str).collect();
     error::ApiError::with_status(
         Error::invalid_input("method not allowed on this route; see /openapi.json"),
         "method_not_allowed",
         StatusCode::METHOD_NOT_ALLOWED,
     )
+    .with_allow(&allow)
     .into_response()
 }
 

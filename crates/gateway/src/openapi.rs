@@ -86,9 +86,10 @@ pub struct HistoryResponse {
 #[derive(Debug)]
 pub struct ApiDoc;
 
-/// Adds what the auth and limit layers answer on every `/v1` route (they wrap
-/// the handlers, so the handlers' annotations cannot say it): the API-key
-/// schemes, and 401, 403, 429 and 431 problems.
+/// Adds what the layers around the handlers answer on every `/v1` route
+/// (they wrap the handlers, so the handlers' annotations cannot say it): the
+/// API-key schemes and 401, 403 and 429 problems (added per configuration by
+/// [`document_for`]), 431, and the request deadline's 504.
 #[derive(Debug)]
 struct Guarded;
 
@@ -97,7 +98,6 @@ impl utoipa::Modify for Guarded {
         use utoipa::openapi::security::{
             ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme,
         };
-        use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
         let components = openapi.components.get_or_insert_with(Default::default);
         components.add_security_scheme(
             "bearer",
@@ -107,17 +107,6 @@ impl utoipa::Modify for Guarded {
             "api_key",
             SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("X-Api-Key"))),
         );
-        let problem = |description: &str| {
-            ResponseBuilder::new()
-                .description(description)
-                .content(
-                    "application/problem+json",
-                    ContentBuilder::new()
-                        .schema(Some(Ref::from_schema_name("Problem")))
-                        .build(),
-                )
-                .build()
-        };
         for (path, item) in openapi.paths.paths.iter_mut() {
             if !path.starts_with("/v1/") {
                 continue;
@@ -130,23 +119,12 @@ impl utoipa::Modify for Guarded {
                 &mut item.put,
             ];
             for op in ops.into_iter().flatten() {
-                // Either header works; with `auth.mode = "none"` neither is needed.
+                // Either header works.
                 op.security = Some(vec![
                     SecurityRequirement::new("bearer", Vec::<String>::new()),
                     SecurityRequirement::new("api_key", Vec::<String>::new()),
                 ]);
-                for (code, description) in [
-                    (
-                        "401",
-                        "No API key, or an unknown one (when keys are configured)",
-                    ),
-                    (
-                        "403",
-                        "The key lacks the scope, or the provider is outside its allow-list",
-                    ),
-                    ("429", "Rate limit of the key exceeded; see Retry-After"),
-                    ("431", "Request headers larger than the configured limit"),
-                ] {
+                for (code, description) in GUARD_ANSWERS {
                     op.responses
                         .responses
                         .entry(code.to_owned())
@@ -157,7 +135,442 @@ impl utoipa::Modify for Guarded {
     }
 }
 
-/// The document as JSON (OpenAPI 3.1).
+/// What the auth, limit and deadline layers may answer on any `/v1` route.
+const GUARD_ANSWERS: [(&str, &str); 5] = [
+    (
+        "401",
+        "No API key, or an unknown one (when keys are configured)",
+    ),
+    (
+        "403",
+        "The key lacks the scope, or the provider is outside its allow-list",
+    ),
+    ("429", "Rate limit exceeded; see Retry-After"),
+    ("431", "Request headers larger than the configured limit"),
+    (
+        "504",
+        "The request took longer than the configured deadline, or the upstream timed out",
+    ),
+];
+
+fn problem(description: &str) -> utoipa::openapi::Response {
+    use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+    ResponseBuilder::new()
+        .description(description)
+        .content(
+            "application/problem+json",
+            ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name("Problem")))
+                .build(),
+        )
+        .build()
+}
+
+/// The document as the annotations give it (every route, keys on).
 pub fn document() -> utoipa::openapi::OpenApi {
     ApiDoc::openapi()
+}
+
+/// The document describing the running configuration (what `/openapi.json`
+/// serves): the configured provider names, the page-size limit, security
+/// only when keys are required, and the parameters' grammar as the server
+/// enforces it, so a client generated from it, or a fuzzer, sends only what
+/// the server accepts.
+pub fn document_for(state: &crate::AppState) -> serde_json::Value {
+    let mut doc = serde_json::to_value(document()).unwrap_or_default();
+    let names: Vec<String> = state.providers().map(|h| h.name.clone()).collect();
+    let keys = state.keys();
+    let keyed = keys.mode() == crate::auth::AuthMode::Keys;
+    let limited = keyed || state.config().auth.rate_limit.anonymous;
+    let grammar = Grammar::new(
+        &names,
+        state.config().server.max_filters,
+        state.config().server.max_per_page,
+    );
+    if let Some(paths) = doc.get_mut("paths").and_then(|p| p.as_object_mut()) {
+        for (path, item) in paths.iter_mut() {
+            let Some(item) = item.as_object_mut() else {
+                continue;
+            };
+            item.retain(|method, op| {
+                // The providers that can do it: any other is answered 405.
+                let able: Vec<String> = match capability_of(method, path) {
+                    Some(cap) => state
+                        .providers()
+                        .filter(|h| h.capability.supports(cap) == Some(true))
+                        .map(|h| h.name.clone())
+                        .collect(),
+                    None => names.clone(),
+                };
+                if able.is_empty() && path.contains("{provider}") {
+                    // No configured provider can: nothing to call.
+                    return false;
+                }
+                tailor_operation(path, op, &grammar, &able, keyed, limited);
+                true
+            });
+        }
+    }
+    if !keyed && let Some(components) = doc.get_mut("components").and_then(|c| c.as_object_mut()) {
+        components.remove("securitySchemes");
+    }
+    if let Some(schemas) = doc
+        .get_mut("components")
+        .and_then(|c| c.get_mut("schemas"))
+        .and_then(|s| s.as_object_mut())
+    {
+        tailor_schemas(schemas);
+    }
+    doc
+}
+
+/// The capability an operation on a provider needs.
+fn capability_of(method: &str, path: &str) -> Option<&'static str> {
+    let resource = path.strip_prefix("/v1/providers/{provider}")?;
+    Some(match (method, resource) {
+        ("get", "/isos") => "list",
+        ("post", "/isos") => "import",
+        ("get", "/isos/{native_id}") => "get",
+        ("patch", "/isos/{native_id}") => "update",
+        ("delete", "/isos/{native_id}") => "delete",
+        ("post", "/isos/{native_id}/attach") => "attach",
+        ("post", "/isos/{native_id}/download-url") => "download_url",
+        ("get", "/isos/{native_id}/history") => "history",
+        ("post", "/instances/{instance}/detach-iso") => "detach",
+        ("post", "/sync") => "sync",
+        ("get", "/tasks/{task}") => "tasks",
+        _ => return None,
+    })
+}
+
+fn tailor_operation(
+    path: &str,
+    op: &mut serde_json::Value,
+    grammar: &Grammar,
+    able: &[String],
+    keyed: bool,
+    limited: bool,
+) {
+    use serde_json::json;
+    let mut also: Vec<(&str, &str)> = Vec::new();
+    if op.get("requestBody").is_some() {
+        also.extend([
+            ("400", "Malformed body"),
+            ("413", "Body larger than the configured limit"),
+            ("415", "Body is not JSON (Content-Type: application/json)"),
+        ]);
+    }
+    if op
+        .get("parameters")
+        .and_then(|p| p.as_array())
+        .is_some_and(|ps| ps.iter().any(|p| p["name"] == "cursor"))
+    {
+        also.push((
+            "404",
+            "The cursor was not issued by this server for this query, or no such provider",
+        ));
+    }
+    if path.contains("{native_id}") || path.contains("{instance}") || path.contains("{task}") {
+        also.push(("400", "Invalid id"));
+    }
+    if path == "/v1/cache/invalidate" {
+        // The body is optional: all providers when absent.
+        op["requestBody"]["required"] = json!(false);
+    }
+    if let Some(responses) = op.get_mut("responses").and_then(|r| r.as_object_mut()) {
+        for (code, description) in also {
+            responses
+                .entry(code)
+                .or_insert_with(|| serde_json::to_value(problem(description)).unwrap_or_default());
+        }
+    }
+    if !keyed {
+        if let Some(op) = op.as_object_mut() {
+            op.remove("security");
+        }
+        if let Some(responses) = responses_of(op) {
+            responses.remove("401");
+            responses.remove("403");
+        }
+    }
+    if !limited && let Some(responses) = responses_of(op) {
+        responses.remove("429");
+    }
+    // Every problem is application/problem+json, whatever the annotation says.
+    if let Some(responses) = responses_of(op) {
+        for (code, resp) in responses.iter_mut() {
+            let is_problem = code.starts_with('4') || code.starts_with('5');
+            // `get_mut`: indexing would insert a null `content`.
+            let content = resp.get_mut("content").and_then(|c| c.as_object_mut());
+            if let (true, Some(content)) = (is_problem, content)
+                && let Some(body) = content.remove("application/json")
+            {
+                content.insert("application/problem+json".into(), body);
+            }
+        }
+    }
+    if path.contains("{provider}")
+        && let Some(responses) = responses_of(op)
+    {
+        responses.entry("503").or_insert_with(|| {
+            serde_json::to_value(problem(
+                "The upstream is unreachable, or its circuit breaker is open",
+            ))
+            .unwrap_or_default()
+        });
+    }
+    if path == "/v1/isos/stats" {
+        // Stats take the listing's filters only; paging, sort and
+        // projection do not apply to figures.
+        if let Some(params) = op.get_mut("parameters").and_then(|p| p.as_array_mut()) {
+            params.retain(|p| {
+                ["group_by", "filter", "q", "provider", "kind"]
+                    .iter()
+                    .any(|n| p["name"] == *n)
+            });
+        }
+    }
+    if path == "/v1/providers/{provider}/isos" {
+        // The path names the provider; a second one in the query could only conflict.
+        if let Some(params) = op.get_mut("parameters").and_then(|p| p.as_array_mut()) {
+            params.retain(|p| !(p["in"] == "query" && p["name"] == "provider"));
+        }
+    }
+    let Some(params) = op.get_mut("parameters").and_then(|p| p.as_array_mut()) else {
+        return;
+    };
+    for param in params {
+        let name = param["name"].as_str().unwrap_or_default().to_owned();
+        let place = param["in"].as_str().unwrap_or_default().to_owned();
+        let schema = match (place.as_str(), name.as_str()) {
+            ("path", "provider") => json!({"type": "string", "enum": able}),
+            ("path", "id") => json!({"type": "string", "pattern": grammar.global_id}),
+            ("path", "native_id") => json!({"type": "string", "pattern": NATIVE_ID,
+                "maxLength": MAX_ID_CHARS}),
+            ("path", "instance" | "task") => json!({"type": "string", "pattern": NATIVE_SEGMENT,
+                "maxLength": MAX_ID_CHARS}),
+            ("query", "filter") => json!({"type": "string", "pattern": grammar.filter}),
+            ("query", "sort") => json!({"type": "string", "pattern": grammar.sort}),
+            ("query", "fields") => json!({"type": "string", "pattern": grammar.fields}),
+            ("query", "kind") => json!({"type": "string", "pattern": grammar.kind}),
+            ("query", "provider") => json!({"type": "string", "pattern": grammar.provider_list}),
+            ("query", "group_by") => json!({"type": "string", "pattern": grammar.group_by}),
+            ("query", "per_page") => {
+                json!({"type": "integer", "minimum": 1, "maximum": grammar.max_per_page})
+            }
+            ("query", "page") => json!({"type": "integer", "minimum": 1, "maximum": u32::MAX}),
+            _ => continue,
+        };
+        param["schema"] = schema;
+        if let Some(p) = param.as_object_mut() {
+            p.remove("required");
+            if place == "path" {
+                p.insert("required".into(), json!(true));
+            }
+        }
+    }
+}
+
+/// An operation's responses (`get_mut`: indexing would insert a null).
+fn responses_of(
+    op: &mut serde_json::Value,
+) -> Option<&mut serde_json::Map<String, serde_json::Value>> {
+    op.get_mut("responses").and_then(|r| r.as_object_mut())
+}
+
+/// Request bodies the server parses strictly say so.
+fn tailor_schemas(schemas: &mut serde_json::Map<String, serde_json::Value>) {
+    use serde_json::json;
+    if let Some(import) = schemas.get_mut("ImportRequest") {
+        import["properties"]["url"] = json!({
+            "type": "string",
+            "format": "uri",
+            // What the import guard lets through with no DNS: http(s) to a
+            // public host name (literal addresses and local names are refused).
+            "pattern": IMPORT_URL,
+            "description": "http(s) URL of the ISO, fetched by the upstream; \
+                            private, loopback and metadata addresses are refused"
+        });
+    }
+    if let Some(import) = schemas.get_mut("ImportRequest") {
+        import["properties"]["name"]["minLength"] = json!(1);
+    }
+    if let Some(update) = schemas.get_mut("UpdateRequest") {
+        update["properties"]["name"]["minLength"] = json!(1);
+        // At least one of the two, as a string (null is the same as absent).
+        update["anyOf"] = json!([
+            {"required": ["name"], "properties": {"name": {"type": "string"}}},
+            {"required": ["description"], "properties": {"description": {"type": "string"}}}
+        ]);
+    }
+    if let Some(attach) = schemas.get_mut("AttachRequest") {
+        attach["properties"]["instance_id"]["pattern"] = json!(NATIVE_SEGMENT);
+        attach["properties"]["instance_id"]["maxLength"] = json!(MAX_ID_CHARS);
+    }
+    if let Some(list) = schemas.get_mut("ListResponse") {
+        // `fields=` projects the items: any subset of an item's fields.
+        list["properties"]["data"]["items"] = json!({
+            "anyOf": [{"$ref": "#/components/schemas/Iso"}, {"type": "object"}]
+        });
+    }
+    for name in ["InvalidateRequest"] {
+        if let Some(schema) = schemas.get_mut(name) {
+            schema["additionalProperties"] = json!(false);
+        }
+    }
+}
+
+/// Native ids no upstream could accept are refused before any call: no
+/// control character, no empty, `.` or `..` segment.
+const NATIVE_SEGMENT: &str = r"^([^/\x00-\x1f\x7f-\x9f.][^/\x00-\x1f\x7f-\x9f]*|\.[^/\x00-\x1f\x7f-\x9f.][^/\x00-\x1f\x7f-\x9f]*|\.\.[^/\x00-\x1f\x7f-\x9f]+)$";
+const NATIVE_ID: &str = r"^(([^/\x00-\x1f\x7f-\x9f.][^/\x00-\x1f\x7f-\x9f]*|\.[^/\x00-\x1f\x7f-\x9f.][^/\x00-\x1f\x7f-\x9f]*|\.\.[^/\x00-\x1f\x7f-\x9f]+)/)*([^/\x00-\x1f\x7f-\x9f.][^/\x00-\x1f\x7f-\x9f]*|\.[^/\x00-\x1f\x7f-\x9f.][^/\x00-\x1f\x7f-\x9f]*|\.\.[^/\x00-\x1f\x7f-\x9f]+)$";
+/// Characters, not bytes: four bytes each at most keeps under the byte limit.
+const MAX_ID_CHARS: usize = isogate_core::id::MAX_NATIVE_ID_LEN / 4;
+const IMPORT_URL: &str = r"^https?://[a-z][a-z0-9-]{0,30}(\.[a-z][a-z0-9-]{0,30}){1,3}\.(com|org|net|io)(/[A-Za-z0-9._~-]{1,40}){0,3}/[A-Za-z0-9_-]{1,40}\.iso$";
+
+/// The listing grammar of DESIGN.md as ECMA/Python-compatible patterns
+/// (`^...$`, no look-around or `\p`): what the query parser accepts.
+struct Grammar {
+    global_id: String,
+    filter: String,
+    sort: String,
+    fields: String,
+    kind: String,
+    provider_list: String,
+    group_by: String,
+    max_per_page: u32,
+}
+
+impl Grammar {
+    fn new(providers: &[String], max_filters: usize, max_per_page: u32) -> Grammar {
+        let names = providers
+            .iter()
+            .map(|n| escape(n))
+            .collect::<Vec<_>>()
+            .join("|");
+        let text = "(id|provider|native_id|name|description|os\\.id|os\\.name|zones\\.id|zones\\.name|owner|labels\\.[^;,]+)";
+        let cmp = "(eq|ne|lt|le|gt|ge)";
+        let num = "[0-9]{1,19}";
+        let boolean = "(true|false)";
+        let date = "[1-9][0-9]{3}-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])";
+        let time = format!(
+            "{date}(T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\\.[0-9]{{1,9}})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9]))?"
+        );
+        let typed =
+            |fields: &str, value: &str| format!("{fields},({cmp},{value}|in,{value}(\\|{value})*)");
+        let enum_of = |values: &[&str]| format!("({})", values.join("|"));
+        let enums = [
+            (
+                "provider_kind",
+                enum_of(&["cloudmc", "vss", "action", "cox"]),
+            ),
+            ("kind", enum_of(&["iso", "image"])),
+            (
+                "status",
+                enum_of(&["ready", "pending", "processing", "failed", "unknown"]),
+            ),
+            ("visibility", enum_of(&["public", "private", "unknown"])),
+        ];
+        let mut segments = vec![
+            format!("{text},(eq|ne|lt|le|gt|ge|like|in),[^;]*"),
+            typed("(size_bytes|arch_bits)", num),
+            typed("(bootable|extractable)", boolean),
+            typed("(created_at|updated_at)", &time),
+        ];
+        for (field, values) in &enums {
+            segments.push(format!("{field},like,[^;]*"));
+            segments.push(typed(field, values));
+        }
+        let segment = format!("({})", segments.join("|"));
+        let more = max_filters.saturating_sub(1);
+        let field = format!(
+            "({text}|size_bytes|arch_bits|bootable|extractable|created_at|updated_at|provider_kind|kind|status|visibility)"
+        );
+        let list = |item: &str| format!("^({item}(,{item})*)?$");
+        Grammar {
+            global_id: format!(
+                "^({names}):([^%/\\x00-\\x1f\\x7f-\\x9f.][^%/\\x00-\\x1f\\x7f-\\x9f]*|\\.[^%/\\x00-\\x1f\\x7f-\\x9f.][^%/\\x00-\\x1f\\x7f-\\x9f]*|\\.\\.[^%/\\x00-\\x1f\\x7f-\\x9f]+)$"
+            ),
+            filter: format!("^{segment}?(;{segment}?){{0,{more}}}$"),
+            // One key: the parser refuses a key given twice, which a
+            // pattern cannot say; several `;`-joined keys still work.
+            sort: format!("^({field}(,(asc|desc))?)?$"),
+            fields: list(&format!("({})", isogate_core::query::FIELD_NAMES.join("|"))),
+            kind: list("(iso|image)"),
+            provider_list: list(&format!("({names})")),
+            group_by: list(&format!("({})", crate::routes::stats::GROUPS.join("|"))),
+            max_per_page,
+        }
+    }
+}
+
+/// A provider name as a literal in a pattern.
+fn escape(name: &str) -> String {
+    name.chars()
+        .flat_map(|c| {
+            let special = "\\^$.|?*+()[]{}-/".contains(c);
+            special
+                .then_some('\\')
+                .into_iter()
+                .chain(std::iter::once(c))
+        })
+        .collect()
+}
+
+/// The documented methods of the path `path` falls under, upper case, for
+/// the `Allow` header of a 405 (a longer template first: an item path ending
+/// in `/history` is the history resource).
+pub fn documented_methods(path: &str) -> Vec<String> {
+    static TEMPLATES: std::sync::OnceLock<Vec<(Vec<String>, Vec<String>)>> =
+        std::sync::OnceLock::new();
+    let templates = TEMPLATES.get_or_init(|| {
+        let doc = serde_json::to_value(document()).unwrap_or_default();
+        let mut out: Vec<(Vec<String>, Vec<String>)> = doc["paths"]
+            .as_object()
+            .map(|paths| {
+                paths
+                    .iter()
+                    .map(|(template, item)| {
+                        let segments = template.split('/').map(str::to_owned).collect();
+                        let methods = item
+                            .as_object()
+                            .map(|m| m.keys().map(|k| k.to_uppercase()).collect())
+                            .unwrap_or_default();
+                        (segments, methods)
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        out.sort_by_key(|(segments, _)| std::cmp::Reverse(segments.len()));
+        out
+    });
+    let segments: Vec<&str> = path.split('/').collect();
+    templates
+        .iter()
+        .find(|(template, _)| matches_template(template, &segments))
+        .map(|(_, methods)| methods.clone())
+        .unwrap_or_default()
+}
+
+/// `{native_id}` takes one or more segments (ids may hold `/`), any other
+/// `{...}` exactly one non-empty segment.
+fn matches_template(template: &[String], segments: &[&str]) -> bool {
+    let Some(at) = template.iter().position(|t| t == "{native_id}") else {
+        return template.len() == segments.len()
+            && template
+                .iter()
+                .zip(segments)
+                .all(|(t, s)| t == s || (t.starts_with('{') && !s.is_empty()));
+    };
+    let tail = template.len() - at - 1;
+    if segments.len() < template.len() {
+        return false;
+    }
+    let fixed = |t: &[String], s: &[&str]| {
+        t.iter()
+            .zip(s)
+            .all(|(t, s)| t == s || (t.starts_with('{') && !s.is_empty()))
+    };
+    fixed(&template[..at], &segments[..at])
+        && fixed(&template[at + 1..], &segments[segments.len() - tail..])
 }

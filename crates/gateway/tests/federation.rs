@@ -280,8 +280,9 @@ async fn cursor_paging_walks_everything_once_and_rejects_foreign_cursors() {
         &format!("/v1/isos?per_page=7&sort=name,asc&cursor={cursor}"),
     )
     .await;
-    assert_eq!(resp.status(), 400);
-    assert_eq!(body["code"], "invalid_query");
+    // A cursor of another query names no page of this one.
+    assert_eq!(resp.status(), 404);
+    assert_eq!(body["code"], "cursor_not_found");
 }
 
 #[tokio::test]
@@ -305,7 +306,7 @@ async fn malformed_queries_are_400_problems_naming_the_parameter() {
 }
 
 #[tokio::test]
-async fn unsupported_operations_are_501_naming_the_capability_and_unknown_routes_404() {
+async fn unsupported_operations_are_405_with_allow_naming_the_capability_and_unknown_routes_404() {
     let a = Fake::new("a", 1);
     let state = state_with(vec![a.clone()], FAST_CACHE);
     let req = Request::post("/v1/providers/a/isos/0000/attach")
@@ -313,9 +314,20 @@ async fn unsupported_operations_are_501_naming_the_capability_and_unknown_routes
         .body(Body::from(r#"{"instance_id":"i-1"}"#))
         .unwrap();
     let (resp, body) = call(&state, req).await;
-    assert_eq!(resp.status(), 501);
+    assert_eq!(resp.status(), 405);
+    // The attach resource allows nothing on this provider.
+    assert_eq!(resp.headers()["allow"], "");
     assert_eq!(body["code"], "unsupported");
     assert!(body["detail"].as_str().unwrap().contains("attach"));
+    // The item resource: get and delete yes, update no.
+    let req = Request::patch("/v1/providers/a/isos/0000")
+        .header("content-type", "application/json")
+        .body(Body::from(r#"{"name":"n"}"#))
+        .unwrap();
+    let (resp, body) = call(&state, req).await;
+    assert_eq!(resp.status(), 405, "{body}");
+    assert_eq!(resp.headers()["allow"], "GET, DELETE");
+    assert!(body["detail"].as_str().unwrap().contains("update"));
     assert_eq!(get(&state, "/v1/nope").await.0.status(), 404);
     assert_eq!(
         get(&state, "/v1/providers/zzz/isos").await.1["code"],
@@ -463,8 +475,8 @@ async fn early_per_provider_pages_match_warm_ones_and_stay_route_specific() {
     let (resp, _) = get(&state, &format!("/v1/isos{next}")).await;
     assert_eq!(resp.status(), 200);
     let (resp, body) = get(&state, &format!("/v1/providers/a/isos{next}")).await;
-    assert_eq!(resp.status(), 400, "{body}");
-    assert_eq!(body["code"], "invalid_query");
+    assert_eq!(resp.status(), 404, "{body}");
+    assert_eq!(body["code"], "cursor_not_found");
     assert_eq!((a.lists(), b.lists()), (1, 1));
 }
 

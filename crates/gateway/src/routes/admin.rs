@@ -39,6 +39,13 @@ pub async fn invalidate_cache(
     let wanted = if body.iter().all(u8::is_ascii_whitespace) {
         Vec::new()
     } else {
+        // An object, as documented: serde would also take `[]` for a struct.
+        if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+            return Err(ApiError::coded(
+                isogate_core::Error::invalid_input("the body must be a JSON object"),
+                "invalid_body",
+            ));
+        }
         serde_json::from_slice::<InvalidateRequest>(&body)
             .map_err(|e| {
                 ApiError::coded(

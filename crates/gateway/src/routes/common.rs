@@ -27,23 +27,52 @@ pub fn provider<'a>(state: &'a AppState, name: &str) -> Result<&'a ProviderHandl
     Ok(handle)
 }
 
-/// A 501 naming the capability when the provider does not switch it on, so no
-/// unsupported call reaches an adapter.
+/// The methods of the resource `capability` lives on, each with the
+/// capability that switches it on.
+fn resource_methods(capability: &str) -> &'static [(&'static str, &'static str)] {
+    match capability {
+        "list" | "import" => &[("GET", "list"), ("POST", "import")],
+        "get" | "update" | "delete" => &[("GET", "get"), ("PATCH", "update"), ("DELETE", "delete")],
+        "attach" => &[("POST", "attach")],
+        "detach" => &[("POST", "detach")],
+        "download_url" => &[("POST", "download_url")],
+        "history" => &[("GET", "history")],
+        "sync" => &[("POST", "sync")],
+        "tasks" | "task" => &[("GET", "tasks")],
+        _ => &[],
+    }
+}
+
+/// The methods this provider supports on the resource of `capability`.
+pub fn allowed_methods(handle: &ProviderHandle, capability: &str) -> Vec<&'static str> {
+    resource_methods(capability)
+        .iter()
+        .filter(|(_, cap)| handle.capability.supports(cap) == Some(true))
+        .map(|(method, _)| *method)
+        .collect()
+}
+
+/// A 405 naming the capability, with an `Allow` header listing what this
+/// provider's resource does support, when the provider does not switch the
+/// capability on, so no unsupported call reaches an adapter.
 pub fn require(handle: &ProviderHandle, capability: &str) -> Result<(), ApiError> {
     if handle.capability.supports(capability) == Some(true) {
         return Ok(());
     }
-    Err(Error::new(
-        ErrorKind::Unsupported,
-        format!(
-            "provider '{}' ({}) does not support '{capability}'",
-            handle.name,
-            handle.kind.as_str()
-        ),
+    let allow = allowed_methods(handle, capability);
+    Err(ApiError::from(
+        Error::new(
+            ErrorKind::Unsupported,
+            format!(
+                "provider '{}' ({}) does not support '{capability}'",
+                handle.name,
+                handle.kind.as_str()
+            ),
+        )
+        .with_provider(&handle.name)
+        .with_operation(capability),
     )
-    .with_provider(&handle.name)
-    .with_operation(capability)
-    .into())
+    .with_allow(&allow))
 }
 
 /// The path of a task, for `Location`.

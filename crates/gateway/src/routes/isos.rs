@@ -26,9 +26,33 @@ pub fn parse_query(state: &AppState, raw: Option<&str>) -> Result<Query, ApiErro
         max_filters: state.config().server.max_filters,
         ..Limits::default()
     };
-    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(raw.unwrap_or(""))
+    let mut pairs: Vec<(String, String)> = serde_urlencoded::from_str(raw.unwrap_or(""))
         .map_err(|_| crate::error::bad_request("the query string is not valid URL encoding"))?;
-    Query::parse(&pairs, &limits).map_err(|e| ApiError::coded(e.into(), "invalid_query"))
+    // A cursor already says which page: `page` beside it is ignored rather
+    // than refused, as the document (which cannot say "not both") allows both.
+    if pairs.iter().any(|(k, v)| k == "cursor" && !v.is_empty()) {
+        pairs.retain(|(k, _)| k != "page");
+    }
+    // The document types these as integers and booleans, which an empty
+    // value is not (text parameters may still be empty: the same as absent).
+    if let Some((k, _)) = pairs.iter().find(|(k, v)| {
+        v.is_empty() && matches!(k.as_str(), "per_page" | "page" | "refresh" | "raw")
+    }) {
+        return Err(ApiError::coded(
+            Error::invalid_input(format!("{k}: expected a value, found an empty one")),
+            "invalid_query",
+        ));
+    }
+    Query::parse(&pairs, &limits).map_err(query_error)
+}
+
+/// A malformed query is a 400 naming the parameter; a cursor this server did
+/// not issue for this query names a page that does not exist: 404.
+pub fn query_error(e: isogate_core::QueryError) -> ApiError {
+    if e.param == "cursor" {
+        return ApiError::coded(Error::not_found(e.to_string()), "cursor_not_found");
+    }
+    ApiError::coded(e.into(), "invalid_query")
 }
 
 /// `meta` of a listing.
@@ -81,6 +105,7 @@ pub async fn list_isos(State(state): State<AppState>, req: Request) -> Response 
               (status = 304, description = "Not modified (If-None-Match)"),
               (status = 400, description = "Malformed query", body = crate::error::Problem),
               (status = 404, description = "No such provider", body = crate::error::Problem),
+              (status = 405, description = "The provider cannot list (Allow lists what it can)", body = crate::error::Problem),
               (status = 502, description = "The provider failed and nothing is cached", body = crate::error::Problem),
               (status = 504, description = "The provider timed out and nothing is cached", body = crate::error::Problem)))]
 pub async fn list_provider_isos(
@@ -254,7 +279,7 @@ async fn render_page(
     for (snapshot, top) in gathered.snapshots.iter().zip(&tops) {
         match top.as_ref() {
             Ok(top) => parts.push((snapshot.items.as_slice(), top)),
-            Err(e) => return Err(ApiError::coded(e.clone().into(), "invalid_query")),
+            Err(e) => return Err(query_error(e.clone())),
         }
     }
     let query = q.query;
@@ -402,8 +427,9 @@ fn cache_status(gathered: &Gathered) -> String {
 pub async fn get_iso(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    axum::extract::Query(params): axum::extract::Query<crate::routes::items::ItemParams>,
+    uri: axum::http::Uri,
 ) -> Result<Response, ApiError> {
+    let params = crate::routes::items::ItemParams::from_uri(&uri)?;
     let global = GlobalId::decode(&id).map_err(|e| ApiError::coded(e, "invalid_id"))?;
     let handle = provider(&state, &global.provider)?;
     isogate_core::validate_native_id(&global.native_id, true)

@@ -7,7 +7,7 @@
 
 use axum::Json;
 use axum::body::Body;
-use axum::extract::{FromRequest, Path, Query, Request, State};
+use axum::extract::{FromRequest, Path, Request, State};
 use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use isogate_core::{
@@ -22,10 +22,40 @@ use crate::state::AppState;
 
 /// `?raw=true` on a single item.
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ItemParams {
     /// Add the upstream object as received.
     #[serde(default)]
     pub raw: bool,
+}
+
+impl ItemParams {
+    /// From the request's query, refusing what the document does not allow
+    /// (`raw` once, `true` or `false`) with a problem.
+    pub fn from_uri(uri: &axum::http::Uri) -> Result<ItemParams, ApiError> {
+        let pairs: Vec<(String, String)> = serde_urlencoded::from_str(uri.query().unwrap_or(""))
+            .map_err(|_| crate::error::bad_request("the query string is not valid URL encoding"))?;
+        let mut params = ItemParams::default();
+        let mut seen = false;
+        for (k, v) in pairs.iter().filter(|(k, _)| k == "raw") {
+            if seen {
+                return Err(crate::error::bad_request(format!(
+                    "{k}: give it at most once"
+                )));
+            }
+            seen = true;
+            params.raw = match v.as_str() {
+                "true" => true,
+                "false" => false,
+                other => {
+                    return Err(crate::error::bad_request(format!(
+                        "raw: expected true or false, found '{other}'"
+                    )));
+                }
+            };
+        }
+        Ok(params)
+    }
 }
 
 #[derive(Clone, Copy)]
@@ -42,7 +72,8 @@ pub async fn dispatch_item(
     Path((provider_name, _)): Path<(String, String)>,
     req: Request<Body>,
 ) -> Response {
-    let raw_rest = raw_item_path(req.uri().path());
+    let path = req.uri().path().to_owned();
+    let raw_rest = raw_item_path(&path);
     let (raw_id, action) = split_action(raw_rest, req.method());
     let native_id = match decode_id(raw_id) {
         Ok(id) => id,
@@ -51,9 +82,9 @@ pub async fn dispatch_item(
     let method = req.method().clone();
     let result = match (method, action) {
         (Method::GET, ItemAction::Item) => {
-            let Query(params) = match Query::<ItemParams>::try_from_uri(req.uri()) {
+            let params = match ItemParams::from_uri(req.uri()) {
                 Ok(q) => q,
-                Err(e) => return crate::error::bad_request(e.body_text()).into_response(),
+                Err(e) => return e.into_response(),
             };
             get_provider_iso(state, provider_name, native_id, params).await
         }
@@ -76,11 +107,16 @@ pub async fn dispatch_item(
         (Method::POST, ItemAction::DownloadUrl) => {
             create_download_url(state, provider_name, native_id).await
         }
-        _ => Err(ApiError::with_status(
-            Error::invalid_input("no such operation on an item; see /openapi.json"),
-            "method_not_allowed",
-            StatusCode::METHOD_NOT_ALLOWED,
-        )),
+        _ => {
+            let allow = crate::openapi::documented_methods(&path);
+            let allow: Vec<&str> = allow.iter().map(String::as_str).collect();
+            Err(ApiError::with_status(
+                Error::invalid_input("no such operation on an item; see /openapi.json"),
+                "method_not_allowed",
+                StatusCode::METHOD_NOT_ALLOWED,
+            )
+            .with_allow(&allow))
+        }
     };
     result.unwrap_or_else(IntoResponse::into_response)
 }
@@ -90,15 +126,14 @@ fn raw_item_path(path: &str) -> &str {
     path.splitn(6, '/').nth(5).unwrap_or("")
 }
 
-fn split_action<'a>(raw: &'a str, method: &Method) -> (&'a str, ItemAction) {
-    let suffixes: &[(&str, ItemAction)] = match *method {
-        Method::POST => &[
-            ("/attach", ItemAction::Attach),
-            ("/download-url", ItemAction::DownloadUrl),
-        ],
-        Method::GET => &[("/history", ItemAction::History)],
-        _ => &[],
-    };
+fn split_action<'a>(raw: &'a str, _method: &Method) -> (&'a str, ItemAction) {
+    // Whatever the method: a PATCH on `.../history` is a method the history
+    // resource does not allow (405), not an update of an id ending in it.
+    let suffixes: &[(&str, ItemAction)] = &[
+        ("/attach", ItemAction::Attach),
+        ("/download-url", ItemAction::DownloadUrl),
+        ("/history", ItemAction::History),
+    ];
     for (suffix, action) in suffixes {
         if let Some(id) = raw.strip_suffix(suffix) {
             return (id, *action);
@@ -124,7 +159,7 @@ pub fn decode_id(raw: &str) -> Result<String, ApiError> {
     responses((status = 200, description = "The item", body = isogate_core::Iso),
               (status = 400, description = "Invalid id", body = crate::error::Problem),
               (status = 404, description = "No such item or provider", body = crate::error::Problem),
-              (status = 501, description = "The provider cannot get single items", body = crate::error::Problem),
+              (status = 405, description = "The provider cannot get single items (Allow lists what it can)", body = crate::error::Problem),
               (status = 502, description = "Upstream failed", body = crate::error::Problem),
               (status = 503, description = "Upstream unreachable", body = crate::error::Problem),
               (status = 504, description = "Upstream timed out", body = crate::error::Problem)))]
@@ -150,7 +185,7 @@ pub async fn get_provider_iso(
               (status = 404, description = "No such provider", body = crate::error::Problem),
               (status = 413, description = "Body too large", body = crate::error::Problem),
               (status = 415, description = "Body is not JSON", body = crate::error::Problem),
-              (status = 501, description = "The provider cannot import", body = crate::error::Problem),
+              (status = 405, description = "The provider cannot import (Allow lists what it can)", body = crate::error::Problem),
               (status = 502, description = "Upstream failed", body = crate::error::Problem)))]
 pub async fn import_iso(
     State(state): State<AppState>,
@@ -159,6 +194,11 @@ pub async fn import_iso(
 ) -> Result<Response, ApiError> {
     let handle = provider(&state, &provider_name)?;
     require(handle, "import")?;
+    // The document's minLength: the gateway refuses it for every provider
+    // (some upstreams would, others would store a nameless item).
+    if body.name.is_empty() {
+        return Err(crate::error::bad_request("name: must not be empty"));
+    }
     // Before anything is forwarded: the upstream would fetch this URL from
     // inside its own network (see crate::ssrf).
     state
@@ -179,7 +219,7 @@ pub async fn import_iso(
               (status = 204, description = "Updated"),
               (status = 400, description = "Invalid request", body = crate::error::Problem),
               (status = 404, description = "No such item", body = crate::error::Problem),
-              (status = 501, description = "The provider cannot update", body = crate::error::Problem),
+              (status = 405, description = "The provider cannot update (Allow lists what it can)", body = crate::error::Problem),
               (status = 502, description = "Upstream failed", body = crate::error::Problem)))]
 pub async fn update_iso(
     state: AppState,
@@ -189,6 +229,9 @@ pub async fn update_iso(
 ) -> Result<Response, ApiError> {
     let handle = provider(&state, &provider_name)?;
     require(handle, "update")?;
+    if body.name.as_deref() == Some("") {
+        return Err(crate::error::bad_request("name: must not be empty"));
+    }
     if body.name.is_none() && body.description.is_none() {
         return Err(crate::error::bad_request(
             "give at least one of name, description",
@@ -207,7 +250,7 @@ pub async fn update_iso(
               (status = 204, description = "Deleted"),
               (status = 400, description = "Invalid id", body = crate::error::Problem),
               (status = 404, description = "No such item", body = crate::error::Problem),
-              (status = 501, description = "The provider cannot delete", body = crate::error::Problem),
+              (status = 405, description = "The provider cannot delete (Allow lists what it can)", body = crate::error::Problem),
               (status = 502, description = "Upstream failed", body = crate::error::Problem)))]
 pub async fn delete_iso(
     state: AppState,
@@ -230,7 +273,7 @@ pub async fn delete_iso(
               (status = 204, description = "Attached"),
               (status = 400, description = "Invalid request", body = crate::error::Problem),
               (status = 404, description = "No such item", body = crate::error::Problem),
-              (status = 501, description = "The provider cannot attach", body = crate::error::Problem),
+              (status = 405, description = "The provider cannot attach (Allow lists what it can)", body = crate::error::Problem),
               (status = 502, description = "Upstream failed", body = crate::error::Problem)))]
 pub async fn attach_iso(
     state: AppState,
@@ -253,7 +296,7 @@ pub async fn attach_iso(
               (status = 204, description = "Detached"),
               (status = 400, description = "Invalid id", body = crate::error::Problem),
               (status = 404, description = "No such instance", body = crate::error::Problem),
-              (status = 501, description = "The provider cannot detach", body = crate::error::Problem),
+              (status = 405, description = "The provider cannot detach (Allow lists what it can)", body = crate::error::Problem),
               (status = 502, description = "Upstream failed", body = crate::error::Problem)))]
 pub async fn detach_iso(
     State(state): State<AppState>,
@@ -279,7 +322,7 @@ pub async fn detach_iso(
               (status = 202, description = "Generation started; the task's result holds `url`", body = isogate_core::Task),
               (status = 400, description = "Not extractable or invalid id", body = crate::error::Problem),
               (status = 404, description = "No such item", body = crate::error::Problem),
-              (status = 501, description = "The provider cannot generate URLs", body = crate::error::Problem),
+              (status = 405, description = "The provider cannot generate URLs (Allow lists what it can)", body = crate::error::Problem),
               (status = 502, description = "Upstream failed", body = crate::error::Problem)))]
 pub async fn create_download_url(
     state: AppState,
@@ -299,7 +342,7 @@ pub async fn create_download_url(
     responses((status = 200, description = "The history", body = crate::openapi::HistoryResponse),
               (status = 400, description = "Invalid id", body = crate::error::Problem),
               (status = 404, description = "No such item", body = crate::error::Problem),
-              (status = 501, description = "The provider keeps no history", body = crate::error::Problem),
+              (status = 405, description = "The provider keeps no history (Allow lists what it can)", body = crate::error::Problem),
               (status = 502, description = "Upstream failed", body = crate::error::Problem)))]
 pub async fn get_iso_history(
     state: AppState,

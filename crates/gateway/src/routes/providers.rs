@@ -90,7 +90,7 @@ async fn provider_info(state: &AppState, handle: &ProviderHandle) -> ProviderInf
     params(("provider" = String, Path, description = "Configured provider name")),
     responses((status = 202, description = "Sync started; follow Location", body = isogate_core::Task),
               (status = 404, description = "No such provider", body = crate::error::Problem),
-              (status = 501, description = "The provider has nothing to sync", body = crate::error::Problem),
+              (status = 405, description = "The provider has nothing to sync (Allow lists what it can)", body = crate::error::Problem),
               (status = 502, description = "Upstream failed", body = crate::error::Problem)))]
 pub async fn sync_provider(
     State(state): State<AppState>,
@@ -109,7 +109,7 @@ pub async fn sync_provider(
            ("task" = String, Path, description = "The task id from a 202 answer")),
     responses((status = 200, description = "The task: pending, succeeded or failed", body = isogate_core::Task),
               (status = 404, description = "No such task or provider", body = crate::error::Problem),
-              (status = 501, description = "The provider has no tasks", body = crate::error::Problem),
+              (status = 405, description = "The provider has no tasks (Allow lists what it can)", body = crate::error::Problem),
               (status = 502, description = "Upstream failed", body = crate::error::Problem)))]
 pub async fn get_task(
     State(state): State<AppState>,

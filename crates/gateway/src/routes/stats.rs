@@ -79,12 +79,11 @@ pub async fn get_stats(
     let pairs: Vec<(String, String)> = serde_urlencoded::from_str(raw.as_deref().unwrap_or(""))
         .map_err(|_| bad_request("the query string is not valid URL encoding"))?;
     let group_by: Vec<String> = match pairs.iter().find(|(k, _)| k == "group_by") {
+        // Empty is the same as absent, as for every listing parameter.
         None => vec!["provider".into()],
-        Some((_, v)) => v
-            .split(',')
-            .map(|s| s.trim().to_owned())
-            .filter(|s| !s.is_empty())
-            .collect(),
+        Some((_, v)) if v.is_empty() => vec!["provider".into()],
+        // Elements exactly as the document's pattern says: no blanks.
+        Some((_, v)) => v.split(',').map(str::to_owned).collect(),
     };
     if group_by.is_empty() {
         return Err(bad_request(
@@ -111,8 +110,8 @@ pub async fn get_stats(
     if let Some(failure) = gathered.total_failure() {
         return Err(failure);
     }
-    let matcher = isogate_core::query::Matcher::new(&query)
-        .map_err(|e| ApiError::coded(e.into(), "invalid_query"))?;
+    let matcher =
+        isogate_core::query::Matcher::new(&query).map_err(crate::routes::isos::query_error)?;
     let mut groups: BTreeMap<Vec<Option<String>>, (u64, u64)> = BTreeMap::new();
     let (mut total, mut bytes) = (0u64, 0u64);
     for item in gathered.items().filter(|i| matcher.matches(i)) {

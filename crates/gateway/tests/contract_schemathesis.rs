@@ -1,0 +1,75 @@
+//! Schemathesis (PyPI) against the served document: every check, the
+//! stateful phase included, once with API keys on (authorised as admin) and
+//! once with auth off. Each run must report no failure.
+//!
+//! Bounded by `--max-time` (schemathesis repeats fuzzing and stateful
+//! scenarios until the budget is spent), so the pair takes about three
+//! minutes on two cores whatever the machine.
+
+#[path = "support/live.rs"]
+mod live;
+
+use std::process::Command;
+
+use live::{ADMIN_KEY, Live, run, scratch, text};
+
+/// Seconds per run.
+const BUDGET_S: &str = "75";
+
+async fn schemathesis(keys: bool) {
+    let bin = isogate_testkit::tools::python_env();
+    let live = Live::start(keys).await;
+    let dir = scratch(if keys { "st-keys" } else { "st-open" });
+    let mut cmd = Command::new(bin.join("schemathesis"));
+    cmd.current_dir(&dir)
+        .env("SCHEMATHESIS_HOOKS", "")
+        .env("NO_COLOR", "1")
+        .arg("run")
+        .arg(format!("{}/openapi.json", live.base()))
+        .args(["--checks", "all"])
+        // Left out, and why (see the report of issue 15): the document is one
+        // per operation, while the upstreams differ per provider in rules no
+        // schema of a `{provider}` path can tell apart (Cox ids are
+        // stackId/family/tag, the action module's server ids are numeric,
+        // CloudMC v2 imports over http and the action module over https
+        // only, a download URL needs an extractable ISO), and the stateful
+        // phase takes provider names from `/v1/providers` regardless of the
+        // capability-scoped enums, meeting the 405s those enums leave out.
+        .args(["--exclude-checks", "positive_data_acceptance"])
+        .args(["--max-examples", "100"])
+        .args(["--phases", "examples,coverage,fuzzing,stateful"])
+        .args(["--seed", "42"])
+        .args(["--workers", "2"])
+        .args(["--request-timeout", "10"])
+        .args(["--max-time", BUDGET_S])
+        .arg("--no-shrink");
+    if keys {
+        cmd.args(["-H", &format!("Authorization: Bearer {ADMIN_KEY}")]);
+    }
+    let out = run(cmd).await;
+    let report = text(&out);
+    let summary: String = report
+        .lines()
+        .skip_while(|l| !l.contains("SUMMARY"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    eprintln!(
+        "schemathesis (keys {}):\n{summary}",
+        if keys { "on" } else { "off" }
+    );
+    assert!(
+        out.status.success() && !report.contains("failures in") && report.contains("passed"),
+        "schemathesis found failures (keys {}):\n{report}",
+        if keys { "on" } else { "off" }
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn schemathesis_finds_nothing_with_api_keys_on() {
+    schemathesis(true).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn schemathesis_finds_nothing_with_auth_off() {
+    schemathesis(false).await;
+}
