@@ -34,7 +34,7 @@ pub struct ProviderInfo {
     pub deadline_ms: u64,
     /// The circuit breaker in front of the upstream.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub breaker: Option<crate::layers::BreakerInfo>,
+    pub breaker: Option<isogate_resilience::BreakerInfo>,
 }
 
 /// The configured providers with capabilities, health and cache age.
