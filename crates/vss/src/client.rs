@@ -55,7 +55,7 @@ impl Client {
             .map_err(|e| Error::config(format!("HTTP client: {}", e.without_url())))?;
         let auth = match (&cfg.token, &cfg.username, &cfg.password) {
             (Some(t), _, _) => Auth::Static(t.clone()),
-            (None, Some(u), Some(p)) => Auth::Login(Login::new(u.clone(), p.clone())),
+            (None, Some(u), Some(p)) => Auth::Login(Box::new(Login::new(u.clone(), p.clone()))),
             _ => {
                 return Err(Error::config(
                     "field `username`: required unless `token` is given",

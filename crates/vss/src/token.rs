@@ -26,7 +26,7 @@ pub(crate) enum Auth {
     /// A token from the configuration: used as is, never renewed.
     Static(SecretString),
     /// Username and password: tokens are requested and renewed.
-    Login(Login),
+    Login(Box<Login>),
 }
 
 pub(crate) struct Login {
