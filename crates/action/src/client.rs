@@ -19,24 +19,19 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use isogate_core::{Error, ErrorKind, Result};
-use reqwest::header::RETRY_AFTER;
+use isogate_http::{Fresh, Margin, TokenCache};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
-use tokio::sync::Mutex;
 
 use crate::config::ActionConfig;
 use crate::convert;
 use crate::error::{is_callback_state, is_error_body, parse_error};
 
-/// Renew this long before the announced expiry, so a token does not lapse in flight.
-const EXPIRY_MARGIN: Duration = Duration::from_secs(5);
-
-struct Token {
-    value: SecretString,
-    /// Unix time after which the module will refuse it, if it said.
-    expires: Option<u64>,
-    generation: u64,
-}
+/// Renew 5 s before the announced expiry, so a token does not lapse in flight.
+const EXPIRY_MARGIN: Margin = Margin {
+    max: Duration::from_secs(5),
+    fraction: 1,
+};
 
 pub(crate) struct Client {
     http: reqwest::Client,
@@ -47,8 +42,7 @@ pub(crate) struct Client {
     module: String,
     key: SecretString,
     ttl_s: u64,
-    token: Mutex<Option<Token>>,
-    generation: std::sync::atomic::AtomicU64,
+    token: TokenCache<SecretString>,
 }
 
 impl std::fmt::Debug for Client {
@@ -76,26 +70,6 @@ fn now_unix() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
-/// Maps a transport failure (contract all#3); never shows the URL.
-fn transport(e: reqwest::Error) -> Error {
-    let kind = if e.is_timeout() {
-        ErrorKind::Timeout
-    } else if e.is_body() || e.is_decode() {
-        // The answer started and broke off: the request may have taken effect.
-        return Error::upstream("upstream answer was cut off or undecodable")
-            .with_retryable(false)
-            .with_source(e.without_url());
-    } else {
-        // Refused, reset, or closed before a status line.
-        ErrorKind::Unavailable
-    };
-    let what = match kind {
-        ErrorKind::Timeout => "upstream did not answer in time",
-        _ => "upstream could not be reached",
-    };
-    Error::new(kind, what).with_source(e.without_url())
-}
-
 impl Client {
     pub(crate) fn new(config: &ActionConfig) -> Result<Client> {
         let http = reqwest::Client::builder()
@@ -111,8 +85,7 @@ impl Client {
             module: config.module.clone(),
             key: config.api_key.clone(),
             ttl_s: config.token_ttl_s,
-            token: Mutex::new(None),
-            generation: Default::default(),
+            token: TokenCache::new(EXPIRY_MARGIN),
         })
     }
 
@@ -121,7 +94,7 @@ impl Client {
         self.base.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
-    /// POSTs a form: status, body, and `Retry-After` in seconds.
+    /// POSTs a form: status, body, and `Retry-After`.
     async fn post_raw(
         &self,
         base: &str,
@@ -134,15 +107,13 @@ impl Client {
             .form(form)
             .send()
             .await
-            .map_err(transport)?;
+            .map_err(|e| isogate_http::transport_error("upstream", e))?;
         let status = resp.status().as_u16();
-        let retry_after = resp
-            .headers()
-            .get(RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(Duration::from_secs);
-        let body = resp.bytes().await.map_err(transport)?;
+        let retry_after = isogate_http::retry_after(resp.headers());
+        let body = resp
+            .bytes()
+            .await
+            .map_err(|e| isogate_http::body_error("upstream", e))?;
         Ok((status, body, retry_after))
     }
 
@@ -164,7 +135,7 @@ impl Client {
 
     /// `auth.php` `action=login&key=...&ttl=...` at the configured base;
     /// the answer's shapes are [`convert::login`]'s.
-    async fn login(&self) -> Result<Token> {
+    async fn login(&self) -> Result<Fresh<SecretString>> {
         let form = [
             bare("action", "login"),
             bare("key", self.key.expose_secret()),
@@ -177,15 +148,13 @@ impl Client {
         if let Some(host) = login.invapi {
             self.use_base(host);
         }
-        let generation = self
-            .generation
-            .fetch_add(1, std::sync::atomic::Ordering::SeqCst)
-            + 1;
-        tracing::debug!(generation, "action module login");
-        Ok(Token {
+        tracing::debug!("action module login");
+        Ok(Fresh {
             value: SecretString::from(login.token),
-            expires: login.expires,
-            generation,
+            // `expires` is the module's Unix time; no expiry: until refused.
+            lifetime: login
+                .expires
+                .map(|e| Duration::from_secs(e.saturating_sub(now_unix()))),
         })
     }
 
@@ -204,28 +173,6 @@ impl Client {
         }
         tracing::debug!("action module login named another invapi host; later calls go there");
         *base = host;
-    }
-
-    /// The cached token, logging in first when there is none or it is due.
-    async fn token(&self) -> Result<(SecretString, u64)> {
-        let mut slot = self.token.lock().await;
-        let due = |t: &Token| {
-            t.expires
-                .is_some_and(|e| e <= now_unix() + EXPIRY_MARGIN.as_secs())
-        };
-        if slot.as_ref().is_none_or(due) {
-            *slot = Some(self.login().await?);
-        }
-        let t = slot.as_ref().ok_or_else(|| Error::upstream("no token"))?;
-        Ok((t.value.clone(), t.generation))
-    }
-
-    /// Drops the cached token unless another caller already replaced it.
-    async fn invalidate(&self, generation: u64) {
-        let mut slot = self.token.lock().await;
-        if slot.as_ref().is_some_and(|t| t.generation == generation) {
-            *slot = None;
-        }
     }
 
     /// One call to `<module>.php`, with the one re-login the protocol needs.
@@ -249,12 +196,13 @@ impl Client {
             form.extend(fields.iter().cloned());
             async move { self.post(&self.base(), script, &form, accept).await }
         };
-        let (token, generation) = self.token().await?;
-        match send(token).await {
+        let login = || self.login();
+        let token = self.token.get(login).await?;
+        match send(token.value).await {
             Err(e) if e.kind() == ErrorKind::Unauthorized => {
-                self.invalidate(generation).await;
-                let (token, _) = self.token().await?;
-                send(token).await
+                // The one re-login: another caller's fresh token, or a new one.
+                let fresh = self.token.renew(token.generation, login).await?;
+                send(fresh.value).await
             }
             other => other,
         }

@@ -98,6 +98,8 @@ impl ActionProvider {
             detach: true,
             history: true,
             tasks: true,
+            // iso/upload: "params[url] | ISO image URL (https://...)".
+            import_schemes: &["https"],
             ..Default::default()
         };
         Ok(ActionProvider {

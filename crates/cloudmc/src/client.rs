@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use isogate_core::{Error, Result};
-use reqwest::header::{ACCEPT, HeaderValue, RETRY_AFTER};
+use reqwest::header::{ACCEPT, HeaderValue};
 use reqwest::{Method, StatusCode};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
@@ -23,7 +23,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 use url::Url;
 
-use crate::error::{answer_error, body_error, decode_error, parse_retry_after, transport_error};
+use crate::error::{answer_error, body_error, decode_error, transport_error};
 use crate::model::{AcceptedBody, DataEnvelope, EachData, IsoDto, TaskBody};
 
 /// How to reach one CloudMC environment.
@@ -195,11 +195,7 @@ impl CloudMcClient {
         }
         let resp = req.send().await.map_err(transport_error)?;
         let status = resp.status();
-        let retry_after = resp
-            .headers()
-            .get(RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(parse_retry_after);
+        let retry_after = isogate_http::retry_after(resp.headers());
         let bytes = if status.is_success() {
             resp.bytes().await.map_err(body_error)?
         } else {

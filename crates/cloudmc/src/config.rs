@@ -74,20 +74,7 @@ impl ClientSettings {
         let org_id = self.org_id.as_deref();
         let timeout_ms = self.timeout.as_millis();
         let connect_timeout_ms = self.connect_timeout.as_millis();
-        let url = url::Url::parse(base_url)
-            .map_err(|_| field_error("base_url", "is not an absolute URL"))?;
-        if !matches!(url.scheme(), "http" | "https") || !url.has_host() {
-            return Err(field_error(
-                "base_url",
-                "must be an http or https URL with a host",
-            ));
-        }
-        if !url.username().is_empty() || url.password().is_some() {
-            return Err(field_error("base_url", "must not carry credentials"));
-        }
-        if url.query().is_some() || url.fragment().is_some() {
-            return Err(field_error("base_url", "must not have a query or fragment"));
-        }
+        isogate_http::base_url("base_url", base_url)?;
         let key = api_key.expose_secret();
         if key.trim().is_empty() {
             return Err(field_error("api_key", "must not be empty"));

@@ -6,8 +6,6 @@
 //! 2xx (see [`answer_error`]). Only the first error's `message` and `code` are
 //! kept; `context` may echo request data and is dropped.
 
-use std::time::Duration;
-
 use isogate_core::{Error, ErrorKind};
 use serde::Deserialize;
 
@@ -125,60 +123,22 @@ pub fn parse_error(status: u16, body: &[u8]) -> Error {
     }
 }
 
-/// A `Retry-After` header value: delay-seconds or an HTTP date.
-pub fn parse_retry_after(value: &str) -> Option<Duration> {
-    let value = value.trim();
-    if let Ok(secs) = value.parse::<u64>() {
-        return Some(Duration::from_secs(secs));
-    }
-    let at = chrono::DateTime::parse_from_rfc2822(value).ok()?;
-    let secs = (at.timestamp() - chrono::Utc::now().timestamp()).max(0);
-    Some(Duration::from_secs(secs.unsigned_abs()))
-}
+pub use isogate_http::{decode_error, parse_retry_after};
 
 /// Maps a failure to send a request or to read its answer's headers.
 pub fn transport_error(e: reqwest::Error) -> Error {
-    let e = e.without_url();
-    if e.is_timeout() {
-        Error::new(
-            ErrorKind::Timeout,
-            "no answer from upstream within the timeout",
-        )
-        .with_source(e)
-    } else if e.is_connect() {
-        Error::new(ErrorKind::Unavailable, "could not connect to upstream").with_source(e)
-    } else {
-        // Reset connections and answers cut before their headers.
-        Error::new(
-            ErrorKind::Unavailable,
-            "connection to upstream failed before an answer",
-        )
-        .with_source(e)
-    }
+    isogate_http::transport_error("upstream", e)
 }
 
 /// Maps a failure to read an answer's body (the headers had arrived).
 pub fn body_error(e: reqwest::Error) -> Error {
-    let e = e.without_url();
-    if e.is_timeout() {
-        Error::new(
-            ErrorKind::Timeout,
-            "upstream answer did not finish within the timeout",
-        )
-        .with_source(e)
-    } else {
-        Error::upstream("upstream answer was cut short").with_source(e)
-    }
-}
-
-/// A 2xx body that is not the JSON expected.
-pub fn decode_error(what: &str, e: &serde_json::Error) -> Error {
-    // serde_json's message names a position and an expectation, never data.
-    Error::upstream(format!("could not decode upstream {what}: {e}"))
+    isogate_http::body_error("upstream", e)
 }
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
     /// (status, recorded body, kind, retryable, message contains)

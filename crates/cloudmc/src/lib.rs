@@ -80,6 +80,9 @@ impl CloudMcProvider {
                 detach: true,
                 download_url: true,
                 tasks: true,
+                // The v2 seed's import: "`url` ... N.B. only `http` protocol
+                // is supported".
+                import_schemes: &["http"],
                 ..Default::default()
             },
         };

@@ -18,7 +18,7 @@ pub mod provider;
 pub mod query;
 pub mod time;
 
-pub use capability::Capability;
+pub use capability::{Capability, Operation, UnknownOperation};
 pub use error::{Error, ErrorKind, Result};
 pub use id::{GlobalId, encode_segment, validate_native_id};
 pub use model::{

@@ -28,7 +28,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::query::{Filter, SortKey};
 use crate::{
-    Capability, Error, HistoryEntry, Iso, Outcome, ProviderKind, Result, Task, TaskStatus,
+    Capability, Error, HistoryEntry, Iso, Operation, Outcome, ProviderKind, Result, Task,
+    TaskStatus,
 };
 
 /// How to list.
@@ -149,7 +150,7 @@ pub trait IsoProvider: Send + Sync + std::fmt::Debug {
     ///   partial results, and then `incomplete` says why.
     async fn list(&self, opts: &ListOptions) -> Result<Listing> {
         let _ = opts;
-        Err(unsupported(self, "list"))
+        Err(unsupported(self, Operation::List))
     }
 
     /// One item by native id.
@@ -161,7 +162,7 @@ pub trait IsoProvider: Send + Sync + std::fmt::Debug {
     ///   segment, control characters) is `InvalidInput`, and no request is made.
     async fn get(&self, native_id: &str, include_raw: bool) -> Result<Iso> {
         let _ = (native_id, include_raw);
-        Err(unsupported(self, "get"))
+        Err(unsupported(self, Operation::Get))
     }
 
     /// Register an ISO from a URL.
@@ -172,7 +173,7 @@ pub trait IsoProvider: Send + Sync + std::fmt::Debug {
     ///   scheme, missing required field) is `InvalidInput`, and no request is made.
     async fn import(&self, req: &ImportRequest) -> Result<Outcome> {
         let _ = req;
-        Err(unsupported(self, "import"))
+        Err(unsupported(self, Operation::Import))
     }
 
     /// Change name and/or description.
@@ -182,7 +183,7 @@ pub trait IsoProvider: Send + Sync + std::fmt::Debug {
     /// - **update#2** A missing id is `NotFound`.
     async fn update(&self, native_id: &str, req: &UpdateRequest) -> Result<Outcome> {
         let _ = (native_id, req);
-        Err(unsupported(self, "update"))
+        Err(unsupported(self, Operation::Update))
     }
 
     /// Remove an item.
@@ -192,7 +193,7 @@ pub trait IsoProvider: Send + Sync + std::fmt::Debug {
     /// - **delete#2** A missing id is `NotFound`.
     async fn delete(&self, native_id: &str) -> Result<Outcome> {
         let _ = native_id;
-        Err(unsupported(self, "delete"))
+        Err(unsupported(self, Operation::Delete))
     }
 
     /// Mount an item on an instance or server.
@@ -201,7 +202,7 @@ pub trait IsoProvider: Send + Sync + std::fmt::Debug {
     /// - **attach#2** A missing item is `NotFound`.
     async fn attach(&self, native_id: &str, req: &AttachRequest) -> Result<Outcome> {
         let _ = (native_id, req);
-        Err(unsupported(self, "attach"))
+        Err(unsupported(self, Operation::Attach))
     }
 
     /// Unmount whatever is mounted on an instance or server.
@@ -209,7 +210,7 @@ pub trait IsoProvider: Send + Sync + std::fmt::Debug {
     /// - **detach#1** Returns `Outcome::Done` or `Outcome::Accepted`.
     async fn detach(&self, req: &DetachRequest) -> Result<Outcome> {
         let _ = req;
-        Err(unsupported(self, "detach"))
+        Err(unsupported(self, Operation::Detach))
     }
 
     /// Generate a download URL.
@@ -220,7 +221,7 @@ pub trait IsoProvider: Send + Sync + std::fmt::Debug {
     ///   extractable) is `InvalidInput`; a missing one is `NotFound`.
     async fn download_url(&self, native_id: &str) -> Result<Outcome> {
         let _ = native_id;
-        Err(unsupported(self, "download_url"))
+        Err(unsupported(self, Operation::DownloadUrl))
     }
 
     /// The operations done on an item.
@@ -229,7 +230,7 @@ pub trait IsoProvider: Send + Sync + std::fmt::Debug {
     ///   history has an empty list.
     async fn history(&self, native_id: &str) -> Result<Vec<HistoryEntry>> {
         let _ = native_id;
-        Err(unsupported(self, "history"))
+        Err(unsupported(self, Operation::History))
     }
 
     /// Re-read a personal catalogue from its store.
@@ -237,7 +238,7 @@ pub trait IsoProvider: Send + Sync + std::fmt::Debug {
     /// - **sync#1** Returns `Outcome::Accepted` with a task that can be read
     ///   with [`IsoProvider::task`].
     async fn sync(&self) -> Result<Outcome> {
-        Err(unsupported(self, "sync"))
+        Err(unsupported(self, Operation::Sync))
     }
 
     /// The state of an asynchronous operation this provider started.
@@ -248,12 +249,12 @@ pub trait IsoProvider: Send + Sync + std::fmt::Debug {
     ///   and never back; a failed task carries the upstream's message.
     async fn task(&self, task_id: &str) -> Result<Task> {
         let _ = task_id;
-        Err(unsupported(self, "tasks"))
+        Err(unsupported(self, Operation::Task))
     }
 }
 
-fn unsupported<P: IsoProvider + ?Sized>(p: &P, operation: &str) -> Error {
-    Error::unsupported(operation).with_provider(p.name())
+fn unsupported<P: IsoProvider + ?Sized>(p: &P, operation: Operation) -> Error {
+    Error::unsupported(operation.as_str()).with_provider(p.name())
 }
 
 /// Conveniences on top of [`IsoProvider`]; implemented for every provider.
@@ -264,9 +265,9 @@ pub trait IsoProviderExt: IsoProvider {
         Ok(self.list(&ListOptions::default()).await?.items)
     }
 
-    /// Whether the capability switches the named operation on.
-    fn supports(&self, operation: &str) -> bool {
-        self.capability().supports(operation).unwrap_or(false)
+    /// Whether the capability switches the operation on.
+    fn supports(&self, operation: Operation) -> bool {
+        self.capability().supports(operation)
     }
 
     /// Polls [`IsoProvider::task`] every `interval` until the task leaves
@@ -289,7 +290,7 @@ pub trait IsoProviderExt: IsoProvider {
                     format!("task {task_id} still pending after {timeout:?}"),
                 )
                 .with_provider(self.name())
-                .with_operation("task"));
+                .with_operation(Operation::Task.method()));
             }
             tokio::time::sleep(interval).await;
         }

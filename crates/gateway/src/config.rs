@@ -162,7 +162,7 @@ pub struct ProviderEntry {
     /// How long a federated listing waits for this provider.
     pub deadline_ms: u64,
     /// Timeout, concurrency, retries and breaker around the adapter.
-    pub resilience: crate::layers::Resilience,
+    pub resilience: isogate_resilience::Resilience,
     /// URL schemes an import may use; `None` means the kind's default.
     pub import_schemes: Option<Vec<String>>,
     /// Everything else, handed to the adapter's config (secrets from `*_file` resolved).
@@ -392,8 +392,8 @@ impl Config {
                     .ok_or_else(|| fail(".deadline_ms: expected a positive integer".into()))?,
             };
             let resilience = match settings.remove("resilience") {
-                None => crate::layers::Resilience::default(),
-                Some(v) => serde_json::from_value::<crate::layers::Resilience>(v)
+                None => isogate_resilience::Resilience::default(),
+                Some(v) => serde_json::from_value::<isogate_resilience::Resilience>(v)
                     .map_err(|e| fail(format!(".resilience: {e}")))?
                     .validated()
                     .map_err(|e| fail(format!(".resilience.{e}")))?,

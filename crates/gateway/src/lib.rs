@@ -9,7 +9,6 @@ pub mod config;
 pub mod embedded;
 pub mod error;
 pub mod hotlane;
-pub mod layers;
 pub mod listing;
 pub mod logformat;
 pub mod logsink;

@@ -1,5 +1,6 @@
 //! The OpenAPI 3.1 document, generated from the handlers' annotations.
 
+use isogate_core::Operation;
 use serde::Serialize;
 use utoipa::OpenApi;
 
@@ -197,7 +198,7 @@ pub fn document_for(state: &crate::AppState) -> serde_json::Value {
                 let able: Vec<String> = match capability_of(method, path) {
                     Some(cap) => state
                         .providers()
-                        .filter(|h| h.capability.supports(cap) == Some(true))
+                        .filter(|h| h.capability.supports(cap))
                         .map(|h| h.name.clone())
                         .collect(),
                     None => names.clone(),
@@ -225,20 +226,20 @@ pub fn document_for(state: &crate::AppState) -> serde_json::Value {
 }
 
 /// The capability an operation on a provider needs.
-fn capability_of(method: &str, path: &str) -> Option<&'static str> {
+fn capability_of(method: &str, path: &str) -> Option<Operation> {
     let resource = path.strip_prefix("/v1/providers/{provider}")?;
     Some(match (method, resource) {
-        ("get", "/isos") => "list",
-        ("post", "/isos") => "import",
-        ("get", "/isos/{native_id}") => "get",
-        ("patch", "/isos/{native_id}") => "update",
-        ("delete", "/isos/{native_id}") => "delete",
-        ("post", "/isos/{native_id}/attach") => "attach",
-        ("post", "/isos/{native_id}/download-url") => "download_url",
-        ("get", "/isos/{native_id}/history") => "history",
-        ("post", "/instances/{instance}/detach-iso") => "detach",
-        ("post", "/sync") => "sync",
-        ("get", "/tasks/{task}") => "tasks",
+        ("get", "/isos") => Operation::List,
+        ("post", "/isos") => Operation::Import,
+        ("get", "/isos/{native_id}") => Operation::Get,
+        ("patch", "/isos/{native_id}") => Operation::Update,
+        ("delete", "/isos/{native_id}") => Operation::Delete,
+        ("post", "/isos/{native_id}/attach") => Operation::Attach,
+        ("post", "/isos/{native_id}/download-url") => Operation::DownloadUrl,
+        ("get", "/isos/{native_id}/history") => Operation::History,
+        ("post", "/instances/{instance}/detach-iso") => Operation::Detach,
+        ("post", "/sync") => Operation::Sync,
+        ("get", "/tasks/{task}") => Operation::Task,
         _ => return None,
     })
 }

@@ -23,7 +23,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::{Arc, RwLock};
 
 use futures::future::BoxFuture;
-use isogate_core::{Error, ProviderKind};
+use isogate_core::{Capability, Error};
 use url::{Host, Url};
 
 use crate::error::ApiError;
@@ -175,16 +175,14 @@ impl ImportGuard {
     }
 }
 
-/// The schemes a provider kind accepts for imports when the config says none.
-pub fn default_schemes(kind: ProviderKind) -> Vec<String> {
-    let schemes: &[&str] = match kind {
-        // CloudMC's import takes http URLs only (seed: "url (http only)").
-        ProviderKind::Cloudmc => &["http"],
-        // The action module's `upload` takes https URLs only.
-        ProviderKind::Action => &["https"],
-        ProviderKind::Vss | ProviderKind::Cox => &["http", "https"],
-    };
-    schemes.iter().map(|s| (*s).to_owned()).collect()
+/// The schemes an adapter's import accepts when the config says none: its
+/// capability's, which cites the upstream's limit.
+pub fn default_schemes(capability: &Capability) -> Vec<String> {
+    capability
+        .import_schemes
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect()
 }
 
 fn reject(why: &str) -> ApiError {
@@ -421,7 +419,11 @@ mod tests {
     #[tokio::test]
     async fn schemes_follow_the_provider_and_errors_never_echo_the_url() {
         let guard = ImportGuard::new(&[], "skip");
-        let cloudmc = default_schemes(ProviderKind::Cloudmc);
+        // As the CloudMC and action adapters declare them (their own tests pin that).
+        let cloudmc = default_schemes(&Capability {
+            import_schemes: &["http"],
+            ..Default::default()
+        });
         assert!(
             guard
                 .check("https://releases.ubuntu.com/x.iso", &cloudmc)
@@ -432,7 +434,10 @@ mod tests {
             .check("http://releases.ubuntu.com/x.iso", &cloudmc)
             .await
             .unwrap();
-        let action = default_schemes(ProviderKind::Action);
+        let action = default_schemes(&Capability {
+            import_schemes: &["https"],
+            ..Default::default()
+        });
         assert!(
             guard
                 .check("http://releases.ubuntu.com/x.iso", &action)

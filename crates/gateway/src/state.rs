@@ -6,11 +6,11 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use isogate_core::{Capability, IsoProvider, ProviderKind};
+use isogate_resilience::Breaker;
 
 use crate::auth::Keys;
 use crate::cache::ListingCache;
 use crate::config::{Config, ProviderEntry};
-use crate::layers::Breaker;
 use crate::render::RenderedCache;
 use crate::ssrf::ImportGuard;
 
@@ -41,7 +41,7 @@ impl ProviderHandle {
             kind: provider.kind(),
             deadline,
             capability: provider.capability(),
-            import_schemes: crate::ssrf::default_schemes(provider.kind()),
+            import_schemes: crate::ssrf::default_schemes(&provider.capability()),
             provider,
             breaker: None,
         }
@@ -57,9 +57,9 @@ impl ProviderHandle {
     }
 
     /// Wraps the adapter in the resilience layers (timeout, concurrency,
-    /// retries, breaker, metrics; see [`crate::layers`]).
-    pub fn layered(mut self, settings: &crate::layers::Resilience) -> Self {
-        let (provider, breaker) = crate::layers::wrap(self.provider, settings);
+    /// retries, breaker, metrics; see [`isogate_resilience`]).
+    pub fn layered(mut self, settings: &isogate_resilience::Resilience) -> Self {
+        let (provider, breaker) = isogate_resilience::wrap(self.provider, settings);
         self.provider = provider;
         self.breaker = Some(breaker);
         self

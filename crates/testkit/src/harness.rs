@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use futures::future::BoxFuture;
 use isogate_core::{
-    Capability, Error, ErrorKind, Iso, IsoProvider, IsoProviderExt, ListOptions, Outcome, Task,
-    TaskStatus,
+    Capability, Error, ErrorKind, Iso, IsoProvider, IsoProviderExt, ListOptions, Operation,
+    Outcome, Task, TaskStatus,
 };
 use isogate_sim::{Control, SimServer};
 use tracing::instrument::WithSubscriber;
@@ -34,13 +34,13 @@ type RunFn = Box<dyn FnOnce(Arc<Ctx>) -> BoxFuture<'static, CheckResult> + Send>
 pub(crate) struct Check {
     pub id: &'static str,
     pub label: String,
-    pub needs: Vec<&'static str>,
+    pub needs: Vec<Operation>,
     pub timeout: Duration,
     run: RunFn,
 }
 
 impl Check {
-    pub(crate) fn new<F, Fut>(id: &'static str, needs: &[&'static str], f: F) -> Check
+    pub(crate) fn new<F, Fut>(id: &'static str, needs: &[Operation], f: F) -> Check
     where
         F: FnOnce(Arc<Ctx>) -> Fut + Send + 'static,
         Fut: Future<Output = CheckResult> + Send + 'static,
@@ -129,8 +129,8 @@ impl Ctx {
         }
     }
 
-    pub(crate) fn supports(&self, op: &str) -> bool {
-        self.cap.supports(op) == Some(true)
+    pub(crate) fn supports(&self, op: Operation) -> bool {
+        self.cap.supports(op)
     }
 
     /// Records a failure of another sentence than the running check's.
@@ -334,7 +334,7 @@ pub async fn run_conformance(subject: Subject) {
     let mut passed = Vec::new();
     let mut skipped = BTreeSet::new();
     for check in checks {
-        if let Some(op) = check.needs.iter().find(|op| !ctx.supports(op)) {
+        if let Some(op) = check.needs.iter().find(|op| !ctx.supports(**op)) {
             skipped.insert(format!("{} (no {op})", check.name()));
             continue;
         }

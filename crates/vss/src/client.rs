@@ -3,10 +3,8 @@
 //! renewed once on a 401 for reads (the protocol's re-login); writes are sent
 //! once, and a 401 on them only drops the token for the next call.
 
-use std::time::Duration;
-
 use isogate_core::{Error, ErrorKind, Result};
-use reqwest::header::{CONTENT_TYPE, RETRY_AFTER};
+use reqwest::header::CONTENT_TYPE;
 use reqwest::{Method, StatusCode};
 use secrecy::{ExposeSecret, SecretString};
 use serde::de::DeserializeOwned;
@@ -15,6 +13,7 @@ use crate::config::VssConfig;
 use crate::error::parse_error;
 use crate::model::{Page, RequestAnswer, SyncAnswer, TokenAnswer};
 use crate::token::{Auth, Issued, Login};
+use isogate_http::Fresh;
 
 /// The public catalogue.
 pub(crate) const PUBLIC: &str = "/v2/iso";
@@ -56,7 +55,7 @@ impl Client {
             .map_err(|e| Error::config(format!("HTTP client: {}", e.without_url())))?;
         let auth = match (&cfg.token, &cfg.username, &cfg.password) {
             (Some(t), _, _) => Auth::Static(t.clone()),
-            (None, Some(u), Some(p)) => Auth::Login(Login::new(u.clone(), p.clone())),
+            (None, Some(u), Some(p)) => Auth::Login(Box::new(Login::new(u.clone(), p.clone()))),
             _ => {
                 return Err(Error::config(
                     "field `username`: required unless `token` is given",
@@ -146,11 +145,16 @@ impl Client {
     async fn token(&self) -> Result<Issued> {
         match &self.auth {
             Auth::Static(t) => Ok(Issued {
-                token: t.clone(),
+                value: t.clone(),
                 generation: 0,
             }),
-            Auth::Login(l) => l.token(self).await,
+            Auth::Login(l) => l.cache.get(|| self.login(l)).await,
         }
+    }
+
+    async fn login(&self, login: &Login) -> Result<Fresh<SecretString>> {
+        let answer = self.request_token(&login.username, &login.password).await?;
+        Ok(crate::token::fresh(answer))
     }
 
     /// `path` is under the origin, or (a page link) an absolute URL.
@@ -175,7 +179,7 @@ impl Client {
 
     async fn read(&self, path: &str, query: &[(&str, String)]) -> Result<bytes::Bytes> {
         let issued = self.token().await?;
-        let first = self.authed(Method::GET, path, query, &issued.token);
+        let first = self.authed(Method::GET, path, query, &issued.value);
         let rejected = match self.exchange(first).await? {
             Answer::Body(b) => return Ok(b),
             Answer::Rejected(e) => e,
@@ -184,8 +188,11 @@ impl Client {
             return Err(rejected);
         };
         // Revoked or expired early: one new token, one more try, then give up.
-        let fresh = login.renew(self, issued.generation).await?;
-        let again = self.authed(Method::GET, path, query, &fresh.token);
+        let fresh = login
+            .cache
+            .renew(issued.generation, || self.login(login))
+            .await?;
+        let again = self.authed(Method::GET, path, query, &fresh.value);
         match self.exchange(again).await? {
             Answer::Body(b) => Ok(b),
             Answer::Rejected(e) => Err(Error::new(
@@ -199,13 +206,13 @@ impl Client {
     async fn write(&self, method: Method, path: &str) -> Result<bytes::Bytes> {
         let issued = self.token().await?;
         match self
-            .exchange(self.authed(method, path, &[], &issued.token))
+            .exchange(self.authed(method, path, &[], &issued.value))
             .await?
         {
             Answer::Body(b) => Ok(b),
             Answer::Rejected(e) => {
                 if let Auth::Login(login) = &self.auth {
-                    login.forget(issued.generation).await;
+                    login.cache.invalidate(issued.generation).await;
                 }
                 Err(e)
             }
@@ -216,12 +223,7 @@ impl Client {
     async fn exchange(&self, req: reqwest::RequestBuilder) -> Result<Answer> {
         let resp = req.send().await.map_err(transport)?;
         let status = resp.status();
-        let retry_after = resp
-            .headers()
-            .get(RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(Duration::from_secs);
+        let retry_after = isogate_http::retry_after(resp.headers());
         let body = resp.bytes().await.map_err(body_error)?;
         if status.is_success() {
             return Ok(Answer::Body(body));
@@ -238,49 +240,15 @@ impl Client {
 }
 
 fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T> {
-    serde_json::from_slice(body).map_err(|e| {
-        Error::upstream(format!(
-            "VSS answered a body that could not be decoded ({} at line {} column {})",
-            match e.classify() {
-                serde_json::error::Category::Data => "unexpected shape",
-                serde_json::error::Category::Eof => "truncated",
-                _ => "invalid JSON",
-            },
-            e.line(),
-            e.column()
-        ))
-        .with_retryable(false)
-    })
+    isogate_http::decode("VSS answer", body)
 }
 
 /// Failures before an answer's headers arrived.
 pub(crate) fn transport(e: reqwest::Error) -> Error {
-    let e = e.without_url();
-    let err = if e.is_timeout() {
-        Error::new(ErrorKind::Timeout, "VSS did not answer within the timeout")
-    } else if e.is_connect() {
-        Error::new(ErrorKind::Unavailable, "could not connect to VSS")
-    } else if e.is_body() || e.is_decode() {
-        Error::upstream("the answer from VSS was cut or undecodable").with_retryable(false)
-    } else {
-        Error::new(
-            ErrorKind::Unavailable,
-            "the connection to VSS failed before an answer arrived",
-        )
-    };
-    err.with_source(e)
+    isogate_http::transport_error("VSS", e)
 }
 
 /// Failures while reading a body whose headers arrived.
 fn body_error(e: reqwest::Error) -> Error {
-    let e = e.without_url();
-    let err = if e.is_timeout() {
-        Error::new(
-            ErrorKind::Timeout,
-            "VSS did not finish its answer within the timeout",
-        )
-    } else {
-        Error::upstream("the answer from VSS was cut off").with_retryable(false)
-    };
-    err.with_source(e)
+    isogate_http::body_error("VSS", e)
 }

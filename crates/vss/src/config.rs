@@ -110,23 +110,16 @@ fn field_error(field: &str, why: &str) -> Error {
 impl VssConfig {
     /// Checks every field; errors name the field.
     pub fn validate(&self) -> Result<()> {
-        let url = url::Url::parse(&self.base_url)
-            .map_err(|_| field_error("base_url", "is not an absolute URL"))?;
-        if !matches!(url.scheme(), "http" | "https") || !url.has_host() {
-            return Err(field_error(
-                "base_url",
-                "must be an http or https URL with a host",
-            ));
-        }
-        if !url.username().is_empty() || url.password().is_some() {
-            return Err(field_error(
-                "base_url",
-                "must not carry credentials; use `username`/`password` or `token`",
-            ));
-        }
-        if url.query().is_some() || url.fragment().is_some() {
-            return Err(field_error("base_url", "must not have a query or fragment"));
-        }
+        isogate_http::base_url("base_url", &self.base_url).map_err(|e| {
+            if e.message().ends_with("credentials") {
+                field_error(
+                    "base_url",
+                    "must not carry credentials; use `username`/`password` or `token`",
+                )
+            } else {
+                e
+            }
+        })?;
         let nonblank = |s: &SecretString| !s.expose_secret().trim().is_empty();
         match (&self.token, &self.username, &self.password) {
             (Some(t), None, None) if nonblank(t) => {}

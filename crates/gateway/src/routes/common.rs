@@ -6,6 +6,7 @@ use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, Request};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use isogate_core::Operation;
 use isogate_core::{Error, ErrorKind, Outcome, encode_segment};
 use serde::de::DeserializeOwned;
 
@@ -27,27 +28,27 @@ pub fn provider<'a>(state: &'a AppState, name: &str) -> Result<&'a ProviderHandl
     Ok(handle)
 }
 
-/// The methods of the resource `capability` lives on, each with the
-/// capability that switches it on.
-fn resource_methods(capability: &str) -> &'static [(&'static str, &'static str)] {
-    match capability {
-        "list" | "import" => &[("GET", "list"), ("POST", "import")],
-        "get" | "update" | "delete" => &[("GET", "get"), ("PATCH", "update"), ("DELETE", "delete")],
-        "attach" => &[("POST", "attach")],
-        "detach" => &[("POST", "detach")],
-        "download_url" => &[("POST", "download_url")],
-        "history" => &[("GET", "history")],
-        "sync" => &[("POST", "sync")],
-        "tasks" | "task" => &[("GET", "tasks")],
-        _ => &[],
+/// The methods of the resource `operation` lives on, each with the
+/// operation that switches it on.
+fn resource_methods(operation: Operation) -> &'static [(&'static str, Operation)] {
+    use Operation::*;
+    match operation {
+        List | Import => &[("GET", List), ("POST", Import)],
+        Get | Update | Delete => &[("GET", Get), ("PATCH", Update), ("DELETE", Delete)],
+        Attach => &[("POST", Attach)],
+        Detach => &[("POST", Detach)],
+        DownloadUrl => &[("POST", DownloadUrl)],
+        History => &[("GET", History)],
+        Sync => &[("POST", Sync)],
+        Task => &[("GET", Task)],
     }
 }
 
-/// The methods this provider supports on the resource of `capability`.
-pub fn allowed_methods(handle: &ProviderHandle, capability: &str) -> Vec<&'static str> {
-    resource_methods(capability)
+/// The methods this provider supports on the resource of `operation`.
+pub fn allowed_methods(handle: &ProviderHandle, operation: Operation) -> Vec<&'static str> {
+    resource_methods(operation)
         .iter()
-        .filter(|(_, cap)| handle.capability.supports(cap) == Some(true))
+        .filter(|(_, op)| handle.capability.supports(*op))
         .map(|(method, _)| *method)
         .collect()
 }
@@ -55,11 +56,12 @@ pub fn allowed_methods(handle: &ProviderHandle, capability: &str) -> Vec<&'stati
 /// A 405 naming the capability, with an `Allow` header listing what this
 /// provider's resource does support, when the provider does not switch the
 /// capability on, so no unsupported call reaches an adapter.
-pub fn require(handle: &ProviderHandle, capability: &str) -> Result<(), ApiError> {
-    if handle.capability.supports(capability) == Some(true) {
+pub fn require(handle: &ProviderHandle, operation: Operation) -> Result<(), ApiError> {
+    let capability = operation.as_str();
+    if handle.capability.supports(operation) {
         return Ok(());
     }
-    let allow = allowed_methods(handle, capability);
+    let allow = allowed_methods(handle, operation);
     Err(ApiError::from(
         Error::new(
             ErrorKind::Unsupported,

@@ -1,5 +1,6 @@
 //! Listings: the federated one, one provider's, one item by global id.
 
+use isogate_core::Operation;
 use std::sync::Arc;
 
 use axum::Json;
@@ -116,7 +117,7 @@ pub async fn list_provider_isos(
     let (parts, _) = req.into_parts();
     let result = async {
         let handle = provider(&state, &provider_name)?;
-        require(handle, "list")?;
+        require(handle, Operation::List)?;
         listing(
             state.clone(),
             parts.uri.query(),

@@ -10,6 +10,7 @@ use axum::body::Body;
 use axum::extract::{FromRequest, Path, Request, State};
 use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
+use isogate_core::Operation;
 use isogate_core::{
     AttachRequest, DetachRequest, Error, ImportRequest, UpdateRequest, validate_native_id,
 };
@@ -170,7 +171,7 @@ pub async fn get_provider_iso(
     params: ItemParams,
 ) -> Result<Response, ApiError> {
     let handle = provider(&state, &provider_name)?;
-    require(handle, "get")?;
+    require(handle, Operation::Get)?;
     let item = handle.provider.get(&native_id, params.raw).await?;
     Ok(Json(item).into_response())
 }
@@ -193,7 +194,7 @@ pub async fn import_iso(
     ApiJson(body): ApiJson<ImportRequest>,
 ) -> Result<Response, ApiError> {
     let handle = provider(&state, &provider_name)?;
-    require(handle, "import")?;
+    require(handle, Operation::Import)?;
     // The document's minLength: the gateway refuses it for every provider
     // (some upstreams would, others would store a nameless item).
     if body.name.is_empty() {
@@ -228,7 +229,7 @@ pub async fn update_iso(
     body: UpdateRequest,
 ) -> Result<Response, ApiError> {
     let handle = provider(&state, &provider_name)?;
-    require(handle, "update")?;
+    require(handle, Operation::Update)?;
     if body.name.as_deref() == Some("") {
         return Err(crate::error::bad_request("name: must not be empty"));
     }
@@ -258,7 +259,7 @@ pub async fn delete_iso(
     native_id: String,
 ) -> Result<Response, ApiError> {
     let handle = provider(&state, &provider_name)?;
-    require(handle, "delete")?;
+    require(handle, Operation::Delete)?;
     let outcome = handle.provider.delete(&native_id).await?;
     state.cache().invalidate(&handle.name).await;
     Ok(outcome_response(&handle.name, outcome, false))
@@ -282,7 +283,7 @@ pub async fn attach_iso(
     body: AttachRequest,
 ) -> Result<Response, ApiError> {
     let handle = provider(&state, &provider_name)?;
-    require(handle, "attach")?;
+    require(handle, Operation::Attach)?;
     validate_native_id(&body.instance_id, false).map_err(|e| ApiError::coded(e, "invalid_id"))?;
     let outcome = handle.provider.attach(&native_id, &body).await?;
     Ok(outcome_response(&handle.name, outcome, false))
@@ -303,7 +304,7 @@ pub async fn detach_iso(
     Path((provider_name, instance)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
     let handle = provider(&state, &provider_name)?;
-    require(handle, "detach")?;
+    require(handle, Operation::Detach)?;
     validate_native_id(&instance, false).map_err(|e| ApiError::coded(e, "invalid_id"))?;
     let outcome = handle
         .provider
@@ -330,7 +331,7 @@ pub async fn create_download_url(
     native_id: String,
 ) -> Result<Response, ApiError> {
     let handle = provider(&state, &provider_name)?;
-    require(handle, "download_url")?;
+    require(handle, Operation::DownloadUrl)?;
     let outcome = handle.provider.download_url(&native_id).await?;
     Ok(outcome_response(&handle.name, outcome, false))
 }
@@ -350,7 +351,7 @@ pub async fn get_iso_history(
     native_id: String,
 ) -> Result<Response, ApiError> {
     let handle = provider(&state, &provider_name)?;
-    require(handle, "history")?;
+    require(handle, Operation::History)?;
     let entries = handle.provider.history(&native_id).await?;
     Ok(Json(serde_json::json!({ "data": entries })).into_response())
 }

@@ -3,6 +3,7 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
+use isogate_core::Operation;
 use serde::Serialize;
 
 use crate::error::ApiError;
@@ -34,7 +35,7 @@ pub struct ProviderInfo {
     pub deadline_ms: u64,
     /// The circuit breaker in front of the upstream.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub breaker: Option<crate::layers::BreakerInfo>,
+    pub breaker: Option<isogate_resilience::BreakerInfo>,
 }
 
 /// The configured providers with capabilities, health and cache age.
@@ -97,7 +98,7 @@ pub async fn sync_provider(
     Path(provider_name): Path<String>,
 ) -> Result<Response, ApiError> {
     let handle = provider(&state, &provider_name)?;
-    require(handle, "sync")?;
+    require(handle, Operation::Sync)?;
     let outcome = handle.provider.sync().await?;
     state.cache().invalidate(&handle.name).await;
     Ok(outcome_response(&handle.name, outcome, false))
@@ -116,7 +117,7 @@ pub async fn get_task(
     Path((provider_name, task_id)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
     let handle = provider(&state, &provider_name)?;
-    require(handle, "tasks")?;
+    require(handle, Operation::Task)?;
     isogate_core::validate_native_id(&task_id, false)
         .map_err(|e| ApiError::coded(e, "invalid_id"))?;
     let task = handle.provider.task(&task_id).await?;

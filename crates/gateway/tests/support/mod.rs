@@ -81,6 +81,8 @@ impl IsoProvider for Fake {
             get: true,
             import: true,
             delete: true,
+            // As the CloudMC adapter it claims to be declares.
+            import_schemes: &["http"],
             ..Default::default()
         }
     }

@@ -5,20 +5,20 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use isogate_core::{Error, ErrorKind, ListOptions};
+use isogate_core::{Error, ErrorKind, ListOptions, Operation};
 use isogate_sim::Faults;
 
 use super::WriteCall;
 use crate::harness::{Check, CheckResult, Ctx, describe, short};
 
-const WRITES: [&str; 7] = [
-    "import",
-    "update",
-    "delete",
-    "attach",
-    "detach",
-    "download_url",
-    "sync",
+const WRITES: [Operation; 7] = [
+    Operation::Import,
+    Operation::Update,
+    Operation::Delete,
+    Operation::Attach,
+    Operation::Detach,
+    Operation::DownloadUrl,
+    Operation::Sync,
 ];
 
 /// The bound of a check against a hanging upstream (the provider's own
@@ -140,15 +140,15 @@ enum WriteFault {
 
 pub(super) fn checks(ctx: &Ctx) -> Vec<Check> {
     let mut checks = Vec::new();
-    for op in WRITES.into_iter().filter(|op| ctx.supports(op)) {
+    for op in WRITES.into_iter().filter(|op| ctx.supports(*op)) {
         checks.push(
             Check::new("all#5", &[op], move |ctx| {
                 write_once(ctx, op, WriteFault::Status503)
             })
-            .label(op),
+            .label(op.as_str()),
         );
     }
-    if let Some(op) = WRITES.into_iter().find(|op| ctx.supports(op)) {
+    if let Some(op) = WRITES.into_iter().find(|op| ctx.supports(*op)) {
         checks.push(
             Check::new("all#5", &[op], move |ctx| {
                 write_once(ctx, op, WriteFault::Hang)
@@ -172,15 +172,17 @@ pub(super) fn checks(ctx: &Ctx) -> Vec<Check> {
         };
         let c = case.clone();
         checks.push(
-            Check::new("all#3", &["list"], move |ctx| fault_case(ctx, c, false))
-                .label(format!("list, {}", case.label))
-                .timeout(bound),
+            Check::new("all#3", &[Operation::List], move |ctx| {
+                fault_case(ctx, c, false)
+            })
+            .label(format!("list, {}", case.label))
+            .timeout(bound),
         );
         // One hang is enough time spent; the other cases are cheap.
         if case.label != "hang" {
             let c = case.clone();
             checks.push(
-                Check::new("all#3", &["list", "get"], move |ctx| {
+                Check::new("all#3", &[Operation::List, Operation::Get], move |ctx| {
                     fault_case(ctx, c, true)
                 })
                 .label(format!("get, {}", case.label))
@@ -189,7 +191,8 @@ pub(super) fn checks(ctx: &Ctx) -> Vec<Check> {
         }
     }
     if ctx.fixtures.unauthorized.is_some() {
-        checks.push(Check::new("all#3", &["list"], unauthorized).label("wrong credentials"));
+        checks
+            .push(Check::new("all#3", &[Operation::List], unauthorized).label("wrong credentials"));
     }
     checks
 }
@@ -202,7 +205,7 @@ fn diff(before: &BTreeMap<String, u64>, after: &BTreeMap<String, u64>) -> BTreeM
         .collect()
 }
 
-async fn write_once(ctx: Arc<Ctx>, op: &'static str, fault: WriteFault) -> CheckResult {
+async fn write_once(ctx: Arc<Ctx>, op: Operation, fault: WriteFault) -> CheckResult {
     let call = WriteCall::prepare(&ctx, op).await?;
     let what = short(&call);
     let (faults, kind, retryable) = match fault {
@@ -325,15 +328,20 @@ async fn fault_case(ctx: Arc<Ctx>, case: Case, on_get: bool) -> CheckResult {
         Some(id) => format!("get {id:?} with {}", case.label),
         None => format!("list with {}", case.label),
     };
-    let op = if id.is_some() { "get" } else { "list" };
+    let op = if id.is_some() {
+        Operation::Get
+    } else {
+        Operation::List
+    };
     if let Err(e) = &r
-        && e.operation().is_some_and(|o| o != op)
+        && e.operation().is_some_and(|o| o.parse() != Ok(op))
     {
         ctx.fail(
             "all#1",
             format!(
-                "{what}: the error names operation {:?}, expected {op:?}",
-                e.operation()
+                "{what}: the error names operation {:?}, expected {:?}",
+                e.operation(),
+                op.method()
             ),
         );
     }

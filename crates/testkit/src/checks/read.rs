@@ -4,7 +4,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use isogate_core::query::{CompiledFilter, Direction, Field, Filter, Op, SortKey};
-use isogate_core::{ErrorKind, GlobalId, Iso, ListOptions};
+use isogate_core::{ErrorKind, GlobalId, Iso, ListOptions, Operation};
 use isogate_sim::Faults;
 
 use crate::harness::{Check, CheckResult, Ctx, describe};
@@ -13,15 +13,19 @@ use crate::matcher;
 pub(super) fn checks() -> Vec<Check> {
     vec![
         // Before any request: validation must not depend on a login.
-        Check::new("get#3", &["get"], get_rejects_hostile_ids),
-        Check::new("list#1", &["list"], list_identity),
-        Check::new("list#2", &["list"], list_empty_is_ok),
-        Check::new("list#3", &["list"], list_unique),
-        Check::new("list#4", &["list"], list_raw),
-        Check::new("list#5", &["list"], list_pushdown),
-        Check::new("list#6", &["list"], list_not_truncated),
-        Check::new("get#1", &["list", "get"], get_equals_listed),
-        Check::new("get#2", &["get"], get_missing),
+        Check::new("get#3", &[Operation::Get], get_rejects_hostile_ids),
+        Check::new("list#1", &[Operation::List], list_identity),
+        Check::new("list#2", &[Operation::List], list_empty_is_ok),
+        Check::new("list#3", &[Operation::List], list_unique),
+        Check::new("list#4", &[Operation::List], list_raw),
+        Check::new("list#5", &[Operation::List], list_pushdown),
+        Check::new("list#6", &[Operation::List], list_not_truncated),
+        Check::new(
+            "get#1",
+            &[Operation::List, Operation::Get],
+            get_equals_listed,
+        ),
+        Check::new("get#2", &[Operation::Get], get_missing),
     ]
 }
 

@@ -3,23 +3,22 @@
 
 use std::sync::Arc;
 
-use isogate_core::capability::OPERATIONS;
 use isogate_core::{
-    AttachRequest, DetachRequest, ErrorKind, ImportRequest, Outcome, UpdateRequest,
+    AttachRequest, DetachRequest, ErrorKind, ImportRequest, Operation, Outcome, UpdateRequest,
 };
 
 use crate::harness::{Check, CheckResult, Ctx, describe, short};
 
 pub(super) fn checks(ctx: &Ctx) -> Vec<Check> {
-    OPERATIONS
-        .iter()
-        .filter(|op| !ctx.supports(op))
-        .map(|&op| Check::new("all#2", &[], move |ctx| unsupported(ctx, op)).label(op))
+    Operation::ALL
+        .into_iter()
+        .filter(|op| !ctx.supports(*op))
+        .map(|op| Check::new("all#2", &[], move |ctx| unsupported(ctx, op)).label(op.as_str()))
         .collect()
 }
 
 /// Calls `op` with plausible arguments and returns the result's Debug or the error.
-async fn call(ctx: &Ctx, op: &str) -> Result<String, isogate_core::Error> {
+async fn call(ctx: &Ctx, op: Operation) -> Result<String, isogate_core::Error> {
     let p = &ctx.provider;
     let id = "isogate-conformance-id";
     let instance = ctx
@@ -29,9 +28,9 @@ async fn call(ctx: &Ctx, op: &str) -> Result<String, isogate_core::Error> {
         .unwrap_or_else(|| "isogate-conformance-instance".to_owned());
     let outcome = |o: Outcome| short(&o);
     Ok(match op {
-        "list" => short(&p.list(&Default::default()).await?.items.len()),
-        "get" => short(&p.get(id, false).await?),
-        "import" => {
+        Operation::List => short(&p.list(&Default::default()).await?.items.len()),
+        Operation::Get => short(&p.get(id, false).await?),
+        Operation::Import => {
             let req = ctx.fixtures.valid_import.clone().unwrap_or(ImportRequest {
                 name: "isogate-conformance".into(),
                 url: "http://example.com/conformance.iso".into(),
@@ -39,15 +38,15 @@ async fn call(ctx: &Ctx, op: &str) -> Result<String, isogate_core::Error> {
             });
             outcome(p.import(&req).await?)
         }
-        "update" => {
+        Operation::Update => {
             let req = UpdateRequest {
                 description: Some("isogate conformance".into()),
                 ..Default::default()
             };
             outcome(p.update(id, &req).await?)
         }
-        "delete" => outcome(p.delete(id).await?),
-        "attach" => outcome(
+        Operation::Delete => outcome(p.delete(id).await?),
+        Operation::Attach => outcome(
             p.attach(
                 id,
                 &AttachRequest {
@@ -56,20 +55,20 @@ async fn call(ctx: &Ctx, op: &str) -> Result<String, isogate_core::Error> {
             )
             .await?,
         ),
-        "detach" => outcome(
+        Operation::Detach => outcome(
             p.detach(&DetachRequest {
                 instance_id: instance,
             })
             .await?,
         ),
-        "download_url" => outcome(p.download_url(id).await?),
-        "history" => short(&p.history(id).await?),
-        "sync" => outcome(p.sync().await?),
-        _ => short(&p.task(id).await?),
+        Operation::DownloadUrl => outcome(p.download_url(id).await?),
+        Operation::History => short(&p.history(id).await?),
+        Operation::Sync => outcome(p.sync().await?),
+        Operation::Task => short(&p.task(id).await?),
     })
 }
 
-async fn unsupported(ctx: Arc<Ctx>, op: &'static str) -> CheckResult {
+async fn unsupported(ctx: Arc<Ctx>, op: Operation) -> CheckResult {
     let before = ctx.control.total();
     let r = call(&ctx, op).await;
     let sent = ctx.control.total() - before;

@@ -6,8 +6,8 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use isogate_core::{
-    AttachRequest, DetachRequest, ErrorKind, ImportRequest, Iso, Outcome, Status, TaskStatus,
-    UpdateRequest,
+    AttachRequest, DetachRequest, ErrorKind, ImportRequest, Iso, Operation, Outcome, Status,
+    TaskStatus, UpdateRequest,
 };
 
 use isogate_core::IsoProviderExt;
@@ -16,22 +16,26 @@ use crate::harness::{Check, CheckResult, Ctx, TASK_POLL, TASK_TIMEOUT, describe,
 
 pub(super) fn checks() -> Vec<Check> {
     vec![
-        Check::new("import#2", &["import"], import_invalid),
-        Check::new("import#1", &["import"], import_valid),
-        Check::new("update#1", &["update"], update_shows),
-        Check::new("update#2", &["update"], update_missing),
-        Check::new("attach#1", &["attach"], attach),
-        Check::new("attach#2", &["attach"], attach_missing),
-        Check::new("detach#1", &["detach"], detach),
-        Check::new("download_url#1", &["download_url"], download_url),
-        Check::new("download_url#2", &["download_url"], download_url_refused),
-        Check::new("history#1", &["history"], history),
-        Check::new("sync#1", &["sync"], sync),
-        Check::new("task#1", &["tasks"], task_reads_back),
-        Check::new("task#2", &["tasks"], task_missing),
-        Check::new("task#3", &["tasks"], task_stays_finished),
-        Check::new("delete#1", &["delete"], delete),
-        Check::new("delete#2", &["delete"], delete_missing),
+        Check::new("import#2", &[Operation::Import], import_invalid),
+        Check::new("import#1", &[Operation::Import], import_valid),
+        Check::new("update#1", &[Operation::Update], update_shows),
+        Check::new("update#2", &[Operation::Update], update_missing),
+        Check::new("attach#1", &[Operation::Attach], attach),
+        Check::new("attach#2", &[Operation::Attach], attach_missing),
+        Check::new("detach#1", &[Operation::Detach], detach),
+        Check::new("download_url#1", &[Operation::DownloadUrl], download_url),
+        Check::new(
+            "download_url#2",
+            &[Operation::DownloadUrl],
+            download_url_refused,
+        ),
+        Check::new("history#1", &[Operation::History], history),
+        Check::new("sync#1", &[Operation::Sync], sync),
+        Check::new("task#1", &[Operation::Task], task_reads_back),
+        Check::new("task#2", &[Operation::Task], task_missing),
+        Check::new("task#3", &[Operation::Task], task_stays_finished),
+        Check::new("delete#1", &[Operation::Delete], delete),
+        Check::new("delete#2", &[Operation::Delete], delete_missing),
     ]
 }
 
@@ -113,8 +117,8 @@ pub(crate) enum WriteCall {
 
 impl WriteCall {
     /// Chooses arguments for `op` from the fixtures and the current listing.
-    pub(crate) async fn prepare(ctx: &Ctx, op: &str) -> Result<WriteCall, String> {
-        let items = if ctx.supports("list") {
+    pub(crate) async fn prepare(ctx: &Ctx, op: Operation) -> Result<WriteCall, String> {
+        let items = if ctx.supports(Operation::List) {
             ctx.listing().await?
         } else {
             Vec::new()
@@ -123,30 +127,32 @@ impl WriteCall {
             format!("no item to {what}: the listing is empty and no fixture names one")
         };
         Ok(match op {
-            "import" => WriteCall::Import(fixture(&ctx.fixtures.valid_import, "valid_import")?),
-            "update" => WriteCall::Update(
+            Operation::Import => {
+                WriteCall::Import(fixture(&ctx.fixtures.valid_import, "valid_import")?)
+            }
+            Operation::Update => WriteCall::Update(
                 update_target(ctx, &items).ok_or_else(|| none("update"))?,
                 update_request(ctx),
             ),
-            "delete" => {
+            Operation::Delete => {
                 WriteCall::Delete(delete_target(ctx, &items).ok_or_else(|| none("delete"))?)
             }
-            "attach" => WriteCall::Attach(
+            Operation::Attach => WriteCall::Attach(
                 attach_target(ctx, &items).ok_or_else(|| none("attach"))?,
                 AttachRequest {
                     instance_id: fixture(&ctx.fixtures.instance_id, "instance_id")?,
                 },
             ),
-            "detach" => WriteCall::Detach(DetachRequest {
+            Operation::Detach => WriteCall::Detach(DetachRequest {
                 instance_id: fixture(&ctx.fixtures.instance_id, "instance_id")?,
             }),
-            "download_url" => {
+            Operation::DownloadUrl => {
                 WriteCall::DownloadUrl(extractable_target(ctx, &items).ok_or_else(|| {
                     "no listed item has extractable == Some(true); set fixtures.extractable_id"
                         .to_owned()
                 })?)
             }
-            "sync" => WriteCall::Sync,
+            Operation::Sync => WriteCall::Sync,
             other => return Err(format!("{other} is not a write")),
         })
     }
@@ -272,7 +278,7 @@ async fn update_shows(ctx: Arc<Ctx>) -> CheckResult {
             ));
         }
     }
-    let now = if ctx.supports("get") {
+    let now = if ctx.supports(Operation::Get) {
         ctx.ok(
             &format!("get {id:?} after update"),
             ctx.provider.get(&id, false).await,
@@ -310,12 +316,12 @@ async fn update_missing(ctx: Arc<Ctx>) -> CheckResult {
 }
 
 async fn attach(ctx: Arc<Ctx>) -> CheckResult {
-    let call = WriteCall::prepare(&ctx, "attach").await?;
+    let call = WriteCall::prepare(&ctx, Operation::Attach).await?;
     let WriteCall::Attach(_, req) = &call else {
         return Err("internal: attach prepared another call".into());
     };
     // The instance may hold an ISO already (one per instance): free it first.
-    if ctx.supports("detach") {
+    if ctx.supports(Operation::Detach) {
         free_instance(&ctx, &req.instance_id).await;
     }
     let what = short(&call);
@@ -367,7 +373,7 @@ async fn attach_missing(ctx: Arc<Ctx>) -> CheckResult {
 }
 
 async fn detach(ctx: Arc<Ctx>) -> CheckResult {
-    let call = WriteCall::prepare(&ctx, "detach").await?;
+    let call = WriteCall::prepare(&ctx, Operation::Detach).await?;
     let what = short(&call);
     let o = ctx.ok(&what, call.run(&ctx).await)?;
     let attached = lock(&ctx.state).attached;
@@ -388,7 +394,7 @@ async fn detach(ctx: Arc<Ctx>) -> CheckResult {
 }
 
 async fn download_url(ctx: Arc<Ctx>) -> CheckResult {
-    let call = WriteCall::prepare(&ctx, "download_url").await?;
+    let call = WriteCall::prepare(&ctx, Operation::DownloadUrl).await?;
     let what = short(&call);
     match ctx.ok(&what, call.run(&ctx).await)? {
         Outcome::Url { url } if url.trim().is_empty() => {
@@ -473,7 +479,7 @@ async fn sync(ctx: Arc<Ctx>) -> CheckResult {
             ));
         }
     };
-    if ctx.supports("tasks") {
+    if ctx.supports(Operation::Task) {
         let read = ctx.ok(
             &format!("task {:?}", task.id),
             ctx.provider.task(&task.id).await,
@@ -542,14 +548,14 @@ async fn task_stays_finished(ctx: Arc<Ctx>) -> CheckResult {
 }
 
 async fn delete(ctx: Arc<Ctx>) -> CheckResult {
-    let call = WriteCall::prepare(&ctx, "delete").await?;
+    let call = WriteCall::prepare(&ctx, Operation::Delete).await?;
     let WriteCall::Delete(id) = &call else {
         return Err("internal: delete prepared another call".into());
     };
     let what = short(&call);
     let o = ctx.ok(&what, call.run(&ctx).await)?;
     ctx.done_or_accepted(&what, o).await?;
-    if ctx.supports("get") {
+    if ctx.supports(Operation::Get) {
         let r = ctx.provider.get(id, false).await;
         ctx.err_of(&format!("get {id:?} after delete"), r, ErrorKind::NotFound)?;
     } else if ctx.listing().await?.iter().any(|i| &i.native_id == id) {

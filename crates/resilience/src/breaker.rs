@@ -18,7 +18,8 @@ use serde::Serialize;
 use super::{Call, Policy};
 
 /// `closed`, `open` or `half_open`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum BreakerState {
     /// Calls go through.
@@ -30,7 +31,8 @@ pub enum BreakerState {
 }
 
 /// The breaker as `/v1/providers` shows it.
-#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct BreakerInfo {
     /// The state now.
     pub state: BreakerState,
@@ -204,7 +206,7 @@ impl Policy for BreakerPolicy {
                 .increment(1);
                 return Err(Error::new(ErrorKind::Unavailable, "circuit open")
                     .with_provider(call.provider)
-                    .with_operation(call.op.as_str())
+                    .with_operation(call.op.method())
                     .with_retry_after(wait));
             }
         };

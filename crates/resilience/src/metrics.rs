@@ -21,7 +21,7 @@ impl Policy for Metrics {
             Ok(_) => "ok",
             Err(e) => e.code(),
         };
-        let (provider, op) = (call.provider.to_owned(), call.op.as_str());
+        let (provider, op) = (call.provider.to_owned(), call.op.method());
         ::metrics::counter!("isogate_upstream_calls_total",
             "provider" => provider.clone(), "operation" => op, "outcome" => outcome)
         .increment(1);

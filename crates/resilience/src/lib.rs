@@ -29,11 +29,11 @@ use async_trait::async_trait;
 use futures::future::BoxFuture;
 use isogate_core::{
     AttachRequest, Capability, DetachRequest, HistoryEntry, ImportRequest, Iso, IsoProvider,
-    ListOptions, Listing, Outcome, ProviderKind, Result, Task, UpdateRequest,
+    ListOptions, Listing, Operation, Outcome, ProviderKind, Result, Task, UpdateRequest,
 };
 use serde::Deserialize;
 
-pub use breaker::{Breaker, BreakerInfo};
+pub use breaker::{Breaker, BreakerInfo, BreakerState};
 
 /// `[providers.X.resilience]`.
 #[derive(Clone, Debug, Deserialize, PartialEq)]
@@ -92,63 +92,13 @@ impl Resilience {
     }
 }
 
-/// The provider operations, and whether each is a read (retryable).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Op {
-    /// `list`.
-    List,
-    /// `get`.
-    Get,
-    /// `import`.
-    Import,
-    /// `update`.
-    Update,
-    /// `delete`.
-    Delete,
-    /// `attach`.
-    Attach,
-    /// `detach`.
-    Detach,
-    /// `download_url`.
-    DownloadUrl,
-    /// `history`.
-    History,
-    /// `sync`.
-    Sync,
-    /// `task`.
-    Task,
-}
-
-impl Op {
-    /// The operation's name in errors and metrics.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Op::List => "list",
-            Op::Get => "get",
-            Op::Import => "import",
-            Op::Update => "update",
-            Op::Delete => "delete",
-            Op::Attach => "attach",
-            Op::Detach => "detach",
-            Op::DownloadUrl => "download_url",
-            Op::History => "history",
-            Op::Sync => "sync",
-            Op::Task => "task",
-        }
-    }
-    /// Reads change nothing upstream, so repeating one is safe.
-    pub fn is_read(self) -> bool {
-        matches!(self, Op::List | Op::Get | Op::History | Op::Task)
-    }
-}
-
 /// One call through a layer: which provider and operation, and the next step
 /// (callable again for a retry).
 pub struct Call<'a, T> {
     /// The provider's name.
     pub provider: &'a str,
     /// The operation.
-    pub op: Op,
+    pub op: Operation,
     next: &'a (dyn Fn() -> BoxFuture<'a, Result<T>> + Send + Sync),
 }
 
@@ -214,37 +164,41 @@ impl<P: Policy> IsoProvider for Layer<P> {
         self.inner.capability()
     }
     async fn list(&self, opts: &ListOptions) -> Result<Listing> {
-        through!(self, Op::List, self.inner.list(opts))
+        through!(self, Operation::List, self.inner.list(opts))
     }
     async fn get(&self, native_id: &str, include_raw: bool) -> Result<Iso> {
-        through!(self, Op::Get, self.inner.get(native_id, include_raw))
+        through!(self, Operation::Get, self.inner.get(native_id, include_raw))
     }
     async fn import(&self, req: &ImportRequest) -> Result<Outcome> {
-        through!(self, Op::Import, self.inner.import(req))
+        through!(self, Operation::Import, self.inner.import(req))
     }
     async fn update(&self, native_id: &str, req: &UpdateRequest) -> Result<Outcome> {
-        through!(self, Op::Update, self.inner.update(native_id, req))
+        through!(self, Operation::Update, self.inner.update(native_id, req))
     }
     async fn delete(&self, native_id: &str) -> Result<Outcome> {
-        through!(self, Op::Delete, self.inner.delete(native_id))
+        through!(self, Operation::Delete, self.inner.delete(native_id))
     }
     async fn attach(&self, native_id: &str, req: &AttachRequest) -> Result<Outcome> {
-        through!(self, Op::Attach, self.inner.attach(native_id, req))
+        through!(self, Operation::Attach, self.inner.attach(native_id, req))
     }
     async fn detach(&self, req: &DetachRequest) -> Result<Outcome> {
-        through!(self, Op::Detach, self.inner.detach(req))
+        through!(self, Operation::Detach, self.inner.detach(req))
     }
     async fn download_url(&self, native_id: &str) -> Result<Outcome> {
-        through!(self, Op::DownloadUrl, self.inner.download_url(native_id))
+        through!(
+            self,
+            Operation::DownloadUrl,
+            self.inner.download_url(native_id)
+        )
     }
     async fn history(&self, native_id: &str) -> Result<Vec<HistoryEntry>> {
-        through!(self, Op::History, self.inner.history(native_id))
+        through!(self, Operation::History, self.inner.history(native_id))
     }
     async fn sync(&self) -> Result<Outcome> {
-        through!(self, Op::Sync, self.inner.sync())
+        through!(self, Operation::Sync, self.inner.sync())
     }
     async fn task(&self, task_id: &str) -> Result<Task> {
-        through!(self, Op::Task, self.inner.task(task_id))
+        through!(self, Operation::Task, self.inner.task(task_id))
     }
 }
 

@@ -24,7 +24,7 @@ impl Policy for Concurrency {
         let _permit = self.0.acquire().await.map_err(|_| {
             Error::new(ErrorKind::Unavailable, "provider is shutting down")
                 .with_provider(call.provider)
-                .with_operation(call.op.as_str())
+                .with_operation(call.op.method())
         })?;
         call.run().await
     }

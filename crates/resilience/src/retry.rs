@@ -97,7 +97,7 @@ impl Policy for Retry {
                 return Err(err);
             }
             ::metrics::counter!("isogate_upstream_retries_total",
-                "provider" => call.provider.to_owned(), "operation" => call.op.as_str())
+                "provider" => call.provider.to_owned(), "operation" => call.op.method())
             .increment(1);
             tokio::time::sleep(wait).await;
             attempt += 1;

@@ -21,7 +21,7 @@ impl Policy for Timeout {
                 format!("no answer within {} ms", self.0.as_millis()),
             )
             .with_provider(call.provider)
-            .with_operation(call.op.as_str())),
+            .with_operation(call.op.method())),
         }
     }
 }
