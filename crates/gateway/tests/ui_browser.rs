@@ -31,6 +31,8 @@ struct Started {
 
 fn start(config: &std::path::Path) -> (Server, Started) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_isogate"))
+        // The demo, with the test's file (a free port, one key) over it.
+        .arg("--demo")
         .arg("--config")
         .arg(config)
         .env_remove("ISOGATE_CONFIG")
