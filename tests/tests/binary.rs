@@ -87,9 +87,22 @@ async fn the_default_binary_serves_the_federated_catalogue() {
     ] {
         assert!(spec["paths"].get(path).is_some(), "{path} missing");
     }
+    // /docs is Swagger UI over that document (its initializer names it).
     let docs = client.get(format!("{base}/docs")).send().await.unwrap();
     assert_eq!(docs.status(), 200);
-    assert!(docs.text().await.unwrap().contains("/openapi.json"));
+    assert!(
+        docs.text()
+            .await
+            .unwrap()
+            .contains("swagger-initializer.js")
+    );
+    let init = client
+        .get(format!("{base}/docs/swagger-initializer.js"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(init.status(), 200);
+    assert!(init.text().await.unwrap().contains("/openapi.json"));
 }
 
 #[tokio::test]
