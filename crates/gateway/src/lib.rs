@@ -3,24 +3,21 @@
 //! [`app`] builds the router from an [`AppState`]; `main.rs` only loads the
 //! config, builds the state ([`build_state`]), binds and serves.
 
-pub mod auth;
-pub mod cache;
 pub mod config;
-pub mod embedded;
-pub mod error;
-pub mod hotlane;
+pub mod http;
 pub mod listing;
-pub mod logformat;
-pub mod logsink;
-pub mod openapi;
-pub mod ratelimit;
-pub mod registry;
-pub mod render;
+pub mod providers;
 pub mod routes;
-pub mod serve;
-pub mod ssrf;
+pub mod security;
+pub mod server;
 pub mod state;
-pub mod telemetry;
+
+// The paths main.rs, the tests and the benches name.
+pub use http::hotlane;
+pub use providers::embedded;
+pub use routes::openapi;
+pub use security::ssrf;
+pub use server as serve;
 
 use std::time::Duration;
 
@@ -35,12 +32,13 @@ use tower::ServiceBuilder;
 use tower_http::compression::CompressionLayer;
 use tower_http::cors::{AllowOrigin, Any, CorsLayer};
 
-pub use embedded::Embedded;
-pub use registry::build_state;
+pub use providers::embedded::Embedded;
+pub use providers::registry::build_state;
 pub use state::{AppState, ProviderHandle};
 
-use crate::hotlane::{Encoding, HotLaneLayer};
-use crate::routes::{admin, docs, health, isos, items, providers, stats};
+use crate::http::hotlane::{Encoding, HotLaneLayer};
+use crate::http::{auth, error, telemetry};
+use crate::routes::{admin, docs, health, isos, items, stats};
 
 /// The whole HTTP surface of DESIGN.md over `state`.
 pub fn app(state: AppState) -> Router {
@@ -50,7 +48,7 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/isos", get(isos::list_isos))
         .route("/v1/isos/stats", get(stats::get_stats))
         .route("/v1/isos/{id}", get(isos::get_iso))
-        .route("/v1/providers", get(providers::list_providers))
+        .route("/v1/providers", get(routes::providers::list_providers))
         .route(
             "/v1/providers/{provider}/isos",
             get(isos::list_provider_isos).post(items::import_iso),
@@ -68,11 +66,11 @@ pub fn app(state: AppState) -> Router {
         )
         .route(
             "/v1/providers/{provider}/sync",
-            post(providers::sync_provider),
+            post(routes::providers::sync_provider),
         )
         .route(
             "/v1/providers/{provider}/tasks/{task}",
-            get(providers::get_task),
+            get(routes::providers::get_task),
         )
         .route("/v1/cache/invalidate", post(admin::invalidate_cache))
         .route("/healthz", get(health::healthz))

@@ -59,11 +59,11 @@ async fn main() -> std::process::ExitCode {
             return std::process::ExitCode::from(2);
         }
     };
-    isogate::telemetry::init_logging(&config.server.log_format);
+    isogate::http::telemetry::init_logging(&config.server.log_format);
     if matches!(cli.command, Some(Command::CheckConfig)) {
         // Build every adapter (simulators not started) so adapter-level errors show too.
         for entry in &entries {
-            if let Err(e) = isogate::registry::validate_entry(entry) {
+            if let Err(e) = isogate::providers::registry::validate_entry(entry) {
                 eprintln!("isogate: {e}");
                 return std::process::ExitCode::from(2);
             }
@@ -80,12 +80,12 @@ async fn main() -> std::process::ExitCode {
         print!("{report}");
         return std::process::ExitCode::SUCCESS;
     }
-    if let Err(e) = isogate::auth::check_listen(&config.auth, config.server.listen) {
+    if let Err(e) = isogate::http::auth::check_listen(&config.auth, config.server.listen) {
         eprintln!("isogate: {e}");
         return std::process::ExitCode::from(2);
     }
     let served = serve(config, entries, sources).await;
-    isogate::telemetry::flush_logs();
+    isogate::http::telemetry::flush_logs();
     match served {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
@@ -106,7 +106,7 @@ async fn serve(
     let listener = tokio::net::TcpListener::bind(listen).await?;
     let addr = listener.local_addr()?;
     #[cfg(unix)]
-    isogate::auth::spawn_reload_on_sighup(state.clone(), sources, listen);
+    isogate::http::auth::spawn_reload_on_sighup(state.clone(), sources, listen);
     #[cfg(not(unix))]
     let _ = sources;
     state.set_ready();
@@ -122,10 +122,10 @@ async fn serve(
         "isogate listening on http://{addr}\n  providers: {}\n  try: curl 'http://{addr}/v1/isos?per_page=5'   docs: http://{addr}/docs\n",
         names.join(", ")
     );
-    isogate::telemetry::flush_logs();
+    isogate::http::telemetry::flush_logs();
     let _ = std::io::Write::write_all(&mut std::io::stdout(), banner.as_bytes());
     let _ = std::io::Write::flush(&mut std::io::stdout());
-    isogate::serve::serve(listener, app(state), shutdown_signal()).await?;
+    isogate::server::serve(listener, app(state), shutdown_signal()).await?;
     tracing::info!("shut down cleanly");
     Ok(())
 }

@@ -8,11 +8,11 @@ use std::time::Duration;
 use isogate_core::{Capability, IsoProvider, ProviderKind};
 use isogate_resilience::Breaker;
 
-use crate::auth::Keys;
-use crate::cache::ListingCache;
 use crate::config::{Config, ProviderEntry};
-use crate::render::RenderedCache;
-use crate::ssrf::ImportGuard;
+use crate::http::auth::Keys;
+use crate::listing::cache::ListingCache;
+use crate::listing::render::RenderedCache;
+use crate::security::ssrf::ImportGuard;
 
 /// One configured provider instance as the gateway uses it.
 #[derive(Clone, Debug)]
@@ -41,7 +41,7 @@ impl ProviderHandle {
             kind: provider.kind(),
             deadline,
             capability: provider.capability(),
-            import_schemes: crate::ssrf::default_schemes(&provider.capability()),
+            import_schemes: crate::security::ssrf::default_schemes(&provider.capability()),
             provider,
             breaker: None,
         }
@@ -158,7 +158,7 @@ impl AppState {
             .clone()
     }
     /// Replaces the API keys (SIGHUP); requests in flight keep the old ones.
-    pub fn reload_keys(&self, auth: &crate::auth::AuthConfig) {
+    pub fn reload_keys(&self, auth: &crate::http::auth::AuthConfig) {
         *self.inner.keys.write().unwrap_or_else(|p| p.into_inner()) =
             Arc::new(Keys::from_config(auth));
     }
@@ -168,12 +168,13 @@ impl AppState {
     }
     /// Providers the current caller may see (all outside a request).
     pub fn visible_providers(&self) -> impl Iterator<Item = &ProviderHandle> {
-        self.providers().filter(|h| crate::auth::may_see(&h.name))
+        self.providers()
+            .filter(|h| crate::http::auth::may_see(&h.name))
     }
     /// The providers `caller` may use (all of them for `None`).
     pub fn providers_visible_to<'a>(
         &'a self,
-        caller: Option<&'a crate::auth::Principal>,
+        caller: Option<&'a crate::http::auth::Principal>,
     ) -> impl Iterator<Item = &'a ProviderHandle> {
         self.providers()
             .filter(move |h| caller.is_none_or(|p| p.allows(&h.name)))

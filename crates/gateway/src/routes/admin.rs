@@ -5,7 +5,7 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
-use crate::error::ApiError;
+use crate::http::error::ApiError;
 use crate::routes::common::provider;
 use crate::state::AppState;
 
@@ -29,8 +29,8 @@ pub struct InvalidateResponse {
 #[utoipa::path(post, path = "/v1/cache/invalidate", tag = "admin",
     request_body(content = InvalidateRequest, description = "Optional; all providers when absent"),
     responses((status = 200, description = "Dropped", body = InvalidateResponse),
-              (status = 400, description = "Malformed body", body = crate::error::Problem),
-              (status = 404, description = "No such provider", body = crate::error::Problem)))]
+              (status = 400, description = "Malformed body", body = crate::http::error::Problem),
+              (status = 404, description = "No such provider", body = crate::http::error::Problem)))]
 pub async fn invalidate_cache(
     State(state): State<AppState>,
     body: axum::body::Bytes,

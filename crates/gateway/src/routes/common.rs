@@ -10,7 +10,7 @@ use isogate_core::Operation;
 use isogate_core::{Error, ErrorKind, Outcome, encode_segment};
 use serde::de::DeserializeOwned;
 
-use crate::error::ApiError;
+use crate::http::error::ApiError;
 use crate::state::{AppState, ProviderHandle};
 
 /// The provider by name, or a 404 problem.
@@ -21,9 +21,9 @@ pub fn provider<'a>(state: &'a AppState, name: &str) -> Result<&'a ProviderHandl
             "unknown_provider",
         )
     })?;
-    // Outside the caller's allow-list: 403 (see crate::auth).
-    if !crate::auth::may_see(name) {
-        return Err(crate::auth::provider_forbidden(name));
+    // Outside the caller's allow-list: 403 (see crate::http::auth).
+    if !crate::http::auth::may_see(name) {
+        return Err(crate::http::auth::provider_forbidden(name));
     }
     Ok(handle)
 }

@@ -9,13 +9,13 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use isogate_core::Error;
 
-use crate::error::ApiError;
+use crate::http::error::ApiError;
 use crate::state::AppState;
 
 /// The OpenAPI 3.1 document of the running configuration (keys can change
 /// on SIGHUP, so it is built per request; it is small and rarely asked for).
 pub async fn openapi_json(State(state): State<AppState>) -> Response {
-    Json(crate::openapi::document_for(&state)).into_response()
+    Json(crate::routes::openapi::document_for(&state)).into_response()
 }
 
 fn config() -> Arc<utoipa_swagger_ui::Config<'static>> {

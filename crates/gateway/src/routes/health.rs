@@ -51,7 +51,7 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
 pub async fn get_metrics() -> Response {
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        crate::telemetry::render_metrics(),
+        crate::http::telemetry::render_metrics(),
     )
         .into_response()
 }

@@ -12,11 +12,11 @@ use isogate_core::query::{CursorCodec, Limits, Query, merge, project};
 use isogate_core::{Error, GlobalId};
 use serde::Serialize;
 
-use crate::auth::Principal;
-use crate::cache::Freshness;
-use crate::error::ApiError;
+use crate::http::auth::Principal;
+use crate::http::error::ApiError;
+use crate::listing::cache::Freshness;
+use crate::listing::render::{HotAnswer, RenderedPage, TopQuery, digest, hot_key, page_key};
 use crate::listing::{Gathered, Source, gather, gather_raw, select};
-use crate::render::{HotAnswer, RenderedPage, TopQuery, digest, hot_key, page_key};
 use crate::routes::common::{provider, require};
 use crate::state::AppState;
 
@@ -27,8 +27,10 @@ pub fn parse_query(state: &AppState, raw: Option<&str>) -> Result<Query, ApiErro
         max_filters: state.config().server.max_filters,
         ..Limits::default()
     };
-    let mut pairs: Vec<(String, String)> = serde_urlencoded::from_str(raw.unwrap_or(""))
-        .map_err(|_| crate::error::bad_request("the query string is not valid URL encoding"))?;
+    let mut pairs: Vec<(String, String)> =
+        serde_urlencoded::from_str(raw.unwrap_or("")).map_err(|_| {
+            crate::http::error::bad_request("the query string is not valid URL encoding")
+        })?;
     // A cursor already says which page: `page` beside it is ignored rather
     // than refused, as the document (which cannot say "not both") allows both.
     if pairs.iter().any(|(k, v)| k == "cursor" && !v.is_empty()) {
@@ -82,14 +84,14 @@ pub struct ListResponse {
 
 /// Federated listing over every provider.
 #[utoipa::path(get, path = "/v1/isos", tag = "listings",
-    params(crate::openapi::ListParams),
+    params(crate::routes::openapi::ListParams),
     responses((status = 200, description = "A page of items with per-provider sources", body = ListResponse,
                 headers(("ETag" = String, description = "Weak validator of the page"),
                         ("Cache-Status" = String, description = "RFC 9211 cache status"))),
               (status = 304, description = "Not modified (If-None-Match)"),
-              (status = 400, description = "Malformed query: names the parameter, position and what was expected", body = crate::error::Problem),
-              (status = 502, description = "Every selected provider failed and nothing is cached", body = crate::error::Problem),
-              (status = 504, description = "Every selected provider timed out and nothing is cached", body = crate::error::Problem)))]
+              (status = 400, description = "Malformed query: names the parameter, position and what was expected", body = crate::http::error::Problem),
+              (status = 502, description = "Every selected provider failed and nothing is cached", body = crate::http::error::Problem),
+              (status = 504, description = "Every selected provider timed out and nothing is cached", body = crate::http::error::Problem)))]
 pub async fn list_isos(State(state): State<AppState>, req: Request) -> Response {
     // The request itself rather than `RawQuery` + `HeaderMap` extractors,
     // which copy the query and every header on each (mostly cached) call.
@@ -101,14 +103,14 @@ pub async fn list_isos(State(state): State<AppState>, req: Request) -> Response 
 
 /// One provider's listing, same query language.
 #[utoipa::path(get, path = "/v1/providers/{provider}/isos", tag = "listings",
-    params(("provider" = String, Path, description = "Configured provider name"), crate::openapi::ListParams),
+    params(("provider" = String, Path, description = "Configured provider name"), crate::routes::openapi::ListParams),
     responses((status = 200, description = "A page of items", body = ListResponse),
               (status = 304, description = "Not modified (If-None-Match)"),
-              (status = 400, description = "Malformed query", body = crate::error::Problem),
-              (status = 404, description = "No such provider", body = crate::error::Problem),
-              (status = 405, description = "The provider cannot list (Allow lists what it can)", body = crate::error::Problem),
-              (status = 502, description = "The provider failed and nothing is cached", body = crate::error::Problem),
-              (status = 504, description = "The provider timed out and nothing is cached", body = crate::error::Problem)))]
+              (status = 400, description = "Malformed query", body = crate::http::error::Problem),
+              (status = 404, description = "No such provider", body = crate::http::error::Problem),
+              (status = 405, description = "The provider cannot list (Allow lists what it can)", body = crate::http::error::Problem),
+              (status = 502, description = "The provider failed and nothing is cached", body = crate::http::error::Problem),
+              (status = 504, description = "The provider timed out and nothing is cached", body = crate::http::error::Problem)))]
 pub async fn list_provider_isos(
     State(state): State<AppState>,
     Path(provider_name): Path<String>,
@@ -174,7 +176,7 @@ async fn listing(
     headers: &HeaderMap,
     only: Option<String>,
 ) -> Result<Response, ApiError> {
-    let principal = crate::auth::current();
+    let principal = crate::http::auth::current();
     let (hot, epoch) = match hot_answer(&state, only.as_deref(), principal.as_deref(), raw, headers)
     {
         Hot::Answer(resp) => return Ok(resp),
@@ -183,7 +185,7 @@ async fn listing(
     let mut query = parse_query(&state, raw)?;
     if let Some(name) = &only {
         if !query.providers.is_empty() && !query.providers.contains(name) {
-            return Err(crate::error::bad_request(format!(
+            return Err(crate::http::error::bad_request(format!(
                 "provider: '{}' conflicts with the path's provider '{name}'",
                 query.providers.join(",")
             )));
@@ -421,10 +423,10 @@ fn cache_status(gathered: &Gathered) -> String {
 #[utoipa::path(get, path = "/v1/isos/{id}", tag = "listings",
     params(("id" = String, Path, description = "Global id: provider:percent-encoded native id"), crate::routes::items::ItemParams),
     responses((status = 200, description = "The item", body = isogate_core::Iso),
-              (status = 400, description = "Malformed global id", body = crate::error::Problem),
-              (status = 404, description = "No such item or provider", body = crate::error::Problem),
-              (status = 502, description = "Upstream failed", body = crate::error::Problem),
-              (status = 504, description = "Upstream timed out", body = crate::error::Problem)))]
+              (status = 400, description = "Malformed global id", body = crate::http::error::Problem),
+              (status = 404, description = "No such item or provider", body = crate::http::error::Problem),
+              (status = 502, description = "Upstream failed", body = crate::http::error::Problem),
+              (status = 504, description = "Upstream timed out", body = crate::http::error::Problem)))]
 pub async fn get_iso(
     State(state): State<AppState>,
     Path(id): Path<String>,

@@ -17,7 +17,7 @@ use isogate_core::{
 use percent_encoding::percent_decode_str;
 use serde::Deserialize;
 
-use crate::error::ApiError;
+use crate::http::error::ApiError;
 use crate::routes::common::{ApiJson, outcome_response, provider, require};
 use crate::state::AppState;
 
@@ -35,12 +35,14 @@ impl ItemParams {
     /// (`raw` once, `true` or `false`) with a problem.
     pub fn from_uri(uri: &axum::http::Uri) -> Result<ItemParams, ApiError> {
         let pairs: Vec<(String, String)> = serde_urlencoded::from_str(uri.query().unwrap_or(""))
-            .map_err(|_| crate::error::bad_request("the query string is not valid URL encoding"))?;
+            .map_err(|_| {
+                crate::http::error::bad_request("the query string is not valid URL encoding")
+            })?;
         let mut params = ItemParams::default();
         let mut seen = false;
         for (k, v) in pairs.iter().filter(|(k, _)| k == "raw") {
             if seen {
-                return Err(crate::error::bad_request(format!(
+                return Err(crate::http::error::bad_request(format!(
                     "{k}: give it at most once"
                 )));
             }
@@ -49,7 +51,7 @@ impl ItemParams {
                 "true" => true,
                 "false" => false,
                 other => {
-                    return Err(crate::error::bad_request(format!(
+                    return Err(crate::http::error::bad_request(format!(
                         "raw: expected true or false, found '{other}'"
                     )));
                 }
@@ -109,7 +111,7 @@ pub async fn dispatch_item(
             create_download_url(state, provider_name, native_id).await
         }
         _ => {
-            let allow = crate::openapi::documented_methods(&path);
+            let allow = crate::routes::openapi::documented_methods(&path);
             let allow: Vec<&str> = allow.iter().map(String::as_str).collect();
             Err(ApiError::with_status(
                 Error::invalid_input("no such operation on an item; see /openapi.json"),
@@ -147,7 +149,7 @@ fn split_action<'a>(raw: &'a str, _method: &Method) -> (&'a str, ItemAction) {
 pub fn decode_id(raw: &str) -> Result<String, ApiError> {
     let id = percent_decode_str(raw)
         .decode_utf8()
-        .map_err(|_| crate::error::bad_request("the native id is not UTF-8 once decoded"))?
+        .map_err(|_| crate::http::error::bad_request("the native id is not UTF-8 once decoded"))?
         .into_owned();
     validate_native_id(&id, true).map_err(|e| ApiError::coded(e, "invalid_id"))?;
     Ok(id)
@@ -158,12 +160,12 @@ pub fn decode_id(raw: &str) -> Result<String, ApiError> {
     params(("provider" = String, Path, description = "Configured provider name"),
            ("native_id" = String, Path, description = "The upstream id; may hold '/' (Cox)"), ItemParams),
     responses((status = 200, description = "The item", body = isogate_core::Iso),
-              (status = 400, description = "Invalid id", body = crate::error::Problem),
-              (status = 404, description = "No such item or provider", body = crate::error::Problem),
-              (status = 405, description = "The provider cannot get single items (Allow lists what it can)", body = crate::error::Problem),
-              (status = 502, description = "Upstream failed", body = crate::error::Problem),
-              (status = 503, description = "Upstream unreachable", body = crate::error::Problem),
-              (status = 504, description = "Upstream timed out", body = crate::error::Problem)))]
+              (status = 400, description = "Invalid id", body = crate::http::error::Problem),
+              (status = 404, description = "No such item or provider", body = crate::http::error::Problem),
+              (status = 405, description = "The provider cannot get single items (Allow lists what it can)", body = crate::http::error::Problem),
+              (status = 502, description = "Upstream failed", body = crate::http::error::Problem),
+              (status = 503, description = "Upstream unreachable", body = crate::http::error::Problem),
+              (status = 504, description = "Upstream timed out", body = crate::http::error::Problem)))]
 pub async fn get_provider_iso(
     state: AppState,
     provider_name: String,
@@ -182,12 +184,12 @@ pub async fn get_provider_iso(
     request_body = isogate_core::ImportRequest,
     responses((status = 201, description = "Imported", body = isogate_core::Iso),
               (status = 202, description = "Import started; follow Location", body = isogate_core::Task),
-              (status = 400, description = "Invalid request or URL", body = crate::error::Problem),
-              (status = 404, description = "No such provider", body = crate::error::Problem),
-              (status = 413, description = "Body too large", body = crate::error::Problem),
-              (status = 415, description = "Body is not JSON", body = crate::error::Problem),
-              (status = 405, description = "The provider cannot import (Allow lists what it can)", body = crate::error::Problem),
-              (status = 502, description = "Upstream failed", body = crate::error::Problem)))]
+              (status = 400, description = "Invalid request or URL", body = crate::http::error::Problem),
+              (status = 404, description = "No such provider", body = crate::http::error::Problem),
+              (status = 413, description = "Body too large", body = crate::http::error::Problem),
+              (status = 415, description = "Body is not JSON", body = crate::http::error::Problem),
+              (status = 405, description = "The provider cannot import (Allow lists what it can)", body = crate::http::error::Problem),
+              (status = 502, description = "Upstream failed", body = crate::http::error::Problem)))]
 pub async fn import_iso(
     State(state): State<AppState>,
     Path(provider_name): Path<String>,
@@ -198,10 +200,10 @@ pub async fn import_iso(
     // The document's minLength: the gateway refuses it for every provider
     // (some upstreams would, others would store a nameless item).
     if body.name.is_empty() {
-        return Err(crate::error::bad_request("name: must not be empty"));
+        return Err(crate::http::error::bad_request("name: must not be empty"));
     }
     // Before anything is forwarded: the upstream would fetch this URL from
-    // inside its own network (see crate::ssrf).
+    // inside its own network (see crate::security::ssrf).
     state
         .import_guard()
         .check(&body.url, &handle.import_schemes)
@@ -218,10 +220,10 @@ pub async fn import_iso(
     request_body = isogate_core::UpdateRequest,
     responses((status = 200, description = "Updated", body = isogate_core::Iso),
               (status = 204, description = "Updated"),
-              (status = 400, description = "Invalid request", body = crate::error::Problem),
-              (status = 404, description = "No such item", body = crate::error::Problem),
-              (status = 405, description = "The provider cannot update (Allow lists what it can)", body = crate::error::Problem),
-              (status = 502, description = "Upstream failed", body = crate::error::Problem)))]
+              (status = 400, description = "Invalid request", body = crate::http::error::Problem),
+              (status = 404, description = "No such item", body = crate::http::error::Problem),
+              (status = 405, description = "The provider cannot update (Allow lists what it can)", body = crate::http::error::Problem),
+              (status = 502, description = "Upstream failed", body = crate::http::error::Problem)))]
 pub async fn update_iso(
     state: AppState,
     provider_name: String,
@@ -231,10 +233,10 @@ pub async fn update_iso(
     let handle = provider(&state, &provider_name)?;
     require(handle, Operation::Update)?;
     if body.name.as_deref() == Some("") {
-        return Err(crate::error::bad_request("name: must not be empty"));
+        return Err(crate::http::error::bad_request("name: must not be empty"));
     }
     if body.name.is_none() && body.description.is_none() {
-        return Err(crate::error::bad_request(
+        return Err(crate::http::error::bad_request(
             "give at least one of name, description",
         ));
     }
@@ -249,10 +251,10 @@ pub async fn update_iso(
            ("native_id" = String, Path, description = "The upstream id")),
     responses((status = 202, description = "Deletion started", body = isogate_core::Task),
               (status = 204, description = "Deleted"),
-              (status = 400, description = "Invalid id", body = crate::error::Problem),
-              (status = 404, description = "No such item", body = crate::error::Problem),
-              (status = 405, description = "The provider cannot delete (Allow lists what it can)", body = crate::error::Problem),
-              (status = 502, description = "Upstream failed", body = crate::error::Problem)))]
+              (status = 400, description = "Invalid id", body = crate::http::error::Problem),
+              (status = 404, description = "No such item", body = crate::http::error::Problem),
+              (status = 405, description = "The provider cannot delete (Allow lists what it can)", body = crate::http::error::Problem),
+              (status = 502, description = "Upstream failed", body = crate::http::error::Problem)))]
 pub async fn delete_iso(
     state: AppState,
     provider_name: String,
@@ -272,10 +274,10 @@ pub async fn delete_iso(
     request_body = isogate_core::AttachRequest,
     responses((status = 202, description = "Attach started", body = isogate_core::Task),
               (status = 204, description = "Attached"),
-              (status = 400, description = "Invalid request", body = crate::error::Problem),
-              (status = 404, description = "No such item", body = crate::error::Problem),
-              (status = 405, description = "The provider cannot attach (Allow lists what it can)", body = crate::error::Problem),
-              (status = 502, description = "Upstream failed", body = crate::error::Problem)))]
+              (status = 400, description = "Invalid request", body = crate::http::error::Problem),
+              (status = 404, description = "No such item", body = crate::http::error::Problem),
+              (status = 405, description = "The provider cannot attach (Allow lists what it can)", body = crate::http::error::Problem),
+              (status = 502, description = "Upstream failed", body = crate::http::error::Problem)))]
 pub async fn attach_iso(
     state: AppState,
     provider_name: String,
@@ -295,10 +297,10 @@ pub async fn attach_iso(
            ("instance" = String, Path, description = "The instance or server id")),
     responses((status = 202, description = "Detach started", body = isogate_core::Task),
               (status = 204, description = "Detached"),
-              (status = 400, description = "Invalid id", body = crate::error::Problem),
-              (status = 404, description = "No such instance", body = crate::error::Problem),
-              (status = 405, description = "The provider cannot detach (Allow lists what it can)", body = crate::error::Problem),
-              (status = 502, description = "Upstream failed", body = crate::error::Problem)))]
+              (status = 400, description = "Invalid id", body = crate::http::error::Problem),
+              (status = 404, description = "No such instance", body = crate::http::error::Problem),
+              (status = 405, description = "The provider cannot detach (Allow lists what it can)", body = crate::http::error::Problem),
+              (status = 502, description = "Upstream failed", body = crate::http::error::Problem)))]
 pub async fn detach_iso(
     State(state): State<AppState>,
     Path((provider_name, instance)): Path<(String, String)>,
@@ -319,12 +321,12 @@ pub async fn detach_iso(
 #[utoipa::path(post, path = "/v1/providers/{provider}/isos/{native_id}/download-url", tag = "items",
     params(("provider" = String, Path, description = "Configured provider name"),
            ("native_id" = String, Path, description = "The upstream id")),
-    responses((status = 200, description = "The URL", body = crate::openapi::UrlResponse),
+    responses((status = 200, description = "The URL", body = crate::routes::openapi::UrlResponse),
               (status = 202, description = "Generation started; the task's result holds `url`", body = isogate_core::Task),
-              (status = 400, description = "Not extractable or invalid id", body = crate::error::Problem),
-              (status = 404, description = "No such item", body = crate::error::Problem),
-              (status = 405, description = "The provider cannot generate URLs (Allow lists what it can)", body = crate::error::Problem),
-              (status = 502, description = "Upstream failed", body = crate::error::Problem)))]
+              (status = 400, description = "Not extractable or invalid id", body = crate::http::error::Problem),
+              (status = 404, description = "No such item", body = crate::http::error::Problem),
+              (status = 405, description = "The provider cannot generate URLs (Allow lists what it can)", body = crate::http::error::Problem),
+              (status = 502, description = "Upstream failed", body = crate::http::error::Problem)))]
 pub async fn create_download_url(
     state: AppState,
     provider_name: String,
@@ -340,11 +342,11 @@ pub async fn create_download_url(
 #[utoipa::path(get, path = "/v1/providers/{provider}/isos/{native_id}/history", tag = "items",
     params(("provider" = String, Path, description = "Configured provider name"),
            ("native_id" = String, Path, description = "The upstream id")),
-    responses((status = 200, description = "The history", body = crate::openapi::HistoryResponse),
-              (status = 400, description = "Invalid id", body = crate::error::Problem),
-              (status = 404, description = "No such item", body = crate::error::Problem),
-              (status = 405, description = "The provider keeps no history (Allow lists what it can)", body = crate::error::Problem),
-              (status = 502, description = "Upstream failed", body = crate::error::Problem)))]
+    responses((status = 200, description = "The history", body = crate::routes::openapi::HistoryResponse),
+              (status = 400, description = "Invalid id", body = crate::http::error::Problem),
+              (status = 404, description = "No such item", body = crate::http::error::Problem),
+              (status = 405, description = "The provider keeps no history (Allow lists what it can)", body = crate::http::error::Problem),
+              (status = 502, description = "Upstream failed", body = crate::http::error::Problem)))]
 pub async fn get_iso_history(
     state: AppState,
     provider_name: String,

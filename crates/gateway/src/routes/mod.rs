@@ -6,6 +6,7 @@ pub mod docs;
 pub mod health;
 pub mod isos;
 pub mod items;
+pub mod openapi;
 pub mod providers;
 pub mod stats;
 pub mod ui;

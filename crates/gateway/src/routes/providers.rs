@@ -6,7 +6,7 @@ use axum::response::{IntoResponse, Response};
 use isogate_core::Operation;
 use serde::Serialize;
 
-use crate::error::ApiError;
+use crate::http::error::ApiError;
 use crate::routes::common::{outcome_response, provider, require};
 use crate::state::{AppState, ProviderHandle};
 
@@ -90,9 +90,9 @@ async fn provider_info(state: &AppState, handle: &ProviderHandle) -> ProviderInf
 #[utoipa::path(post, path = "/v1/providers/{provider}/sync", tag = "providers",
     params(("provider" = String, Path, description = "Configured provider name")),
     responses((status = 202, description = "Sync started; follow Location", body = isogate_core::Task),
-              (status = 404, description = "No such provider", body = crate::error::Problem),
-              (status = 405, description = "The provider has nothing to sync (Allow lists what it can)", body = crate::error::Problem),
-              (status = 502, description = "Upstream failed", body = crate::error::Problem)))]
+              (status = 404, description = "No such provider", body = crate::http::error::Problem),
+              (status = 405, description = "The provider has nothing to sync (Allow lists what it can)", body = crate::http::error::Problem),
+              (status = 502, description = "Upstream failed", body = crate::http::error::Problem)))]
 pub async fn sync_provider(
     State(state): State<AppState>,
     Path(provider_name): Path<String>,
@@ -109,9 +109,9 @@ pub async fn sync_provider(
     params(("provider" = String, Path, description = "Configured provider name"),
            ("task" = String, Path, description = "The task id from a 202 answer")),
     responses((status = 200, description = "The task: pending, succeeded or failed", body = isogate_core::Task),
-              (status = 404, description = "No such task or provider", body = crate::error::Problem),
-              (status = 405, description = "The provider has no tasks (Allow lists what it can)", body = crate::error::Problem),
-              (status = 502, description = "Upstream failed", body = crate::error::Problem)))]
+              (status = 404, description = "No such task or provider", body = crate::http::error::Problem),
+              (status = 405, description = "The provider has no tasks (Allow lists what it can)", body = crate::http::error::Problem),
+              (status = 502, description = "Upstream failed", body = crate::http::error::Problem)))]
 pub async fn get_task(
     State(state): State<AppState>,
     Path((provider_name, task_id)): Path<(String, String)>,

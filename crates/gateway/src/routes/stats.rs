@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use isogate_core::Iso;
 use serde::Serialize;
 
-use crate::error::{ApiError, bad_request};
+use crate::http::error::{ApiError, bad_request};
 use crate::listing::{Source, gather, select};
 use crate::state::AppState;
 
@@ -68,10 +68,10 @@ pub struct StatsMeta {
 /// zones count once in each zone's group when grouping by `zone`.
 #[utoipa::path(get, path = "/v1/isos/stats", tag = "listings",
     params(("group_by" = Option<String>, Query, description = "Comma list of provider, provider_kind, kind, status, os, zone, visibility, os.family, os.version, arch, edition (default provider)"),
-           crate::openapi::ListParams),
+           crate::routes::openapi::ListParams),
     responses((status = 200, description = "Figures per group", body = StatsResponse),
-              (status = 400, description = "Unknown group or malformed query", body = crate::error::Problem),
-              (status = 502, description = "Every selected provider failed and nothing is cached", body = crate::error::Problem)))]
+              (status = 400, description = "Unknown group or malformed query", body = crate::http::error::Problem),
+              (status = 502, description = "Every selected provider failed and nothing is cached", body = crate::http::error::Problem)))]
 pub async fn get_stats(
     State(state): State<AppState>,
     RawQuery(raw): RawQuery,

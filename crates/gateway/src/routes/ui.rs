@@ -18,7 +18,7 @@ use axum::routing::get;
 use isogate_core::Error;
 use sha2::{Digest, Sha256};
 
-use crate::error::ApiError;
+use crate::http::error::ApiError;
 use crate::state::AppState;
 
 /// The policy on every `/ui` answer. `frame-ancestors` is not covered by

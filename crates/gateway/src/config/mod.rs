@@ -17,7 +17,7 @@ use isogate_core::ProviderKind;
 use serde::Deserialize;
 
 /// The demo configuration, compiled in so `cargo run` works from anywhere.
-pub const EMBEDDED_DEFAULT: &str = include_str!("../../../config/isogate.toml");
+pub const EMBEDDED_DEFAULT: &str = include_str!("../../../../config/isogate.toml");
 
 /// How the embedded demo layer is named in origins and error messages.
 pub const DEMO_ORIGIN: &str = "embedded demo (config/isogate.toml)";
@@ -41,7 +41,7 @@ pub struct Config {
     pub simulators: SimulatorsConfig,
     /// Gateway API keys and per-key rate limits.
     #[serde(default)]
-    pub auth: crate::auth::AuthConfig,
+    pub auth: crate::http::auth::AuthConfig,
     /// Provider instances by name, as raw tables; see [`ProviderEntry`].
     #[serde(default)]
     pub providers: BTreeMap<String, serde_json::Value>,
@@ -306,11 +306,11 @@ impl Config {
     }
 
     /// Only the `[auth]` section of the same sources (SIGHUP key reload).
-    pub fn load_auth(sources: &Sources) -> Result<crate::auth::AuthConfig, ConfigError> {
+    pub fn load_auth(sources: &Sources) -> Result<crate::http::auth::AuthConfig, ConfigError> {
         let figment = Self::figment(sources)?;
-        let auth: crate::auth::AuthConfig = figment.extract_inner("auth").or_else(|e| {
+        let auth: crate::http::auth::AuthConfig = figment.extract_inner("auth").or_else(|e| {
             if e.missing() {
-                Ok(crate::auth::AuthConfig::default())
+                Ok(crate::http::auth::AuthConfig::default())
             } else {
                 Err(describe(&figment, e))
             }
@@ -803,7 +803,7 @@ mod tests {
         );
         assert_eq!(
             format!("{:?}", demo.auth),
-            format!("{:?}", crate::auth::AuthConfig::default())
+            format!("{:?}", crate::http::auth::AuthConfig::default())
         );
     }
 

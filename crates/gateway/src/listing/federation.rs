@@ -7,9 +7,9 @@ use futures::future::join_all;
 use isogate_core::{Error, ErrorKind, Iso, ListOptions};
 use serde::Serialize;
 
-use crate::cache::{Freshness, Resolved, Snapshot};
-use crate::error::ApiError;
-use crate::render::TopQuery;
+use crate::http::error::ApiError;
+use crate::listing::cache::{Freshness, Resolved, Snapshot};
+use crate::listing::render::TopQuery;
 use crate::state::{AppState, ProviderHandle};
 
 /// `sources[].status`.
@@ -90,8 +90,8 @@ pub fn select(state: &AppState, names: &[String]) -> Result<Vec<(ProviderHandle,
                 "unknown_provider",
             ));
         }
-        if !crate::auth::may_see(name) {
-            return Err(crate::auth::provider_forbidden(name));
+        if !crate::http::auth::may_see(name) {
+            return Err(crate::http::auth::provider_forbidden(name));
         }
     }
     Ok(state

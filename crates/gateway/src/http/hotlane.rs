@@ -4,7 +4,7 @@
 //! middleware around it (three boxed middleware futures, a deadline timer,
 //! the handler's extractors, a task-local scope) cost more than the lookup
 //! itself. The lane authorises the request exactly as `auth::guard` does,
-//! and when a [`HotAnswer`](crate::render::HotAnswer) for it is stored, it
+//! and when a [`HotAnswer`](crate::listing::render::HotAnswer) for it is stored, it
 //! answers with its metrics, log line and request id as `telemetry::observe`
 //! would. Anything else passes through unchanged, marked as already
 //! authorised so the key is not checked (or charged to its rate limit) twice.
@@ -25,10 +25,10 @@ use axum::response::Response;
 use futures::future::Either;
 use tower::{Layer, Service};
 
-use crate::auth::{self, Authorized};
+use crate::http::auth::{self, Authorized};
+use crate::http::telemetry;
 use crate::routes::isos::{Hot, hot_answer};
 use crate::state::AppState;
-use crate::telemetry;
 
 /// The federated listing's route.
 const LIST_ISOS: &str = "/v1/isos";

@@ -41,8 +41,8 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use crate::error::ApiError;
-use crate::ratelimit::RateLimits;
+use crate::http::error::ApiError;
+use crate::http::ratelimit::RateLimits;
 use crate::state::AppState;
 
 /// `[auth]`.

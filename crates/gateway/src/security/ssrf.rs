@@ -26,7 +26,7 @@ use futures::future::BoxFuture;
 use isogate_core::{Capability, Error};
 use url::{Host, Url};
 
-use crate::error::ApiError;
+use crate::http::error::ApiError;
 
 /// Resolves host names (pluggable so tests need no DNS).
 pub trait Resolver: Send + Sync + fmt::Debug {

@@ -7,7 +7,7 @@ use isogate_core::{IsoProvider, ProviderKind};
 use serde::de::DeserializeOwned;
 
 use crate::config::{Config, ConfigError, ProviderEntry, adapter_config_error};
-use crate::embedded::{Embedded, sim_name};
+use crate::providers::embedded::{Embedded, sim_name};
 use crate::state::{AppState, ProviderHandle};
 
 /// Builds every provider and the state over them.

@@ -15,7 +15,7 @@ use axum::http::HeaderValue;
 use bytes::Bytes;
 use isogate_core::query::{CursorCodec, PartTop, Query, QueryError, top_of};
 
-use crate::cache::Snapshot;
+use crate::listing::cache::Snapshot;
 
 /// A rendered page.
 #[derive(Debug)]

@@ -181,7 +181,7 @@ pub fn document_for(state: &crate::AppState) -> serde_json::Value {
     let mut doc = serde_json::to_value(document()).unwrap_or_default();
     let names: Vec<String> = state.providers().map(|h| h.name.clone()).collect();
     let keys = state.keys();
-    let keyed = keys.mode() == crate::auth::AuthMode::Keys;
+    let keyed = keys.mode() == crate::http::auth::AuthMode::Keys;
     let limited = keyed || state.config().auth.rate_limit.anonymous;
     let grammar = Grammar::new(
         &names,

@@ -13,8 +13,8 @@ use axum::response::Response;
 use chrono::Utc;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
-use crate::logformat::LineFormat;
-use crate::logsink::LogSink;
+use crate::http::logformat::LineFormat;
+use crate::http::logsink::LogSink;
 
 static RECORDER: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
 
@@ -99,7 +99,15 @@ fn log_request(id: &str, method: &'static str, route: &str, status: u16, elapsed
         }
         LINE.with_borrow_mut(|line| {
             line.clear();
-            crate::logformat::request_line(line, Utc::now(), id, method, route, status, elapsed);
+            crate::http::logformat::request_line(
+                line,
+                Utc::now(),
+                id,
+                method,
+                route,
+                status,
+                elapsed,
+            );
             LogSink::stdout().append(line.as_bytes());
         });
         return;

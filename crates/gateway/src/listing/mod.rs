@@ -1,0 +1,8 @@
+//! The listing path: federation over providers, the snapshot cache, and the
+//! rendered pages and answers.
+
+pub mod cache;
+mod federation;
+pub mod render;
+
+pub use federation::*;

@@ -1,0 +1,3 @@
+//! Outbound request safety: the SSRF guard for import URLs.
+
+pub mod ssrf;
