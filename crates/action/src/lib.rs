@@ -430,13 +430,17 @@ impl IsoProvider for ActionProvider {
     }
 }
 
-/// Server ids are integers in the module.
+/// Server ids are integers in the module: another id names no server there
+/// (not found, as for ISO ids); only an empty one is malformed.
 fn server_id(instance_id: &str) -> Result<&str> {
     let id = instance_id.trim();
-    if id.is_empty() || !id.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(Error::invalid_input(
-            "instance_id: the module's server ids are numeric",
-        ));
+    if id.is_empty() {
+        return Err(Error::invalid_input("instance_id: must not be empty"));
+    }
+    if !id.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(Error::not_found(format!(
+            "no server with id '{id}' (the module's server ids are numeric)"
+        )));
     }
     Ok(id)
 }

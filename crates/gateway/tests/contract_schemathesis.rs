@@ -27,15 +27,6 @@ async fn schemathesis(keys: bool) {
         .arg("run")
         .arg(format!("{}/openapi.json", live.base()))
         .args(["--checks", "all"])
-        // Left out, and why (see the report of issue 15): the document is one
-        // per operation, while the upstreams differ per provider in rules no
-        // schema of a `{provider}` path can tell apart (Cox ids are
-        // stackId/family/tag, the action module's server ids are numeric,
-        // CloudMC v2 imports over http and the action module over https
-        // only, a download URL needs an extractable ISO), and the stateful
-        // phase takes provider names from `/v1/providers` regardless of the
-        // capability-scoped enums, meeting the 405s those enums leave out.
-        .args(["--exclude-checks", "positive_data_acceptance"])
         .args(["--max-examples", "100"])
         .args(["--phases", "examples,coverage,fuzzing,stateful"])
         .args(["--seed", "42"])
