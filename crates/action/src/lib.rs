@@ -240,12 +240,13 @@ impl ActionProvider {
                 name.to_owned()
             };
             let short = extra("short_name").unwrap_or_else(|| {
-                display
-                    .chars()
-                    .filter(char::is_ascii_alphanumeric)
-                    .take(32)
-                    .collect::<String>()
-                    .to_ascii_lowercase()
+                // The module requires a non-empty short name: from the display
+                // name, else (a name with no ASCII letter or digit) the file's.
+                [display.as_str(), iso_name.as_str()]
+                    .iter()
+                    .map(|from| short_name(from))
+                    .find(|s| !s.is_empty())
+                    .unwrap_or_else(|| "iso".to_owned())
             });
             let mut params = vec![
                 ("name", display),
@@ -428,6 +429,15 @@ impl IsoProvider for ActionProvider {
         };
         run.await.map_err(self.fail("task"))
     }
+}
+
+/// A short name: the ASCII letters and digits of `from`, lower case, at most 32.
+fn short_name(from: &str) -> String {
+    from.chars()
+        .filter(char::is_ascii_alphanumeric)
+        .take(32)
+        .collect::<String>()
+        .to_ascii_lowercase()
 }
 
 /// Server ids are integers in the module: another id names no server there
