@@ -273,12 +273,13 @@ fn concrete_imports(doc: &mut serde_json::Value, state: &crate::AppState) {
             schema["required"] = json!(["name", "url", "zone_id"]);
             schema["properties"]["zone_id"] = json!({"type": "string", "minLength": 1,
                 "description": "Target zone (required by CloudMC unless the environment has one zone)"});
-            schema["anyOf"] = json!([
-                {"required": ["bootable", "os_type_id"],
-                 "properties": {"bootable": {"const": true}, "os_type_id": {"type": "string"}}},
-                {"properties": {"bootable": {"type": ["boolean", "null"], "enum": [false, null]},
-                                "os_type_id": {"type": "null"}}}
-            ]);
+            // `if`/`then`, not `anyOf`: a generated client turns a top-level
+            // anyOf into a union of bodies without the common fields.
+            schema["if"] = json!({"required": ["bootable"],
+                "properties": {"bootable": {"enum": [true]}}});
+            schema["then"] = json!({"required": ["os_type_id"],
+                "properties": {"os_type_id": {"type": "string"}}});
+            schema["else"] = json!({"properties": {"os_type_id": {"type": "null"}}});
         }
         doc["components"]["schemas"][&schema_name] = schema;
         let mut op = template.clone();
