@@ -120,6 +120,10 @@ fn kind_of(message: &str) -> ErrorKind {
         ErrorKind::Forbidden
     } else if has(&["not found", "no such", "does not exist", "not exist"]) {
         ErrorKind::NotFound
+    } else if has(&["already exists", "already exist", "duplicate"]) {
+        // "invalid argument iso_name: already exists": the request is well
+        // formed, the name is taken (a state conflict, not bad input).
+        ErrorKind::Conflict
     } else if has(&[
         "invalid argument",
         "invalid",
@@ -253,6 +257,14 @@ mod tests {
                 "disk quota",
             ),
             (200, r#"{"result":"Error"}"#, Upstream, false, "Error"),
+            // A taken name is a conflict, though worded "invalid argument".
+            (
+                200,
+                r#"{"code":-1,"message":"invalid argument iso_name: already exists"}"#,
+                Conflict,
+                false,
+                "already exists",
+            ),
             (
                 200,
                 r#"{"code":-1,"message":"unknown action del"}"#,

@@ -240,12 +240,13 @@ impl ActionProvider {
                 name.to_owned()
             };
             let short = extra("short_name").unwrap_or_else(|| {
-                display
-                    .chars()
-                    .filter(char::is_ascii_alphanumeric)
-                    .take(32)
-                    .collect::<String>()
-                    .to_ascii_lowercase()
+                // The module requires a non-empty short name: from the display
+                // name, else (a name with no ASCII letter or digit) the file's.
+                [display.as_str(), iso_name.as_str()]
+                    .iter()
+                    .map(|from| short_name(from))
+                    .find(|s| !s.is_empty())
+                    .unwrap_or_else(|| "iso".to_owned())
             });
             let mut params = vec![
                 ("name", display),
@@ -430,13 +431,26 @@ impl IsoProvider for ActionProvider {
     }
 }
 
-/// Server ids are integers in the module.
+/// A short name: the ASCII letters and digits of `from`, lower case, at most 32.
+fn short_name(from: &str) -> String {
+    from.chars()
+        .filter(char::is_ascii_alphanumeric)
+        .take(32)
+        .collect::<String>()
+        .to_ascii_lowercase()
+}
+
+/// Server ids are integers in the module: another id names no server there
+/// (not found, as for ISO ids); only an empty one is malformed.
 fn server_id(instance_id: &str) -> Result<&str> {
     let id = instance_id.trim();
-    if id.is_empty() || !id.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(Error::invalid_input(
-            "instance_id: the module's server ids are numeric",
-        ));
+    if id.is_empty() {
+        return Err(Error::invalid_input("instance_id: must not be empty"));
+    }
+    if !id.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(Error::not_found(format!(
+            "no server with id '{id}' (the module's server ids are numeric)"
+        )));
     }
     Ok(id)
 }

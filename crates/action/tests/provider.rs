@@ -154,6 +154,15 @@ async fn admin_keys_register_with_add() {
     assert_eq!(item.name, "tool.iso");
     assert_eq!(item.labels["display_name"], "Tool Disk");
     assert_eq!(p.list_all().await.unwrap().len(), all.len() + 1);
+    // A name with no ASCII letter or digit still gives the module the short
+    // name it requires (from the file); a taken file name is a conflict.
+    p.import(&import("https://m.example/other.iso", "Диск №1"))
+        .await
+        .expect("a non-ASCII name imports");
+    let mut again = import("https://m.example/tool.iso", "Another Name");
+    again.params.insert("iso_name".into(), "other.iso".into());
+    let e = p.import(&again).await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Conflict, "{e}");
 }
 
 #[tokio::test]
@@ -305,6 +314,17 @@ async fn a_mount_task_goes_from_pending_to_succeeded_through_callback_polling() 
         .await
         .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Forbidden);
+    // Server ids are numeric: another one names no server.
+    let e = p
+        .attach(
+            &iso.native_id,
+            &AttachRequest {
+                instance_id: "web-1".into(),
+            },
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::NotFound, "{e}");
 }
 
 #[tokio::test]

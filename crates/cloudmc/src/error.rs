@@ -94,7 +94,8 @@ pub fn answer_error(status: u16, body: &[u8]) -> Option<Error> {
 
 /// Maps a CloudMC error answer to an error of the right kind.
 ///
-/// 400/409/422 `InvalidInput`, 401 `Unauthorized`, 403 `Forbidden`, 404
+/// 400/409/422 `InvalidInput` (`NotFound` when the message says what it
+/// names "does not exist"), 401 `Unauthorized`, 403 `Forbidden`, 404
 /// `NotFound`, 405 `Unsupported`, 429 `RateLimited` (retryable; the caller
 /// adds `Retry-After`), 5xx `Upstream` retryable, any other status (a 2xx
 /// with `errors` included) `Upstream` not retryable. The message is the
@@ -109,7 +110,16 @@ pub fn parse_error(status: u16, body: &[u8]) -> Error {
         429 => ErrorKind::RateLimited,
         _ => ErrorKind::Upstream,
     };
-    let message = upstream_message(body).unwrap_or_else(|| {
+    let extracted = upstream_message(body);
+    // A 400 about a referenced entity that does not exist (a zone, an OS
+    // type) is not bad input: the thing named is not found.
+    let kind = match (kind, &extracted) {
+        (ErrorKind::InvalidInput, Some(m)) if m.to_ascii_lowercase().contains("does not exist") => {
+            ErrorKind::NotFound
+        }
+        (kind, _) => kind,
+    };
+    let message = extracted.unwrap_or_else(|| {
         if (200..300).contains(&status) {
             format!("upstream answered HTTP {status} with an errors field but no message")
         } else {
@@ -143,6 +153,13 @@ mod tests {
 
     /// (status, recorded body, kind, retryable, message contains)
     const CASES: &[(u16, &str, ErrorKind, bool, &str)] = &[
+        (
+            400,
+            r#"{"errors":[{"code":2012,"message":"Zone 'z' does not exist","context":{"field":"zoneId"}}]}"#,
+            ErrorKind::NotFound,
+            false,
+            "Zone 'z' does not exist",
+        ),
         (
             400,
             r#"{"errors":[{"code":2012,"message":"Only the http protocol is supported for ISO URLs","context":{"field":"url"}}]}"#,

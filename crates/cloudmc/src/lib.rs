@@ -18,6 +18,8 @@
 //!   of tasks it started (the last 4096) and reports `unknown` for others.
 //!   An empty delete answer is `Outcome::Done`.
 //! - A download URL is in the succeeded task's `result.url`.
+//!   Refused with a 400, it is told apart by reading the item: not
+//!   extractable or not ready is `Conflict` (a state, not bad input).
 
 pub mod client;
 pub mod config;
@@ -30,8 +32,8 @@ use std::sync::Mutex;
 
 use async_trait::async_trait;
 use isogate_core::{
-    AttachRequest, Capability, DetachRequest, Error, ImportRequest, Iso, IsoProvider, ListOptions,
-    Listing, Outcome, ProviderKind, Result, Task, validate_native_id,
+    AttachRequest, Capability, DetachRequest, Error, ErrorKind, ImportRequest, Iso, IsoProvider,
+    ListOptions, Listing, Outcome, ProviderKind, Result, Status, Task, validate_native_id,
 };
 use serde_json::{Value, json};
 
@@ -93,6 +95,22 @@ impl CloudMcProvider {
             capability,
             operations: Mutex::new((HashMap::new(), VecDeque::new())),
         })
+    }
+
+    /// Why the item cannot give a download URL now, if its state says so.
+    async fn download_conflict(&self, native_id: &str) -> Option<Error> {
+        let iso = self.get(native_id, false).await.ok()?;
+        let why = if iso.extractable == Some(false) {
+            "the ISO was not imported as extractable"
+        } else if iso.status != Status::Ready {
+            "the ISO is not ready yet"
+        } else {
+            return None;
+        };
+        Some(Error::new(
+            ErrorKind::Conflict,
+            format!("no download URL: {why}"),
+        ))
     }
 
     /// The shared client (for tools built on this provider).
@@ -295,11 +313,17 @@ impl IsoProvider for CloudMcProvider {
     async fn download_url(&self, native_id: &str) -> Result<Outcome> {
         self.check("download_url", self.capability.download_url)?;
         check_id(native_id, "id").map_err(self.fail("download_url"))?;
-        let answer = self
-            .client
-            .generate_download_url(native_id)
-            .await
-            .map_err(self.fail("download_url"))?;
+        let answer = match self.client.generate_download_url(native_id).await {
+            Ok(answer) => answer,
+            Err(e) if e.kind() == ErrorKind::InvalidInput => {
+                // CloudMC answers 400 for an ISO not extractable or not
+                // ready as for a malformed request: read the item to tell
+                // a state conflict (409) from bad input, on this path only.
+                return Err(self.download_conflict(native_id).await.unwrap_or(e))
+                    .map_err(self.fail("download_url"));
+            }
+            Err(e) => return Err(e).map_err(self.fail("download_url")),
+        };
         self.outcome("download_url", answer)
             .map_err(self.fail("download_url"))
     }

@@ -184,8 +184,9 @@ async fn writes_follow_tasks_to_the_end_in_both_task_shapes() {
                 .starts_with("http://")
         );
         let not = p.download_url(SEED_ISO_ID).await.unwrap_err();
-        assert_eq!(not.kind(), ErrorKind::InvalidInput);
-        assert!(!not.retryable(), "a 400 is not retryable");
+        assert_eq!(not.kind(), ErrorKind::Conflict, "{not}");
+        assert!(not.to_string().contains("extractable"), "{not}");
+        assert!(!not.retryable(), "a conflict is not retryable");
 
         let gone = wait(&p, p.delete(SEED_ISO_ID).await.unwrap()).await;
         assert_eq!(gone.status, TaskStatus::Succeeded);

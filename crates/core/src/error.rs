@@ -24,6 +24,9 @@ pub enum ErrorKind {
     Unsupported,
     /// The request was malformed or broke an upstream rule.
     InvalidInput,
+    /// Well formed, but the item's current state forbids it (a name already
+    /// taken, a download URL of an ISO not extractable or not ready yet).
+    Conflict,
     /// The upstream failed or answered something that could not be understood.
     Upstream,
     /// The upstream did not answer in time.
@@ -44,6 +47,7 @@ impl ErrorKind {
             ErrorKind::RateLimited => "rate_limited",
             ErrorKind::Unsupported => "unsupported",
             ErrorKind::InvalidInput => "invalid_input",
+            ErrorKind::Conflict => "conflict",
             ErrorKind::Upstream => "upstream_error",
             ErrorKind::Timeout => "upstream_timeout",
             ErrorKind::Unavailable => "upstream_unavailable",

@@ -5,8 +5,10 @@
 //!   provider is configured with `include_only_system_images`. The upstream
 //!   lists only non-deprecated images; a deprecated one can still be read by id.
 //! - `get`: the id is `stackId/family/tag`. It is checked before any request
-//!   (get#3): `validate_native_id(id, true)` and exactly three segments, else
-//!   `InvalidInput`. Each segment is percent-encoded on its own.
+//!   (get#3): `validate_native_id(id, true)` (else `InvalidInput`), and
+//!   exactly three segments, else `NotFound`: such an id names no image (the
+//!   document's id grammar is every provider's, so this is not bad input).
+//!   Each segment is percent-encoded on its own.
 //! - Nothing else is documented for images, so nothing else is supported.
 
 mod client;
@@ -60,12 +62,15 @@ impl CoxProvider {
     }
 }
 
-/// `stackId/family/tag`, or `InvalidInput`.
+/// `stackId/family/tag`: `InvalidInput` for an id no provider could take,
+/// `NotFound` for a well-formed id of another shape (no image has it).
 pub fn split_image_id(id: &str) -> Result<[&str; 3]> {
     validate_native_id(id, true)?;
     let parts: Vec<&str> = id.split('/').collect();
     <[&str; 3]>::try_from(parts).map_err(|_| {
-        Error::invalid_input("a Cox image id must be stackId/family/tag (three segments)")
+        Error::not_found(format!(
+            "no image with id '{id}' (Cox image ids are stackId/family/tag)"
+        ))
     })
 }
 
@@ -111,11 +116,14 @@ mod tests {
     #[test]
     fn image_ids_need_three_clean_segments() {
         assert_eq!(split_image_id("s/f/t").unwrap(), ["s", "f", "t"]);
-        for bad in [
-            "", "s/f", "s/f/t/x", "s//t", "s/../t", "/f/t", "s/f/", "s/f/t\n", "s/./t",
-        ] {
+        for bad in ["", "s//t", "s/../t", "/f/t", "s/f/", "s/f/t\n", "s/./t"] {
             let e = split_image_id(bad).unwrap_err();
             assert_eq!(e.kind(), isogate_core::ErrorKind::InvalidInput, "{bad:?}");
+        }
+        // Clean, but not three segments: no image can have it.
+        for absent in ["s", "s/f", "s/f/t/x"] {
+            let e = split_image_id(absent).unwrap_err();
+            assert_eq!(e.kind(), isogate_core::ErrorKind::NotFound, "{absent:?}");
         }
     }
 }

@@ -17,9 +17,9 @@ import sys, time
 sys.path.insert(0, sys.argv[2])
 from isogate_client import Client
 from isogate_client.api.listings import list_isos, list_provider_isos, get_iso
-from isogate_client.api.items import import_iso, create_download_url
+from isogate_client.api.items import import_iso_coxedge_prod, create_download_url
 from isogate_client.api.providers import get_task
-from isogate_client.models import (ImportRequest, ImportIsoProvider, GetTaskProvider,
+from isogate_client.models import (ImportRequestCoxedgeProd, GetTaskProvider,
     ListProviderIsosProvider, CreateDownloadUrlProvider, ListResponse, Iso, Problem, Task, TaskStatus)
 
 client = Client(base_url=sys.argv[1], raise_on_unexpected_status=True)
@@ -65,9 +65,10 @@ def poll(task):
         time.sleep(0.1)
     raise AssertionError(f"task {task.id} still pending")
 
-started = import_iso.sync_detailed(
-    ImportIsoProvider("coxedge-prod"), client=client,
-    body=ImportRequest(name="generated-client", url="http://releases.example.com/gen/client.iso",
+# Each provider's import is its own operation: its URL rules are its own.
+started = import_iso_coxedge_prod.sync_detailed(
+    client=client,
+    body=ImportRequestCoxedgeProd(name="generated-client", url="http://releases.example.com/gen/client.iso",
                        zone_id=zone_id, extractable=True))
 assert started.status_code in (201, 202), started
 if started.status_code == 202:

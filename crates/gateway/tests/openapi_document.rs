@@ -88,11 +88,27 @@ async fn problems_are_problem_json_and_providers_are_scoped_to_capability() {
     assert!(!delete.contains(&"cloudmc-legacy".to_owned()), "{delete:?}");
     let list = provider_enum("/v1/providers/{provider}/isos", "get");
     assert!(list.contains(&"cloudmc-legacy".to_owned()), "{list:?}");
-    let import = provider_enum("/v1/providers/{provider}/isos", "post");
-    assert!(
-        import.contains(&"coxedge-prod".to_owned())
-            && !import.contains(&"coxedge-images".to_owned())
-    );
+    // Import is per provider (each its own URL rules): CloudMC v2 over
+    // http, the action module over https, none for Cox.
+    assert!(doc["paths"]["/v1/providers/{provider}/isos"]["post"].is_null());
+    let url_of = |name: &str| {
+        let op = &doc["paths"][format!("/v1/providers/{name}/isos")]["post"];
+        let schema = op["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+            .as_str()
+            .unwrap_or_default()
+            .rsplit('/')
+            .next()
+            .unwrap_or_default()
+            .to_owned();
+        doc["components"]["schemas"][schema]["properties"]["url"]["pattern"]
+            .as_str()
+            .map(str::to_owned)
+    };
+    let v2 = url_of("coxedge-prod").expect("coxedge-prod imports");
+    let action = url_of("hostkey").expect("hostkey imports");
+    assert!(v2.starts_with("^(http)://"), "{v2}");
+    assert!(action.starts_with("^(https)://"), "{action}");
+    assert_eq!(url_of("coxedge-images"), None);
     assert_eq!(
         provider_enum("/v1/providers/{provider}/sync", "post"),
         ["vss-prod"]

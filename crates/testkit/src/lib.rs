@@ -125,7 +125,7 @@
 //!   `extractable == Some(true)`) gives a non-empty `Url`, or `Accepted` whose
 //!   task succeeds with a string `result.url`. `download_url#2` an item with
 //!   `extractable == Some(false)` (or [`Fixtures::non_extractable_id`]) is
-//!   `InvalidInput`; a missing one is `NotFound`.
+//!   `Conflict` (its state forbids it); a missing one is `NotFound`.
 //! - `history#1` history of the imported (else first listed) item is `Ok`,
 //!   with entries whose `at` is known in non-decreasing order.
 //! - `sync#1` gives `Accepted`; `task(id)` of its task is `Ok` with that id,

@@ -92,6 +92,7 @@ impl ApiError {
             // 501 stays for what the gateway itself does not implement: nothing.
             ErrorKind::Unsupported => StatusCode::METHOD_NOT_ALLOWED,
             ErrorKind::InvalidInput => StatusCode::BAD_REQUEST,
+            ErrorKind::Conflict => StatusCode::CONFLICT,
             ErrorKind::Upstream => StatusCode::BAD_GATEWAY,
             ErrorKind::Timeout => StatusCode::GATEWAY_TIMEOUT,
             ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -212,6 +213,7 @@ mod tests {
             (Error::new(ErrorKind::RateLimited, "x"), 429, "rate_limited"),
             (Error::unsupported("attach"), 405, "unsupported"),
             (Error::invalid_input("x"), 400, "invalid_input"),
+            (Error::new(ErrorKind::Conflict, "x"), 409, "conflict"),
             (Error::upstream("x"), 502, "upstream_error"),
             (Error::new(ErrorKind::Timeout, "x"), 504, "upstream_timeout"),
             (

@@ -222,7 +222,79 @@ pub fn document_for(state: &crate::AppState) -> serde_json::Value {
     {
         tailor_schemas(schemas);
     }
+    concrete_imports(&mut doc, state);
     doc
+}
+
+/// Import rules differ per provider (CloudMC v2 downloads only over http,
+/// the action module only over https; CloudMC needs a zone and ties
+/// `os_type_id` to `bootable`), and a body schema cannot depend on a path
+/// parameter: so each import-capable provider gets its own concrete path
+/// (`/v1/providers/<name>/isos`, POST only; it wins over the template) with
+/// its own body schema, and the template keeps the listing alone.
+fn concrete_imports(doc: &mut serde_json::Value, state: &crate::AppState) {
+    use serde_json::json;
+    const TEMPLATE: &str = "/v1/providers/{provider}/isos";
+    let Some(template) = doc["paths"]
+        .get_mut(TEMPLATE)
+        .and_then(|item| item.as_object_mut())
+        .and_then(|item| item.remove("post"))
+    else {
+        return;
+    };
+    let base = doc["components"]["schemas"]["ImportRequest"].clone();
+    for handle in state
+        .providers()
+        .filter(|h| h.capability.supports(Operation::Import))
+    {
+        let name = &handle.name;
+        let ident: String = name
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+            .collect();
+        let schema_name = format!("ImportRequest_{ident}");
+        let mut schema = base.clone();
+        let schemes = handle
+            .import_schemes
+            .iter()
+            .map(|s| escape(s))
+            .collect::<Vec<_>>()
+            .join("|");
+        schema["properties"]["url"]["pattern"] =
+            json!(IMPORT_URL.replacen("https?", &format!("({schemes})"), 1));
+        schema["properties"]["url"]["description"] = json!(format!(
+            "{} URL of the ISO, fetched by the upstream; private, loopback and \
+             metadata addresses are refused",
+            handle.import_schemes.join(" or ")
+        ));
+        if handle.kind == isogate_core::ProviderKind::Cloudmc {
+            // The seed: `zoneId` may be left out only when the environment
+            // has one zone, and `osTypeId` goes with `bootable: true` only.
+            schema["required"] = json!(["name", "url", "zone_id"]);
+            schema["properties"]["zone_id"] = json!({"type": "string", "minLength": 1,
+                "description": "Target zone (required by CloudMC unless the environment has one zone)"});
+            // `if`/`then`, not `anyOf`: a generated client turns a top-level
+            // anyOf into a union of bodies without the common fields.
+            schema["if"] = json!({"required": ["bootable"],
+                "properties": {"bootable": {"enum": [true]}}});
+            schema["then"] = json!({"required": ["os_type_id"],
+                "properties": {"os_type_id": {"type": "string"}}});
+            schema["else"] = json!({"properties": {"os_type_id": {"type": "null"}}});
+        }
+        doc["components"]["schemas"][&schema_name] = schema;
+        let mut op = template.clone();
+        op["operationId"] = json!(format!("import_iso_{ident}"));
+        op["summary"] = json!(format!("Import an ISO into {name}"));
+        if let Some(params) = op.get_mut("parameters").and_then(|p| p.as_array_mut()) {
+            params.retain(|p| !(p["in"] == "path" && p["name"] == "provider"));
+        }
+        if let Some(content) = op["requestBody"]["content"].as_object_mut() {
+            for body in content.values_mut() {
+                body["schema"] = json!({"$ref": format!("#/components/schemas/{schema_name}")});
+            }
+        }
+        doc["paths"][format!("/v1/providers/{name}/isos")] = json!({"post": op});
+    }
 }
 
 /// The capability an operation on a provider needs.
@@ -273,6 +345,16 @@ fn tailor_operation(
     }
     if path.contains("{native_id}") || path.contains("{instance}") || path.contains("{task}") {
         also.push(("400", "Invalid id"));
+    }
+    let method_of = |m: &str| op.get("operationId").and_then(|o| o.as_str()) == Some(m);
+    if method_of("import_iso") || method_of("update_iso") {
+        also.push(("409", "The name is already taken at the provider"));
+    }
+    if method_of("create_download_url") {
+        also.push((
+            "409",
+            "The ISO was not imported as extractable, or is not ready yet",
+        ));
     }
     if path == "/v1/cache/invalidate" {
         // The body is optional: all providers when absent.
@@ -499,7 +581,14 @@ impl Grammar {
             fields: list(&format!("({})", isogate_core::query::FIELD_NAMES.join("|"))),
             kind: list("(iso|image)"),
             provider_list: list(&format!("({names})")),
-            group_by: list(&format!("({})", crate::routes::stats::GROUPS.join("|"))),
+            group_by: list(&format!(
+                "({})",
+                crate::routes::stats::GROUPS
+                    .iter()
+                    .map(|g| escape(g))
+                    .collect::<Vec<_>>()
+                    .join("|")
+            )),
             max_per_page,
         }
     }

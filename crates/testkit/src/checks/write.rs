@@ -436,7 +436,8 @@ async fn download_url_refused(ctx: Arc<Ctx>) -> CheckResult {
             ctx.err_of(
                 &format!("download_url of non-extractable {id:?}"),
                 r,
-                ErrorKind::InvalidInput,
+                // The item's state forbids it; the request itself is fine.
+                ErrorKind::Conflict,
             )?;
         }
         None => ctx.note(
