@@ -88,7 +88,7 @@ pub fn app(state: AppState) -> Router {
     // five layers); a stack is one box of concrete, cheaply cloned types.
     // Innermost last; auth is inside CORS (preflights need no key).
     let guarded = ServiceBuilder::new()
-        .layer(middleware::from_fn(options_allow))
+        .layer(middleware::from_fn_with_state(state.clone(), options_allow))
         .layer(middleware::from_fn_with_state(state.clone(), auth::guard))
         .layer(middleware::from_fn_with_state(
             Duration::from_millis(server.request_timeout_ms),
@@ -146,11 +146,11 @@ async fn request_deadline(State(limit): State<Duration>, req: Request, next: Nex
 /// `OPTIONS` answers (whatever the auth layer made of them) list the
 /// documented methods of the path, not every method of the router's route
 /// (item routes share one catch-all).
-async fn options_allow(req: Request, next: Next) -> Response {
+async fn options_allow(State(state): State<AppState>, req: Request, next: Next) -> Response {
     if req.method() != Method::OPTIONS {
         return next.run(req).await;
     }
-    let allow = openapi::documented_methods(req.uri().path()).join(", ");
+    let allow = openapi::documented_methods(&state, req.uri().path()).join(", ");
     let mut resp = next.run(req).await;
     if let Ok(v) = HeaderValue::from_str(&allow) {
         resp.headers_mut().insert(axum::http::header::ALLOW, v);
@@ -166,8 +166,8 @@ async fn not_found() -> Response {
     .into_response()
 }
 
-async fn method_not_allowed(uri: axum::http::Uri) -> Response {
-    let allow = openapi::documented_methods(uri.path());
+async fn method_not_allowed(State(state): State<AppState>, uri: axum::http::Uri) -> Response {
+    let allow = openapi::documented_methods(&state, uri.path());
     let allow: Vec<&str> = allow.iter().map(String::as_str).collect();
     error::ApiError::with_status(
         Error::invalid_input("method not allowed on this route; see /openapi.json"),

@@ -16,7 +16,7 @@ const SCRIPT: &str = r##"
 import sys, time
 sys.path.insert(0, sys.argv[2])
 from isogate_client import Client
-from isogate_client.api.listings import list_isos, list_provider_isos, get_iso
+from isogate_client.api.listings import list_isos, list_provider_isos, list_provider_isos_coxedge_prod, get_iso
 from isogate_client.api.items import import_iso_coxedge_prod, create_download_url
 from isogate_client.api.providers import get_task
 from isogate_client.models import (ImportRequestCoxedgeProd, GetTaskProvider,
@@ -50,8 +50,12 @@ assert isinstance(one, Iso) and one.id == ids[0], one
 # Import on CloudMC v2 into one of its zones; the demo's CloudMC v2 answers
 # the item (201) or a task (202). Then a download URL of the new item, which
 # CloudMC answers with a task: poll both tasks to their end.
-zoned = list_provider_isos.sync(client=client, provider=ListProviderIsosProvider("coxedge-prod"),
-                                per_page=1, fields="zones")
+# A provider that imports has its own path (its listing included); the
+# others share the `{provider}` template.
+assert "coxedge-prod" not in [p.value for p in ListProviderIsosProvider]
+legacy = list_provider_isos.sync(client=client, provider=ListProviderIsosProvider("cloudmc-legacy"), per_page=1)
+assert isinstance(legacy, ListResponse) and len(legacy.data) == 1, legacy
+zoned = list_provider_isos_coxedge_prod.sync(client=client, per_page=1, fields="zones")
 zone = field(zoned.data[0], "zones")[0]
 zone_id = zone["id"] if isinstance(zone, dict) else zone.id
 

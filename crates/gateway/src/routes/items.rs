@@ -111,7 +111,7 @@ pub async fn dispatch_item(
             create_download_url(state, provider_name, native_id).await
         }
         _ => {
-            let allow = crate::routes::openapi::documented_methods(&path);
+            let allow = crate::routes::openapi::documented_methods(&state, &path);
             let allow: Vec<&str> = allow.iter().map(String::as_str).collect();
             Err(ApiError::with_status(
                 Error::invalid_input("no such operation on an item; see /openapi.json"),
@@ -193,15 +193,16 @@ pub async fn get_provider_iso(
 pub async fn import_iso(
     State(state): State<AppState>,
     Path(provider_name): Path<String>,
-    ApiJson(body): ApiJson<ImportRequest>,
+    req: Request,
 ) -> Result<Response, ApiError> {
     let handle = provider(&state, &provider_name)?;
+    // The capability before the body: a provider that cannot import answers
+    // 405 whatever was sent, as the document (no POST for it) says.
     require(handle, Operation::Import)?;
+    let ApiJson(body) = ApiJson::<ImportRequest>::from_request(req, &()).await?;
     // The document's minLength: the gateway refuses it for every provider
     // (some upstreams would, others would store a nameless item).
-    if body.name.is_empty() {
-        return Err(crate::http::error::bad_request("name: must not be empty"));
-    }
+    check_name(&body.name)?;
     // Before anything is forwarded: the upstream would fetch this URL from
     // inside its own network (see crate::security::ssrf).
     state
@@ -211,6 +212,21 @@ pub async fn import_iso(
     let outcome = handle.provider.import(&body).await?;
     state.cache().invalidate(&handle.name).await;
     Ok(outcome_response(&handle.name, outcome, true))
+}
+
+/// A name every provider can store: not empty, no `/` (a path separator in
+/// the action module's file names and VSS paths) and no control character.
+/// The document's `name` pattern says the same.
+fn check_name(name: &str) -> Result<(), ApiError> {
+    if name.is_empty() {
+        return Err(crate::http::error::bad_request("name: must not be empty"));
+    }
+    if name.chars().any(|c| c == '/' || c.is_control()) {
+        return Err(crate::http::error::bad_request(
+            "name: must not contain '/' or control characters",
+        ));
+    }
+    Ok(())
 }
 
 /// Change an item's name or description.
@@ -232,8 +248,8 @@ pub async fn update_iso(
 ) -> Result<Response, ApiError> {
     let handle = provider(&state, &provider_name)?;
     require(handle, Operation::Update)?;
-    if body.name.as_deref() == Some("") {
-        return Err(crate::http::error::bad_request("name: must not be empty"));
+    if let Some(name) = &body.name {
+        check_name(name)?;
     }
     if body.name.is_none() && body.description.is_none() {
         return Err(crate::http::error::bad_request(

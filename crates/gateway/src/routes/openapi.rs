@@ -242,6 +242,8 @@ fn concrete_imports(doc: &mut serde_json::Value, state: &crate::AppState) {
     else {
         return;
     };
+    let listing = doc["paths"][TEMPLATE].get("get").cloned();
+    let mut concrete = Vec::new();
     let base = doc["components"]["schemas"]["ImportRequest"].clone();
     for handle in state
         .providers()
@@ -293,7 +295,33 @@ fn concrete_imports(doc: &mut serde_json::Value, state: &crate::AppState) {
                 body["schema"] = json!({"$ref": format!("#/components/schemas/{schema_name}")});
             }
         }
-        doc["paths"][format!("/v1/providers/{name}/isos")] = json!({"post": op});
+        // A concrete path wins over the template for every method (OpenAPI
+        // 3.1, "Path Templating Matching"), so it carries this provider's
+        // listing too, and the template's enum leaves the provider out.
+        let mut item = json!({"post": op});
+        if let Some(list) = &listing {
+            let mut list = list.clone();
+            list["operationId"] = json!(format!("list_provider_isos_{ident}"));
+            list["summary"] = json!(format!("List {name}'s items"));
+            if let Some(params) = list.get_mut("parameters").and_then(|p| p.as_array_mut()) {
+                params.retain(|p| !(p["in"] == "path" && p["name"] == "provider"));
+            }
+            item["get"] = list;
+        }
+        doc["paths"][format!("/v1/providers/{name}/isos")] = item;
+        concrete.push(name.clone());
+    }
+    if let Some(get) = doc["paths"][TEMPLATE].get_mut("get")
+        && let Some(params) = get.get_mut("parameters").and_then(|p| p.as_array_mut())
+    {
+        for param in params.iter_mut() {
+            if param["in"] == "path"
+                && param["name"] == "provider"
+                && let Some(names) = param["schema"]["enum"].as_array_mut()
+            {
+                names.retain(|n| !concrete.iter().any(|c| n == c.as_str()));
+            }
+        }
     }
 }
 
@@ -462,6 +490,10 @@ fn responses_of(
 }
 
 /// Request bodies the server parses strictly say so.
+/// An item name as the gateway accepts it for every provider (see
+/// `crate::routes::items::check_name`): no `/` and no control character.
+const ITEM_NAME: &str = r"^[^/\u0000-\u001f\u007f-\u009f]+$";
+
 fn tailor_schemas(schemas: &mut serde_json::Map<String, serde_json::Value>) {
     use serde_json::json;
     if let Some(import) = schemas.get_mut("ImportRequest") {
@@ -477,9 +509,11 @@ fn tailor_schemas(schemas: &mut serde_json::Map<String, serde_json::Value>) {
     }
     if let Some(import) = schemas.get_mut("ImportRequest") {
         import["properties"]["name"]["minLength"] = json!(1);
+        import["properties"]["name"]["pattern"] = json!(ITEM_NAME);
     }
     if let Some(update) = schemas.get_mut("UpdateRequest") {
         update["properties"]["name"]["minLength"] = json!(1);
+        update["properties"]["name"]["pattern"] = json!(ITEM_NAME);
         // At least one of the two, as a string (null is the same as absent).
         update["anyOf"] = json!([
             {"required": ["name"], "properties": {"name": {"type": "string"}}},
@@ -607,43 +641,45 @@ fn escape(name: &str) -> String {
         .collect()
 }
 
-/// The documented methods of the path `path` falls under, upper case, for
-/// the `Allow` header of a 405 (a longer template first: an item path ending
-/// in `/history` is the history resource).
-pub fn documented_methods(path: &str) -> Vec<String> {
-    static TEMPLATES: std::sync::OnceLock<Vec<(Vec<String>, Vec<String>)>> =
-        std::sync::OnceLock::new();
-    let templates = TEMPLATES.get_or_init(|| {
-        let doc = serde_json::to_value(document()).unwrap_or_default();
-        let mut out: Vec<(Vec<String>, Vec<String>)> = doc["paths"]
-            .as_object()
-            .map(|paths| {
-                paths
-                    .iter()
-                    .map(|(template, item)| {
-                        let segments = template.split('/').map(str::to_owned).collect();
-                        let methods = item
-                            .as_object()
-                            .map(|m| m.keys().map(|k| k.to_uppercase()).collect())
-                            .unwrap_or_default();
-                        (segments, methods)
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
-        out.sort_by_key(|(segments, _)| std::cmp::Reverse(segments.len()));
-        out
-    });
-    let segments: Vec<&str> = path.split('/').collect();
-    templates
-        .iter()
-        .find(|(template, _)| matches_template(template, &segments))
-        .map(|(_, methods)| methods.clone())
-        .unwrap_or_default()
+/// The methods the document served for `state` documents on `path`, upper
+/// case, for the `Allow` header of an OPTIONS or a 405: those of the one path
+/// the URL falls under, concrete paths before templates and a longer
+/// template first (an item path ending in `/history` is the history
+/// resource), as OpenAPI matches them. A provider's own capability 405
+/// (`routes::common::require`) is narrower: it lists what that provider does.
+pub fn documented_methods(state: &crate::AppState, path: &str) -> Vec<String> {
+    allowed_by(&document_for(state), path)
 }
 
-/// `{native_id}` takes one or more segments (ids may hold `/`), any other
-/// `{...}` exactly one non-empty segment.
+fn allowed_by(doc: &serde_json::Value, path: &str) -> Vec<String> {
+    const ORDER: [&str; 7] = ["get", "head", "post", "put", "patch", "delete", "options"];
+    let segments: Vec<&str> = path.split('/').collect();
+    let Some(paths) = doc["paths"].as_object() else {
+        return Vec::new();
+    };
+    let best = paths
+        .iter()
+        .map(|(template, item)| {
+            (
+                template.split('/').map(str::to_owned).collect::<Vec<_>>(),
+                item,
+            )
+        })
+        .filter(|(template, _)| matches_template(template, &segments))
+        .min_by_key(|(template, _)| {
+            let templated = template.iter().filter(|t| t.starts_with('{')).count();
+            (templated, std::cmp::Reverse(template.len()))
+        });
+    let Some((_, item)) = best else {
+        return Vec::new();
+    };
+    ORDER
+        .iter()
+        .filter(|m| item.get(**m).is_some())
+        .map(|m| m.to_uppercase())
+        .collect()
+}
+
 fn matches_template(template: &[String], segments: &[&str]) -> bool {
     let Some(at) = template.iter().position(|t| t == "{native_id}") else {
         return template.len() == segments.len()
