@@ -1,0 +1,543 @@
+//! Issue 17: three replicas, each a full app on its own port, over ONE set of
+//! embedded simulators (so the simulators' request counters count across
+//! replicas) and one real `redis-server` per test.
+
+use std::collections::HashSet;
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use isogate::config::{Config, EMBEDDED_DEFAULT, ProviderEntry};
+use isogate::{AppState, Embedded, app, build_state};
+use isogate_shared_tier::{LeaseAttempt, SharedTier, SharedTierConfig};
+
+/// The listing route of each simulator, as its counters name it.
+const LISTINGS: [(&str, &str); 6] = [
+    ("cloudmc-v1", "GET /v1/services/compute-on/test_area/isos"),
+    (
+        "cloudmc-v2",
+        "GET /api/v2/services/compute-on/test_area/isos",
+    ),
+    ("cox", "GET /api/v2/services/edge-services/test-area/images"),
+    ("vss", "GET /v2/iso"),
+    ("vss", "GET /v2/user/image/iso"),
+    ("action", "action:list_iso"),
+];
+const V2_LISTING: &str = "GET /api/v2/services/compute-on/test_area/isos";
+/// The CloudMC v2 provider of the demo config (imports and deletes).
+const V2: &str = "coxedge-prod";
+
+// ---- a real redis-server per test (a small copy of the shared-tier crate's helper) ----
+
+struct RedisServer {
+    child: Option<Child>,
+    port: u16,
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}
+
+impl RedisServer {
+    fn start() -> Self {
+        let mut s = RedisServer {
+            child: None,
+            port: free_port(),
+        };
+        s.restart();
+        s
+    }
+
+    fn restart(&mut self) {
+        let child = Command::new("redis-server")
+            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no", "--protected-mode", "no"])
+            .args(["--dir", &std::env::temp_dir().to_string_lossy()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!("cannot start redis-server (Debian package `redis-server`): {e}")
+            });
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Ok(mut s) = TcpStream::connect(("127.0.0.1", self.port)) {
+                let _ = s.set_read_timeout(Some(Duration::from_millis(500)));
+                let mut buf = [0u8; 16];
+                if s.write_all(b"PING\r\n").is_ok() && matches!(s.read(&mut buf), Ok(n) if n > 0)
+                {
+                    return;
+                }
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("redis-server on port {} did not come up in 5 s", self.port);
+    }
+
+    /// SIGKILL, like a crash.
+    fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+// ---- replicas ----
+
+struct Replica {
+    state: AppState,
+    base: String,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Replica {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+struct Cluster {
+    replicas: Vec<Replica>,
+    sims: Embedded,
+    http: reqwest::Client,
+    redis: RedisServer,
+}
+
+fn config_toml(redis: &str, cache: &str, shared: &str) -> String {
+    let toml = EMBEDDED_DEFAULT.replace(
+        "[cache]\nfresh_ttl_s = 30\nstale_ttl_s = 300\nstale_if_error_s = 3600\nrefresh_min_interval_s = 5\n",
+        "",
+    );
+    // One cursor key for all (required with the tier).
+    let toml = toml.replace(
+        "[server]\n",
+        "[server]\ncursor_key = \"scale-out-test-cursor-key-0123456789\"\n",
+    );
+    format!(
+        "{toml}\n[cache]\n{cache}\n[cache.shared]\nurl = \"{redis}\"\nreconnect_max_ms = 400\n{shared}\n"
+    )
+}
+
+async fn cluster(cache: &str, shared: &str) -> Cluster {
+    let redis = RedisServer::start();
+    let toml = config_toml(&redis.url(), cache, shared);
+    let (config, entries) = Config::from_toml(&toml).unwrap();
+    let sims = Embedded::start(&config.simulators, &entries).await.unwrap();
+    let mut replicas = Vec::new();
+    for _ in 0..3 {
+        replicas.push(replica(&config, &entries, &sims).await);
+    }
+    Cluster {
+        replicas,
+        sims,
+        http: reqwest::Client::new(),
+        redis,
+    }
+}
+
+async fn replica(config: &Config, entries: &[ProviderEntry], sims: &Embedded) -> Replica {
+    let state = build_state(config.clone(), entries, sims).unwrap();
+    state.set_ready();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let router = app(state.clone());
+    let server = tokio::spawn(async move {
+        let _ = axum::serve(listener, router).await;
+    });
+    Replica {
+        state,
+        base,
+        server,
+    }
+}
+
+impl Cluster {
+    fn listings(&self) -> Vec<u64> {
+        LISTINGS
+            .iter()
+            .map(|(sim, route)| self.sim(sim).control().count(route))
+            .collect()
+    }
+
+    fn sim(&self, name: &str) -> &isogate_sim::SimServer {
+        self.sims
+            .servers()
+            .iter()
+            .find(|s| s.name() == name)
+            .unwrap()
+    }
+
+    async fn get(&self, r: usize, uri: &str) -> (u16, serde_json::Value) {
+        let resp = self
+            .http
+            .get(format!("{}{uri}", self.replicas[r].base))
+            .send()
+            .await
+            .unwrap();
+        let status = resp.status().as_u16();
+        (status, resp.json().await.unwrap_or(serde_json::Value::Null))
+    }
+
+    async fn ok(&self, r: usize, uri: &str) -> serde_json::Value {
+        let (status, body) = self.get(r, uri).await;
+        assert_eq!(status, 200, "replica {r} GET {uri}: {body}");
+        body
+    }
+
+    async fn total(&self, r: usize) -> u64 {
+        self.ok(r, &format!("/v1/providers/{V2}/isos?per_page=1"))
+            .await["meta"]["total"]
+            .as_u64()
+            .unwrap()
+    }
+
+    fn tier(&self) -> SharedTier {
+        SharedTier::new(&SharedTierConfig::new(self.redis.url())).unwrap()
+    }
+
+    async fn import(&self, r: usize, name: &str) -> u16 {
+        let zone = self
+            .ok(r, &format!("/v1/providers/{V2}/isos?per_page=1"))
+            .await["data"][0]["zones"][0]["id"]
+            .clone();
+        let body = serde_json::json!({"name": name, "url": "http://mirror.example.org/s.iso", "zone_id": zone});
+        self.http
+            .post(format!("{}/v1/providers/{V2}/isos", self.replicas[r].base))
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    }
+
+    /// Polls replica `r` until its CloudMC v2 total is `want`; the time it took.
+    async fn until_total(&self, r: usize, want: u64, within: Duration) -> Duration {
+        let started = Instant::now();
+        loop {
+            let got = self.total(r).await;
+            if got == want {
+                return started.elapsed();
+            }
+            assert!(
+                started.elapsed() < within,
+                "replica {r} still lists {got} items of {V2}, not {want}, after {within:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_hundred_cold_requests_over_three_replicas_make_one_listing_per_provider() {
+    let c = cluster("fresh_ttl_s = 60", "").await;
+    for server in c.sims.servers() {
+        server.control().set_faults(isogate_sim::Faults {
+            latency_ms: 100,
+            ..Default::default()
+        });
+    }
+    let answers = futures::future::join_all((0..300).map(|i| {
+        let c = &c;
+        async move {
+            c.ok(i % 3, &format!("/v1/isos?per_page={}", 1 + i % 50))
+                .await
+        }
+    }))
+    .await;
+    assert!(answers.iter().all(|a| a["meta"]["partial"] == false));
+    assert_eq!(
+        c.listings(),
+        vec![1, 1, 1, 1, 1, 1],
+        "one upstream listing per provider across the three replicas (VSS: one of each catalogue)"
+    );
+    // All three serve the one published snapshot of each provider.
+    for h in c.replicas[0].state.providers() {
+        let versions: HashSet<Option<u64>> = futures::future::join_all(
+            c.replicas
+                .iter()
+                .map(|r| async { r.state.cache().peek(&h.name).await.unwrap().tier_version }),
+        )
+        .await
+        .into_iter()
+        .collect();
+        assert_eq!(versions.len(), 1, "{}: {versions:?}", h.name);
+        assert!(versions.iter().all(Option::is_some), "{}", h.name);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_through_one_replica_reaches_the_others_within_a_second() {
+    let c = cluster("fresh_ttl_s = 60", "").await;
+    let before = c.total(0).await;
+    assert_eq!(c.total(1).await, before);
+    assert_eq!(c.total(2).await, before);
+    assert_eq!(c.sim("cloudmc-v2").control().count(V2_LISTING), 1);
+
+    let status = c.import(0, "scale-out-import").await;
+    assert!(status == 201 || status == 202, "import: {status}");
+    for r in [1, 2] {
+        let took = c.until_total(r, before + 1, Duration::from_secs(1)).await;
+        assert!(took < Duration::from_secs(1), "replica {r}: {took:?}");
+    }
+    assert_eq!(c.total(0).await, before + 1);
+    assert!(
+        c.sim("cloudmc-v2").control().count(V2_LISTING) <= 3,
+        "the write re-lists once per replica at most"
+    );
+
+    // A delete through A: B and C stop listing the item.
+    let page = c
+        .ok(1, &format!("/v1/providers/{V2}/isos?per_page=1000"))
+        .await;
+    let native = page["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["name"] == "scale-out-import")
+        .map(|i| i["native_id"].as_str().unwrap().to_owned())
+        .expect("the imported item is listed");
+    let resp = c
+        .http
+        .delete(format!(
+            "{}/v1/providers/{V2}/isos/{native}",
+            c.replicas[0].base
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert!(resp.status().is_success(), "delete: {}", resp.status());
+    for r in [1, 2] {
+        c.until_total(r, before, Duration::from_secs(1)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_invalidation_during_a_lease_does_not_let_the_old_fetch_win() {
+    let c = cluster("fresh_ttl_s = 60", "").await;
+    let before = c.total(0).await;
+    c.total(1).await;
+    c.total(2).await;
+    let zone = c
+        .ok(0, &format!("/v1/providers/{V2}/isos?per_page=1"))
+        .await["data"][0]["zones"][0]["id"]
+        .clone();
+    // Listings of CloudMC v2 now take 600 ms; writes do not wait.
+    c.sim("cloudmc-v2").control().set_faults(isogate_sim::Faults {
+        latency_ms: 600,
+        methods: vec!["GET".into()],
+        ..Default::default()
+    });
+    // Drop every copy, then A starts the one (slow) fetch and holds the lease.
+    let resp = c
+        .http
+        .post(format!("{}/v1/cache/invalidate", c.replicas[2].base))
+        .json(&serde_json::json!({"providers": [V2]}))
+        .send()
+        .await
+        .unwrap();
+    assert!(resp.status().is_success());
+    let slow = {
+        let http = c.http.clone();
+        let url = format!("{}/v1/providers/{V2}/isos?per_page=1", c.replicas[0].base);
+        tokio::spawn(async move { http.get(url).send().await.unwrap().status().as_u16() })
+    };
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    // Through B, while A's fetch is out: the write lands upstream and
+    // invalidates; A's fetch may have read the catalogue before it.
+    assert!(
+        c.replicas[1].state.cache().peek(V2).await.is_none(),
+        "B's copy was dropped by C's invalidation"
+    );
+    let body = serde_json::json!({"name": "during-lease", "url": "http://mirror.example.org/l.iso", "zone_id": zone});
+    let status = c
+        .http
+        .post(format!("{}/v1/providers/{V2}/isos", c.replicas[1].base))
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16();
+    assert!(status == 201 || status == 202, "import: {status}");
+    assert!(!slow.is_finished(), "the write landed while A's fetch was out");
+    assert_eq!(slow.await.unwrap(), 200);
+    c.sim("cloudmc-v2").control().heal();
+    for r in 0..3 {
+        c.until_total(r, before + 1, Duration::from_secs(2)).await;
+    }
+    // What Redis holds is the post-write catalogue, not the overtaken fetch.
+    if let Some(s) = c.tier().get_snapshot(V2).await.unwrap() {
+        assert_eq!(s.items.len() as u64, before + 1);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cursor_from_one_replica_continues_on_the_others() {
+    let c = cluster("fresh_ttl_s = 60", "").await;
+    let whole = c.ok(0, "/v1/isos?per_page=1000&sort=name").await;
+    let total = whole["meta"]["total"].as_u64().unwrap();
+    assert!(total > 30, "enough items for several pages: {total}");
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    let mut page = 0;
+    loop {
+        let uri = match &cursor {
+            None => "/v1/isos?per_page=7&sort=name".to_owned(),
+            Some(c) => format!("/v1/isos?per_page=7&sort=name&cursor={c}"),
+        };
+        let body = c.ok(page % 3, &uri).await;
+        for item in body["data"].as_array().unwrap() {
+            seen.push(item["id"].as_str().unwrap().to_owned());
+        }
+        page += 1;
+        match body["meta"]["next_cursor"].as_str() {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => break,
+        }
+    }
+    let unique: HashSet<&String> = seen.iter().collect();
+    assert_eq!(unique.len(), seen.len(), "no item repeated");
+    assert_eq!(seen.len() as u64, total, "no item skipped");
+    let expected: Vec<String> = whole["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["id"].as_str().unwrap().to_owned())
+        .collect();
+    if total <= 1000 {
+        assert_eq!(seen, expected, "the same order as one page");
+    }
+}
+
+/// Requests over all replicas for `for_`; their statuses.
+async fn load(c: &Cluster, for_: Duration) -> Vec<u16> {
+    let started = Instant::now();
+    let mut statuses = Vec::new();
+    let mut i = 0;
+    while started.elapsed() < for_ {
+        let batch =
+            futures::future::join_all((0..6).map(|k| c.get((i + k) % 3, "/v1/isos?per_page=3")))
+                .await;
+        statuses.extend(batch.into_iter().map(|(s, _)| s));
+        i += 1;
+        tokio::time::sleep(Duration::from_millis(30)).await;
+    }
+    statuses
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_killed_during_load_costs_no_5xx_and_replicas_rejoin_after_restart() {
+    let mut c = cluster("fresh_ttl_s = 1\nstale_ttl_s = 60", "").await;
+    for r in 0..3 {
+        c.ok(r, "/v1/isos?per_page=5").await;
+    }
+    c.redis.kill();
+    let statuses = load(&c, Duration::from_millis(2500)).await;
+    assert!(statuses.len() > 50);
+    let fives: Vec<_> = statuses.iter().filter(|s| **s >= 500).collect();
+    assert!(fives.is_empty(), "5xx with Redis down: {fives:?}");
+    assert!(statuses.iter().all(|s| *s == 200));
+    for r in &c.replicas {
+        let tier = r.state.cache().shared().unwrap().tier().status();
+        assert!(tier.errors > 0, "the replicas noticed Redis was gone");
+    }
+
+    c.redis.restart();
+    // Stale snapshots refresh through the tier again: within a few seconds
+    // every replica holds the same published version of every provider.
+    let started = Instant::now();
+    loop {
+        let statuses = load(&c, Duration::from_millis(300)).await;
+        assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
+        let mut converged = true;
+        for h in c.replicas[0].state.providers() {
+            let mut versions = HashSet::new();
+            for r in &c.replicas {
+                versions.insert(r.state.cache().peek(&h.name).await.and_then(|s| s.tier_version));
+            }
+            let published = c.tier().snapshot_version(&h.name).await.ok().flatten();
+            converged &= versions.len() == 1 && published.is_some() && versions.contains(&published);
+        }
+        if converged {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(8),
+            "replicas did not converge on one version after Redis came back"
+        );
+    }
+    for r in &c.replicas {
+        assert!(r.state.cache().shared().unwrap().tier().status().connected);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lease_whose_holder_died_expires_and_another_replica_fetches() {
+    let toml_deadline = "lease_ms = 1500";
+    let redis = RedisServer::start();
+    // CloudMC v2 answers within 1 s here, so a 1.5 s lease outlives a live fetch.
+    let toml = config_toml(&redis.url(), "fresh_ttl_s = 60", toml_deadline).replace(
+        "[providers.coxedge-prod]\n",
+        "[providers.coxedge-prod]\ndeadline_ms = 1000\n",
+    );
+    let (config, entries) = Config::from_toml(&toml).unwrap();
+    let entries: Vec<ProviderEntry> = entries.into_iter().filter(|e| e.name == V2).collect();
+    let sims = Embedded::start(&config.simulators, &entries).await.unwrap();
+    let c = Cluster {
+        replicas: vec![
+            replica(&config, &entries, &sims).await,
+            replica(&config, &entries, &sims).await,
+        ],
+        sims,
+        http: reqwest::Client::new(),
+        redis,
+    };
+    // A replica won the lease and died mid-fetch: nobody releases it.
+    {
+        let mut cfg = SharedTierConfig::new(c.redis.url());
+        cfg.lease_ms = 1500;
+        let dead = SharedTier::new(&cfg).unwrap();
+        assert!(matches!(
+            dead.try_lease(V2).await.unwrap(),
+            LeaseAttempt::Won(_)
+        ));
+    }
+    let started = Instant::now();
+    let first = c.total(0).await;
+    let waited = started.elapsed();
+    assert!(first > 0);
+    assert!(
+        waited >= Duration::from_millis(400) && waited < Duration::from_millis(1000),
+        "waited about half the deadline for the dead holder, then fetched itself: {waited:?}"
+    );
+    assert_eq!(c.sim("cloudmc-v2").control().count(V2_LISTING), 1);
+    // After the lease expired, the other replica takes it and publishes.
+    tokio::time::sleep(Duration::from_millis(1600).saturating_sub(started.elapsed())).await;
+    let started = Instant::now();
+    assert_eq!(c.total(1).await, first);
+    assert!(started.elapsed() < Duration::from_millis(400));
+    assert_eq!(c.sim("cloudmc-v2").control().count(V2_LISTING), 2);
+    let published = c.tier().snapshot_version(V2).await.unwrap();
+    assert!(published.is_some(), "the new lease holder published");
+    assert_eq!(
+        c.replicas[1].state.cache().peek(V2).await.unwrap().tier_version,
+        published
+    );
+}
