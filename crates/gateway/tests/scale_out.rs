@@ -130,7 +130,7 @@ fn config_toml(redis: &str, cache: &str, shared: &str) -> String {
         "[server]\ncursor_key = \"scale-out-test-cursor-key-0123456789\"\n",
     );
     format!(
-        "{toml}\n[cache]\n{cache}\n[cache.shared]\nurl = \"{redis}\"\nreconnect_max_ms = 400\n{shared}\n"
+        "{toml}\n[cache]\n{cache}\n[cache.shared]\nurl = \"{redis}\"\nreconnect_max_ms = 400\n# Debug builds on 2 busy cores: the 150 ms default is for production.\ncall_timeout_ms = 1000\n{shared}\n"
     )
 }
 
@@ -262,10 +262,15 @@ async fn three_hundred_cold_requests_over_three_replicas_make_one_listing_per_pr
     }))
     .await;
     assert!(answers.iter().all(|a| a["meta"]["partial"] == false));
+    let statuses: Vec<_> = c
+        .replicas
+        .iter()
+        .map(|r| r.state.cache().shared().unwrap().tier().status())
+        .collect();
     assert_eq!(
         c.listings(),
         vec![1, 1, 1, 1, 1, 1],
-        "one upstream listing per provider across the three replicas (VSS: one of each catalogue)"
+        "one upstream listing per provider across the three replicas (VSS: one of each catalogue); tier: {statuses:?}"
     );
     // All three serve the one published snapshot of each provider.
     for h in c.replicas[0].state.providers() {

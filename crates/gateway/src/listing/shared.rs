@@ -77,7 +77,9 @@ impl SharedListing {
                 return Ok(adopt(cache, s));
             }
             Ok(_) => {}
-            Err(e) => return self.fallback(cache, provider, e).await,
+            // Unknown (e.g. a slow first connect): the lease still decides
+            // who fetches; only a failing lease call means fetching here.
+            Err(e) => tracing::debug!(provider = %name, error = %e, "shared snapshot not read"),
         }
         // Wait at most half the provider's deadline for another replica's
         // fetch, leaving the other half for this one's own if that fails.
@@ -102,6 +104,10 @@ impl SharedListing {
                         Ok(WaitOutcome::Snapshot(s)) => return Ok(adopt(cache, s)),
                         Ok(WaitOutcome::LeaseFree) if !retried => retried = true,
                         Ok(_) => return local_fetch(cache, provider).await,
+                        // One slow answer (a busy Redis or replica) is not an
+                        // outage: look again while the deadline allows.
+                        Err(TierError::Timeout { .. })
+                            if tokio::time::Instant::now() < deadline => {}
                         Err(e) => return self.fallback(cache, provider, e).await,
                     }
                 }
@@ -319,6 +325,11 @@ pub fn attach(state: &crate::state::AppState) -> Result<(), crate::config::Confi
         state.cache(),
         state.providers().map(|h| h.name.clone()).collect(),
     );
+    // Connect now rather than on the first miss, whose calls have short timeouts.
+    let warm = shared.tier().clone();
+    tokio::spawn(async move {
+        let _ = warm.ping().await;
+    });
     state.cache().attach_shared(shared);
     Ok(())
 }
