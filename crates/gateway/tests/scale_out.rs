@@ -69,8 +69,7 @@ impl RedisServer {
             if let Ok(mut s) = TcpStream::connect(("127.0.0.1", self.port)) {
                 let _ = s.set_read_timeout(Some(Duration::from_millis(500)));
                 let mut buf = [0u8; 16];
-                if s.write_all(b"PING\r\n").is_ok() && matches!(s.read(&mut buf), Ok(n) if n > 0)
-                {
+                if s.write_all(b"PING\r\n").is_ok() && matches!(s.read(&mut buf), Ok(n) if n > 0) {
                     return;
                 }
             }
@@ -344,11 +343,13 @@ async fn an_invalidation_during_a_lease_does_not_let_the_old_fetch_win() {
         .await["data"][0]["zones"][0]["id"]
         .clone();
     // Listings of CloudMC v2 now take 600 ms; writes do not wait.
-    c.sim("cloudmc-v2").control().set_faults(isogate_sim::Faults {
-        latency_ms: 600,
-        methods: vec!["GET".into()],
-        ..Default::default()
-    });
+    c.sim("cloudmc-v2")
+        .control()
+        .set_faults(isogate_sim::Faults {
+            latency_ms: 600,
+            methods: vec!["GET".into()],
+            ..Default::default()
+        });
     // Drop every copy, then A starts the one (slow) fetch and holds the lease.
     let resp = c
         .http
@@ -387,7 +388,10 @@ async fn an_invalidation_during_a_lease_does_not_let_the_old_fetch_win() {
         .status()
         .as_u16();
     assert!(status == 201 || status == 202, "import: {status}");
-    assert!(!slow.is_finished(), "the write landed while A's fetch was out");
+    assert!(
+        !slow.is_finished(),
+        "the write landed while A's fetch was out"
+    );
     assert_eq!(slow.await.unwrap(), 200);
     c.sim("cloudmc-v2").control().heal();
     for r in 0..3 {
@@ -396,7 +400,13 @@ async fn an_invalidation_during_a_lease_does_not_let_the_old_fetch_win() {
     // The simulator applies its latency before reading its catalogue, so
     // the overtaken fetch's rows happen to hold the write; what must hold is
     // that the tier refused to publish it (its version predates the write).
-    let a = c.replicas[0].state.cache().shared().unwrap().tier().status();
+    let a = c.replicas[0]
+        .state
+        .cache()
+        .shared()
+        .unwrap()
+        .tier()
+        .status();
     assert!(
         a.publishes_rejected_older >= 1,
         "A's fetch that started before the invalidation was refused: {a:?}"
@@ -489,10 +499,17 @@ async fn redis_killed_during_load_costs_no_5xx_and_replicas_rejoin_after_restart
         for h in c.replicas[0].state.providers() {
             let mut versions = HashSet::new();
             for r in &c.replicas {
-                versions.insert(r.state.cache().peek(&h.name).await.and_then(|s| s.tier_version));
+                versions.insert(
+                    r.state
+                        .cache()
+                        .peek(&h.name)
+                        .await
+                        .and_then(|s| s.tier_version),
+                );
             }
             let published = c.tier().snapshot_version(&h.name).await.ok().flatten();
-            converged &= versions.len() == 1 && published.is_some() && versions.contains(&published);
+            converged &=
+                versions.len() == 1 && published.is_some() && versions.contains(&published);
         }
         if converged {
             break;
@@ -556,7 +573,79 @@ async fn a_lease_whose_holder_died_expires_and_another_replica_fetches() {
     let published = c.tier().snapshot_version(V2).await.unwrap();
     assert!(published.is_some(), "the new lease holder published");
     assert_eq!(
-        c.replicas[1].state.cache().peek(V2).await.unwrap().tier_version,
+        c.replicas[1]
+            .state
+            .cache()
+            .peek(V2)
+            .await
+            .unwrap()
+            .tier_version,
         published
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_limited_to_twenty_a_second_gets_twenty_a_second_over_three_replicas() {
+    use sha2::Digest;
+    let secret = "scale-out-reader-secret";
+    let digest = hex::encode(sha2::Sha256::digest(secret.as_bytes()));
+    let auth = format!(
+        "[auth.rate_limit]\nper_second = 20\nburst = 1\n\n[[auth.keys]]\nname = \"hammer\"\nsha256 = \"{digest}\"\nscopes = [\"read\"]\nproviders = [\"*\"]\n"
+    );
+    let redis = RedisServer::start();
+    let toml = format!(
+        "{auth}\n{}",
+        config_toml(&redis.url(), "fresh_ttl_s = 60", "")
+    );
+    let (config, entries) = Config::from_toml(&toml).unwrap();
+    let sims = Embedded::start(&config.simulators, &entries).await.unwrap();
+    let mut replicas = Vec::new();
+    for _ in 0..3 {
+        replicas.push(replica(&config, &entries, &sims).await);
+    }
+    let c = Cluster {
+        replicas,
+        sims,
+        http: reqwest::Client::new(),
+        redis,
+    };
+    let hammer = Duration::from_secs(2);
+    let started = Instant::now();
+    let workers = (0..9).map(|w| {
+        let c = &c;
+        async move {
+            let (mut ok, mut limited) = (0u32, 0u32);
+            while started.elapsed() < hammer {
+                let resp = c
+                    .http
+                    .get(format!("{}/v1/providers", c.replicas[w % 3].base))
+                    .bearer_auth(secret)
+                    .send()
+                    .await
+                    .unwrap();
+                match resp.status().as_u16() {
+                    200 => ok += 1,
+                    429 => limited += 1,
+                    s => panic!("unexpected {s}"),
+                }
+            }
+            (ok, limited)
+        }
+    });
+    let results = futures::future::join_all(workers).await;
+    let elapsed = started.elapsed().as_secs_f64();
+    let ok: u32 = results.iter().map(|r| r.0).sum();
+    let limited: u32 = results.iter().map(|r| r.1).sum();
+    let expected = 1.0 + 20.0 * elapsed;
+    assert!(
+        limited > ok,
+        "the hammer went over the limit: {ok} admitted, {limited} limited"
+    );
+    assert!(
+        (f64::from(ok) - expected).abs() <= expected * 0.2,
+        "{ok} admitted in {elapsed:.2} s over three replicas; expected about {expected:.0}"
+    );
+    for r in &c.replicas {
+        assert_eq!(r.state.cache().shared().unwrap().tier().status().errors, 0);
+    }
 }
