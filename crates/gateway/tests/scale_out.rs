@@ -487,6 +487,12 @@ async fn redis_killed_during_load_costs_no_5xx_and_replicas_rejoin_after_restart
         let tier = r.state.cache().shared().unwrap().tier().status();
         assert!(tier.errors > 0, "the replicas noticed Redis was gone");
     }
+    // Degraded, not unready.
+    let (status, ready) = c.get(0, "/readyz").await;
+    assert_eq!(status, 200, "{ready}");
+    assert_eq!(ready["shared_tier"]["status"], "degraded", "{ready}");
+    let providers = c.ok(1, "/v1/providers").await;
+    assert_eq!(providers["data"][0]["shared_tier"], "degraded");
 
     c.redis.restart();
     // Stale snapshots refresh through the tier again: within a few seconds
@@ -522,6 +528,24 @@ async fn redis_killed_during_load_costs_no_5xx_and_replicas_rejoin_after_restart
     for r in &c.replicas {
         assert!(r.state.cache().shared().unwrap().tier().status().connected);
     }
+    let (_, ready) = c.get(2, "/readyz").await;
+    assert_eq!(ready["shared_tier"]["status"], "ok", "{ready}");
+    assert!(ready["shared_tier"]["leases_won"].is_u64());
+    let providers = c.ok(2, "/v1/providers").await;
+    assert!(providers["data"][0]["tier_version"].is_u64(), "{providers}");
+    let metrics = c
+        .http
+        .get(format!("{}/metrics", c.replicas[0].base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("isogate_shared_tier_connected 1"),
+        "{metrics}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

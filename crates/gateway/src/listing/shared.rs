@@ -53,6 +53,46 @@ impl SharedListing {
         &self.tier
     }
 
+    /// `ok`, or `degraded` while Redis is unreachable.
+    pub fn health(&self) -> &'static str {
+        if self.tier.status().connected {
+            "ok"
+        } else {
+            "degraded"
+        }
+    }
+
+    /// The tier's state for `/readyz`.
+    pub fn status_json(&self) -> serde_json::Value {
+        let mut v = serde_json::to_value(self.tier.status()).unwrap_or_default();
+        if let Some(o) = v.as_object_mut() {
+            o.insert("status".into(), self.health().into());
+        }
+        v
+    }
+
+    /// Copies the tier's state into the Prometheus registry (at scrape time).
+    pub fn record_metrics(&self) {
+        let s = self.tier.status();
+        metrics::gauge!("isogate_shared_tier_connected").set(f64::from(u8::from(s.connected)));
+        metrics::gauge!("isogate_shared_tier_subscriber_connected")
+            .set(f64::from(u8::from(s.subscriber_connected)));
+        for (what, n) in [
+            ("hits", s.hits),
+            ("misses", s.misses),
+            ("leases_won", s.leases_won),
+            ("leases_lost", s.leases_lost),
+            ("publishes_stored", s.publishes_stored),
+            ("publishes_rejected", s.publishes_rejected_older),
+            ("invalidations_sent", s.invalidations_sent),
+            ("invalidations_received", s.invalidations_received),
+            ("resyncs", s.resyncs),
+            ("errors", s.errors),
+        ] {
+            metrics::counter!("isogate_shared_tier_total", "event" => what).absolute(n);
+        }
+    }
+
     fn deadline(&self, provider: &str) -> Duration {
         self.deadlines
             .get(provider)
