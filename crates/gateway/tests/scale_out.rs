@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use isogate::config::{Config, EMBEDDED_DEFAULT, ProviderEntry};
 use isogate::{AppState, Embedded, app, build_state};
-use isogate_shared_tier::{LeaseAttempt, SharedTier, SharedTierConfig};
+use isogate_shared_tier::{SharedTier, SharedTierConfig};
 
 /// The listing route of each simulator, as its counters name it.
 const LISTINGS: [(&str, &str); 6] = [
@@ -549,66 +549,6 @@ async fn redis_killed_during_load_costs_no_5xx_and_replicas_rejoin_after_restart
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_lease_whose_holder_died_expires_and_another_replica_fetches() {
-    let toml_deadline = "lease_ms = 1500";
-    let redis = RedisServer::start();
-    // CloudMC v2 answers within 1 s here, so a 1.5 s lease outlives a live fetch.
-    let toml = config_toml(&redis.url(), "fresh_ttl_s = 60", toml_deadline).replace(
-        "[providers.coxedge-prod]\n",
-        "[providers.coxedge-prod]\ndeadline_ms = 1000\n",
-    );
-    let (config, entries) = Config::from_toml(&toml).unwrap();
-    let entries: Vec<ProviderEntry> = entries.into_iter().filter(|e| e.name == V2).collect();
-    let sims = Embedded::start(&config.simulators, &entries).await.unwrap();
-    let c = Cluster {
-        replicas: vec![
-            replica(&config, &entries, &sims).await,
-            replica(&config, &entries, &sims).await,
-        ],
-        sims,
-        http: reqwest::Client::new(),
-        redis,
-    };
-    // A replica won the lease and died mid-fetch: nobody releases it.
-    {
-        let mut cfg = SharedTierConfig::new(c.redis.url());
-        cfg.lease_ms = 1500;
-        let dead = SharedTier::new(&cfg).unwrap();
-        assert!(matches!(
-            dead.try_lease(V2).await.unwrap(),
-            LeaseAttempt::Won(_)
-        ));
-    }
-    let started = Instant::now();
-    let first = c.total(0).await;
-    let waited = started.elapsed();
-    assert!(first > 0);
-    assert!(
-        waited >= Duration::from_millis(400) && waited < Duration::from_millis(1000),
-        "waited about half the deadline for the dead holder, then fetched itself: {waited:?}"
-    );
-    assert_eq!(c.sim("cloudmc-v2").control().count(V2_LISTING), 1);
-    // After the lease expired, the other replica takes it and publishes.
-    tokio::time::sleep(Duration::from_millis(1600).saturating_sub(started.elapsed())).await;
-    let started = Instant::now();
-    assert_eq!(c.total(1).await, first);
-    assert!(started.elapsed() < Duration::from_millis(400));
-    assert_eq!(c.sim("cloudmc-v2").control().count(V2_LISTING), 2);
-    let published = c.tier().snapshot_version(V2).await.unwrap();
-    assert!(published.is_some(), "the new lease holder published");
-    assert_eq!(
-        c.replicas[1]
-            .state
-            .cache()
-            .peek(V2)
-            .await
-            .unwrap()
-            .tier_version,
-        published
-    );
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_key_limited_to_twenty_a_second_gets_twenty_a_second_over_three_replicas() {
     use sha2::Digest;
     let secret = "scale-out-reader-secret";
@@ -672,4 +612,120 @@ async fn a_key_limited_to_twenty_a_second_gets_twenty_a_second_over_three_replic
     for r in &c.replicas {
         assert_eq!(r.state.cache().shared().unwrap().tier().status().errors, 0);
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_killed_mid_fetch_leaves_a_lease_another_replica_fetches_after() {
+    let redis = RedisServer::start();
+    let toml = config_toml(&redis.url(), "fresh_ttl_s = 60", "lease_ms = 1500").replace(
+        "[providers.coxedge-prod]\n",
+        "[providers.coxedge-prod]\ndeadline_ms = 1000\n",
+    );
+    let (config, entries) = Config::from_toml(&toml).unwrap();
+    let entries: Vec<ProviderEntry> = entries.into_iter().filter(|e| e.name == V2).collect();
+    let sims = Embedded::start(&config.simulators, &entries).await.unwrap();
+    // Replica A runs in its own runtime on its own thread, pointed at the
+    // simulator by URL: dropping that runtime ends its fetch as a crash would.
+    let direct = toml.replace(
+        "base_url = \"sim:cloudmc-v2\"",
+        &format!("base_url = \"{}\"", sims.base_url("cloudmc-v2").unwrap()),
+    );
+    let (base_tx, base_rx) = std::sync::mpsc::channel::<String>();
+    let (kill_tx, kill_rx) = tokio::sync::oneshot::channel::<()>();
+    let a = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let (config, entries) = Config::from_toml(&direct).unwrap();
+            let entries: Vec<ProviderEntry> =
+                entries.into_iter().filter(|e| e.name == V2).collect();
+            let a = replica(&config, &entries, &Embedded::default()).await;
+            base_tx.send(a.base.clone()).unwrap();
+            let _ = kill_rx.await;
+            drop(a);
+        });
+        // Drops every task of A (its fetch included) without releasing anything.
+        rt.shutdown_background();
+    });
+    let a_base = base_rx.recv().unwrap();
+    let v2 = c_sim(&sims);
+    v2.control().set_faults(isogate_sim::Faults {
+        hang: true,
+        methods: vec!["GET".into()],
+        ..Default::default()
+    });
+    let http = reqwest::Client::new();
+    let hung = {
+        let http = http.clone();
+        tokio::spawn(async move {
+            http.get(format!("{a_base}/v1/providers/{V2}/isos"))
+                .send()
+                .await
+        })
+    };
+    // A won the lease and its fetch reached the upstream, which hangs.
+    let started = Instant::now();
+    while v2.control().count(V2_LISTING) == 0 {
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "A never fetched"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let won_at = Instant::now();
+    kill_tx.send(()).unwrap();
+    a.join().unwrap();
+    // A's client sees its connection die (or nothing: A is gone either way).
+    let _ = tokio::time::timeout(Duration::from_secs(2), hung).await;
+    v2.control().heal();
+
+    let c = Cluster {
+        replicas: vec![
+            replica(&config, &entries, &sims).await,
+            replica(&config, &entries, &sims).await,
+        ],
+        sims,
+        http,
+        redis,
+    };
+    // B, while A's lease lives: waits half its deadline, then lists itself
+    // (nothing published).
+    let started = Instant::now();
+    let first = c.total(0).await;
+    assert!(first > 0);
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_millis(400) && waited < Duration::from_millis(1000),
+        "B waited about half its deadline for the dead holder: {waited:?}"
+    );
+    assert_eq!(c.sim("cloudmc-v2").control().count(V2_LISTING), 2);
+    assert_eq!(c.tier().snapshot_version(V2).await.unwrap(), None);
+    // Once the dead lease expired, C takes it, lists once and publishes.
+    tokio::time::sleep(Duration::from_millis(1600).saturating_sub(won_at.elapsed())).await;
+    let started = Instant::now();
+    assert_eq!(c.total(1).await, first);
+    assert!(started.elapsed() < Duration::from_millis(400));
+    assert_eq!(c.sim("cloudmc-v2").control().count(V2_LISTING), 3);
+    let published = c.tier().snapshot_version(V2).await.unwrap();
+    assert!(published.is_some(), "the new lease holder published");
+    assert_eq!(
+        c.replicas[1]
+            .state
+            .cache()
+            .peek(V2)
+            .await
+            .unwrap()
+            .tier_version,
+        published
+    );
+}
+
+fn c_sim(sims: &Embedded) -> &isogate_sim::SimServer {
+    sims.servers()
+        .iter()
+        .find(|s| s.name() == "cloudmc-v2")
+        .unwrap()
 }
