@@ -284,6 +284,22 @@ async fn three_hundred_cold_requests_over_three_replicas_make_one_listing_per_pr
         assert_eq!(versions.len(), 1, "{}: {versions:?}", h.name);
         assert!(versions.iter().all(Option::is_some), "{}", h.name);
     }
+    // refresh=true reaches the upstreams whatever the tier holds, once.
+    let refreshed = c.ok(1, "/v1/isos?refresh=true&per_page=1").await;
+    assert_eq!(refreshed["meta"]["partial"], false);
+    assert_eq!(c.listings(), vec![2, 2, 2, 2, 2, 2]);
+    let v2 = c.replicas[1]
+        .state
+        .cache()
+        .peek(V2)
+        .await
+        .unwrap()
+        .tier_version;
+    assert_eq!(
+        c.tier().snapshot_version(V2).await.unwrap(),
+        v2,
+        "and is shared"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -273,12 +273,12 @@ impl ListingCache {
             if age < Duration::from_secs(windows.stale_ttl_s) {
                 // Stale-while-revalidate: answer now, refresh once in the background.
                 count("isogate_cache_stale_serves_total", &name);
-                drop(self.load(provider));
+                drop(self.load(provider, false));
                 return resolved(Some(snap.clone()), Freshness::Stale, None);
             }
         }
         count("isogate_cache_misses_total", &name);
-        let outcome = tokio::time::timeout(deadline, self.load(provider)).await;
+        let outcome = tokio::time::timeout(deadline, self.load(provider, force)).await;
         let error = match outcome {
             Ok(Ok(fresh)) => return resolved(Some(fresh), Freshness::Miss, None),
             Ok(Err(e)) => e,
@@ -301,7 +301,8 @@ impl ListingCache {
     }
 
     /// Starts (or joins) the one load of this provider.
-    fn load(&self, provider: &Arc<dyn IsoProvider>) -> Load {
+    /// `force`: an honoured `refresh=true`, which must reach the upstream.
+    fn load(&self, provider: &Arc<dyn IsoProvider>, force: bool) -> Load {
         let name = provider.name().to_owned();
         let mut state = self.lock();
         let entry = state.entry(name.clone()).or_default();
@@ -316,7 +317,7 @@ impl ListingCache {
             let started = Instant::now();
             let result = match this.shared() {
                 // Another replica's snapshot, or one fetch for all (issue 17).
-                Some(shared) => shared.clone().load(&this, &provider).await,
+                Some(shared) => shared.clone().load(&this, &provider, force).await,
                 None => provider
                     .list(&ListOptions::default())
                     .await

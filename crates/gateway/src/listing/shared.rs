@@ -105,8 +105,12 @@ impl SharedListing {
         self,
         cache: &ListingCache,
         provider: &Arc<dyn IsoProvider>,
+        force: bool,
     ) -> isogate_core::Result<Arc<Snapshot>> {
         let name = provider.name().to_owned();
+        if force {
+            return self.forced(cache, provider).await;
+        }
         let local = cache
             .peek(&name)
             .await
@@ -153,6 +157,60 @@ impl SharedListing {
                 }
             }
         }
+    }
+
+    /// `refresh=true` (already rate-limited): fetch here whatever the tier
+    /// holds, and share the result under a version taken now.
+    async fn forced(
+        &self,
+        cache: &ListingCache,
+        provider: &Arc<dyn IsoProvider>,
+    ) -> isogate_core::Result<Arc<Snapshot>> {
+        let version = match self.tier.next_version().await {
+            Ok(v) => v,
+            Err(e) => return self.fallback(cache, provider, e).await,
+        };
+        let listing = provider.list(&ListOptions::default()).await?;
+        self.publish(cache, provider.name(), version, listing).await
+    }
+
+    /// Encodes and publishes a fetch under `version`; the local snapshot
+    /// carries the version only if Redis stored it.
+    async fn publish(
+        &self,
+        cache: &ListingCache,
+        name: &str,
+        version: u64,
+        listing: isogate_core::Listing,
+    ) -> isogate_core::Result<Arc<Snapshot>> {
+        let fetched_at = Instant::now();
+        let listing = prepare(listing);
+        let shared = isogate_shared_tier::Snapshot {
+            version,
+            fetched_at: Utc::now(),
+            incomplete: listing.incomplete,
+            items: listing.items,
+        };
+        let (shared, bytes) = tokio::task::spawn_blocking(move || {
+            let bytes = isogate_shared_tier::encode(&shared);
+            (shared, bytes)
+        })
+        .await
+        .map_err(|_| isogate_core::Error::upstream("the snapshot encoder task was lost"))?;
+        let stored = match bytes {
+            Ok(bytes) => matches!(
+                self.tier.publish_encoded(name, version, bytes).await,
+                Ok(PublishOutcome::Stored)
+            ),
+            Err(_) => false,
+        };
+        Ok(cache.snapshot_of(
+            shared.items,
+            fetched_at,
+            shared.fetched_at,
+            shared.incomplete,
+            stored.then_some(version),
+        ))
     }
 
     /// The lease winner's fetch: upstream, then publish under the lease's version.
