@@ -745,3 +745,25 @@ fn c_sim(sims: &Embedded) -> &isogate_sim::SimServer {
         .find(|s| s.name() == "cloudmc-v2")
         .unwrap()
 }
+
+#[tokio::test]
+async fn the_tier_needs_a_cursor_key_and_a_lease_above_every_deadline() {
+    let toml = config_toml("redis://127.0.0.1:9", "", "");
+    let without_key = toml.replace(
+        "cursor_key = \"scale-out-test-cursor-key-0123456789\"\n",
+        "",
+    );
+    let err = Config::from_toml(&without_key).err().expect("refused");
+    assert!(err.to_string().contains("server.cursor_key"), "{err}");
+
+    let short = toml.replace("[cache.shared]\n", "[cache.shared]\nlease_ms = 5000\n");
+    let (config, entries) = Config::from_toml(&short).unwrap();
+    let sims = Embedded::start(&config.simulators, &entries).await.unwrap();
+    let err = build_state(config, &entries, &sims).err().expect("refused");
+    assert!(err.to_string().contains("cache.shared.lease_ms"), "{err}");
+    // The URL (it may hold a password) is never in a config error.
+    let bad = config_toml("http://:hunter2@127.0.0.1:9", "", "");
+    let (config, entries) = Config::from_toml(&bad).unwrap();
+    let err = build_state(config, &entries, &sims).err().expect("refused");
+    assert!(!err.to_string().contains("hunter2"), "{err}");
+}
