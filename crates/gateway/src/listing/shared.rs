@@ -38,6 +38,36 @@ enum Fetched {
     Superseded,
 }
 
+/// A fetch, encoded and offered to the tier.
+struct Published {
+    shared: isogate_shared_tier::Snapshot,
+    fetched_at: Instant,
+    outcome: Result<PublishOutcome, TierError>,
+}
+
+impl Published {
+    /// The local snapshot; it carries the tier version only if Redis stored it
+    /// (refused because Redis restarted, or unreachable: served unshared).
+    fn into_snapshot(self, cache: &ListingCache, name: &str) -> Arc<Snapshot> {
+        let stored = match &self.outcome {
+            Ok(PublishOutcome::Stored) => true,
+            Ok(_) => false,
+            Err(e) => {
+                tracing::debug!(provider = %name, error = %e, "snapshot not published");
+                false
+            }
+        };
+        let s = self.shared;
+        cache.snapshot_of(
+            s.items,
+            self.fetched_at,
+            s.fetched_at,
+            s.incomplete,
+            stored.then_some(s.version),
+        )
+    }
+}
+
 impl SharedListing {
     /// Over `tier`, for providers with these deadlines.
     pub fn new(tier: SharedTier, deadlines: HashMap<String, Duration>, fresh: Duration) -> Self {
@@ -171,18 +201,18 @@ impl SharedListing {
             Err(e) => return self.fallback(cache, provider, e).await,
         };
         let listing = provider.list(&ListOptions::default()).await?;
-        self.publish(cache, provider.name(), version, listing).await
+        let published = self.publish(provider.name(), version, listing).await?;
+        Ok(published.into_snapshot(cache, provider.name()))
     }
 
-    /// Encodes and publishes a fetch under `version`; the local snapshot
-    /// carries the version only if Redis stored it.
+    /// Encodes (off the async threads: 100k items take tens of
+    /// milliseconds) and publishes a fetch under `version`.
     async fn publish(
         &self,
-        cache: &ListingCache,
         name: &str,
         version: u64,
         listing: isogate_core::Listing,
-    ) -> isogate_core::Result<Arc<Snapshot>> {
+    ) -> isogate_core::Result<Published> {
         let fetched_at = Instant::now();
         let listing = prepare(listing);
         let shared = isogate_shared_tier::Snapshot {
@@ -197,20 +227,18 @@ impl SharedListing {
         })
         .await
         .map_err(|_| isogate_core::Error::upstream("the snapshot encoder task was lost"))?;
-        let stored = match bytes {
-            Ok(bytes) => matches!(
-                self.tier.publish_encoded(name, version, bytes).await,
-                Ok(PublishOutcome::Stored)
-            ),
-            Err(_) => false,
+        let outcome = match bytes {
+            Ok(bytes) => self.tier.publish_encoded(name, version, bytes).await,
+            Err(source) => Err(TierError::Codec {
+                provider: name.to_owned(),
+                source,
+            }),
         };
-        Ok(cache.snapshot_of(
-            shared.items,
+        Ok(Published {
+            shared,
             fetched_at,
-            shared.fetched_at,
-            shared.incomplete,
-            stored.then_some(version),
-        ))
+            outcome,
+        })
     }
 
     /// The lease winner's fetch: upstream, then publish under the lease's version.
@@ -231,58 +259,21 @@ impl SharedListing {
                 return Err(e);
             }
         };
-        let fetched_at = Instant::now();
-        let listing = prepare(listing);
-        let shared = isogate_shared_tier::Snapshot {
-            version,
-            fetched_at: Utc::now(),
-            incomplete: listing.incomplete,
-            items: listing.items,
-        };
-        // Encoding 100k items takes tens of milliseconds: off the async threads.
-        let (shared, bytes) = tokio::task::spawn_blocking(move || {
-            let bytes = isogate_shared_tier::encode(&shared);
-            (shared, bytes)
-        })
-        .await
-        .map_err(|_| isogate_core::Error::upstream("the snapshot encoder task was lost"))?;
-        let outcome = match bytes {
-            Ok(bytes) => self.tier.publish_encoded(&name, version, bytes).await,
-            Err(e) => Err(TierError::Codec {
-                provider: name.clone(),
-                source: e,
-            }),
-        };
+        let published = self.publish(&name, version, listing).await;
         let _ = self.tier.release(lease).await;
-        let tier_version = match outcome {
-            Ok(PublishOutcome::Stored) => Some(version),
-            Ok(PublishOutcome::RejectedOlder { newest }) => {
-                // A newer snapshot of another replica's: take it; an
-                // invalidation since the fetch started: fetch again.
-                match self.tier.get_snapshot(&name).await {
-                    Ok(Some(s)) if s.version > version => {
-                        return Ok(Fetched::Done(adopt(cache, s)));
-                    }
-                    _ => {
-                        tracing::debug!(provider = %name, version, newest, "fetch overtaken by an invalidation");
-                        return Ok(Fetched::Superseded);
-                    }
+        let published = published?;
+        if let Ok(PublishOutcome::RejectedOlder { newest }) = published.outcome {
+            // A newer snapshot of another replica's: take it; an
+            // invalidation since the fetch started: fetch again.
+            return Ok(match self.tier.get_snapshot(&name).await {
+                Ok(Some(s)) if s.version > version => Fetched::Done(adopt(cache, s)),
+                _ => {
+                    tracing::debug!(provider = %name, version, newest, "fetch overtaken by an invalidation");
+                    Fetched::Superseded
                 }
-            }
-            // Redis restarted since the lease: serve it, unshared.
-            Ok(PublishOutcome::RejectedEpoch) => None,
-            Err(e) => {
-                tracing::debug!(provider = %name, error = %e, "snapshot not published");
-                None
-            }
-        };
-        Ok(Fetched::Done(cache.snapshot_of(
-            shared.items,
-            fetched_at,
-            shared.fetched_at,
-            shared.incomplete,
-            tier_version,
-        )))
+            });
+        }
+        Ok(Fetched::Done(published.into_snapshot(cache, &name)))
     }
 
     async fn fallback(
