@@ -753,17 +753,23 @@ async fn the_tier_needs_a_cursor_key_and_a_lease_above_every_deadline() {
         "cursor_key = \"scale-out-test-cursor-key-0123456789\"\n",
         "",
     );
-    let err = Config::from_toml(&without_key).err().expect("refused");
+    let Err(err) = Config::from_toml(&without_key) else {
+        panic!("accepted")
+    };
     assert!(err.to_string().contains("server.cursor_key"), "{err}");
 
     let short = toml.replace("[cache.shared]\n", "[cache.shared]\nlease_ms = 5000\n");
     let (config, entries) = Config::from_toml(&short).unwrap();
     let sims = Embedded::start(&config.simulators, &entries).await.unwrap();
-    let err = build_state(config, &entries, &sims).err().expect("refused");
+    let Err(err) = build_state(config, &entries, &sims) else {
+        panic!("accepted")
+    };
     assert!(err.to_string().contains("cache.shared.lease_ms"), "{err}");
     // The URL (it may hold a password) is never in a config error.
     let bad = config_toml("http://:hunter2@127.0.0.1:9", "", "");
     let (config, entries) = Config::from_toml(&bad).unwrap();
-    let err = build_state(config, &entries, &sims).err().expect("refused");
+    let Err(err) = build_state(config, &entries, &sims) else {
+        panic!("accepted")
+    };
     assert!(!err.to_string().contains("hunter2"), "{err}");
 }
