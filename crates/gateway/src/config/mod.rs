@@ -115,6 +115,8 @@ pub struct CacheConfig {
     /// rendered pages, half for whole hot answers); a bound in bytes, since
     /// one 1,000-item page weighs as much as twenty 50-item ones.
     pub rendered_max_bytes: u64,
+    /// `[cache.shared]`: the Redis tier several replicas share (issue 17); off when absent.
+    pub shared: Option<isogate_shared_tier::SharedTierConfig>,
 }
 
 impl Default for CacheConfig {
@@ -125,6 +127,7 @@ impl Default for CacheConfig {
             stale_if_error_s: 3600,
             refresh_min_interval_s: 5,
             rendered_max_bytes: 64 * 1024 * 1024,
+            shared: None,
         }
     }
 }
@@ -297,6 +300,14 @@ impl Config {
         self.auth
             .validate()
             .map_err(|e| ConfigError(format!("auth{e}")))?;
+        if self.cache.shared.as_ref().is_some_and(|s| s.enabled())
+            && self.server.cursor_key.is_none()
+        {
+            // Replicas behind one balancer must all read each other's cursors.
+            return Err(ConfigError(
+                "server.cursor_key is required with [cache.shared] (every replica signs cursors with it)".into(),
+            ));
+        }
         if !matches!(self.server.import_dns.as_str(), "strict" | "skip") {
             return Err(ConfigError(
                 "server.import_dns: expected 'strict' or 'skip'".into(),

@@ -334,6 +334,11 @@ impl Keys {
         }
     }
 
+    /// Whether requests are charged to a rate limit.
+    pub fn limited(&self) -> bool {
+        self.mode == AuthMode::Keys || self.anonymous_limited
+    }
+
     /// The mode in force.
     pub fn mode(&self) -> AuthMode {
         self.mode
@@ -391,7 +396,15 @@ pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> R
         return PRINCIPAL.scope(principal, next.run(req)).await;
     }
     match authorize(&state, &req) {
-        Ok(Some(principal)) => PRINCIPAL.scope(principal, next.run(req)).await,
+        Ok(Some(principal)) => {
+            let refresh = is_refresh(req.uri().query());
+            if let Err(rejection) =
+                crate::http::shared_limit::check(&state, &principal.name, refresh).await
+            {
+                return rejection.into_response();
+            }
+            PRINCIPAL.scope(principal, next.run(req)).await
+        }
         Ok(None) => next.run(req).await,
         Err(rejection) => rejection.into_response(),
     }
@@ -465,7 +478,8 @@ pub(crate) fn authorize(
     if !principal.has(scope) {
         return Err(Rejection::MissingScope(scope));
     }
-    if keys.mode() == AuthMode::Keys || keys.anonymous_limited {
+    // With the shared tier, the guard charges the shared buckets instead.
+    if keys.limited() && !crate::http::shared_limit::on(state) {
         let refresh = is_refresh(req.uri().query());
         keys.limits
             .check(&principal.name, refresh)

@@ -101,7 +101,8 @@ where
 
 /// The stored answer to `req`, or `None` to pass it on.
 fn answer(state: &AppState, encoding: Encoding, req: &mut Request) -> Option<Response> {
-    if req.method() != Method::GET {
+    if req.method() != Method::GET || crate::http::shared_limit::on(state) {
+        // Shared rate limits need a Redis round trip: the guard's, not this lane's.
         return None;
     }
     let compressed = encoding == Encoding::IdentityOfCompressed;

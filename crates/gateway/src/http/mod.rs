@@ -7,4 +7,5 @@ pub mod hotlane;
 pub mod logformat;
 pub mod logsink;
 pub mod ratelimit;
+pub(crate) mod shared_limit;
 pub mod telemetry;

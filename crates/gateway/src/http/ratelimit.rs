@@ -20,6 +20,7 @@ pub struct RateLimits {
     requests: Option<Keyed>,
     refresh: Option<Keyed>,
     clock: DefaultClock,
+    config: RateLimitConfig,
 }
 
 impl RateLimits {
@@ -38,7 +39,13 @@ impl RateLimits {
             requests,
             refresh,
             clock: DefaultClock::default(),
+            config: config.clone(),
         }
+    }
+
+    /// The limits these buckets enforce (the shared tier's buckets use them too).
+    pub fn config(&self) -> &RateLimitConfig {
+        &self.config
     }
 
     /// Takes one request from `key`'s buckets, or says how long to wait.

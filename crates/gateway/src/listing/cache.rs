@@ -31,6 +31,8 @@ pub struct Snapshot {
     pub version: u64,
     /// Why the listing is known to be incomplete, if it is.
     pub incomplete: Option<String>,
+    /// Its version in the shared tier (issue 17), when it came from or went to it.
+    pub tier_version: Option<u64>,
 }
 
 impl Snapshot {
@@ -90,6 +92,8 @@ struct Inner {
     /// Bumped after every snapshot change, so answers built from the old
     /// snapshots can tell they are out of date with one load.
     epoch: AtomicU64,
+    /// The Redis tier replicas share, when `[cache.shared]` is on.
+    shared: std::sync::OnceLock<crate::listing::shared::SharedListing>,
 }
 
 #[derive(Default)]
@@ -120,6 +124,7 @@ impl ListingCache {
                 windows,
                 versions: AtomicU64::new(1),
                 epoch: AtomicU64::new(0),
+                shared: std::sync::OnceLock::new(),
             }),
         }
     }
@@ -132,24 +137,75 @@ impl ListingCache {
     /// A snapshot of `listing` fetched now, with a version no other snapshot
     /// of this process has (rendered pages and per-snapshot tops are keyed
     /// by it), whether or not it is ever stored here.
-    pub fn new_snapshot(&self, mut listing: isogate_core::Listing) -> Arc<Snapshot> {
-        // A listing grown by doubling keeps up to half its size spare, for
-        // as long as the snapshot lives.
-        listing.items.shrink_to_fit();
-        // Every provider's items carry os.family/os.version/arch/edition (issue 20).
-        listing
-            .items
-            .iter_mut()
-            .for_each(isogate_core::identity::recognise);
+    pub fn new_snapshot(&self, listing: isogate_core::Listing) -> Arc<Snapshot> {
+        let listing = prepare(listing);
+        self.snapshot_of(
+            listing.items,
+            Instant::now(),
+            Utc::now(),
+            listing.incomplete,
+            None,
+        )
+    }
+
+    /// A snapshot of rows already prepared (fetched here, or from the shared tier).
+    pub(crate) fn snapshot_of(
+        &self,
+        items: Vec<Iso>,
+        fetched_at: Instant,
+        fetched_at_utc: DateTime<Utc>,
+        incomplete: Option<String>,
+        tier_version: Option<u64>,
+    ) -> Arc<Snapshot> {
         Arc::new(Snapshot {
-            items: listing.items,
-            fetched_at: Instant::now(),
-            fetched_at_utc: Utc::now(),
+            items,
+            fetched_at,
+            fetched_at_utc,
             version: self.inner.versions.fetch_add(1, Ordering::Relaxed),
-            incomplete: listing.incomplete,
+            incomplete,
+            tier_version,
         })
     }
 
+    /// Attaches the shared tier (once, at start).
+    pub fn attach_shared(&self, shared: crate::listing::shared::SharedListing) {
+        let _ = self.inner.shared.set(shared);
+    }
+
+    /// The shared tier, when attached.
+    pub fn shared(&self) -> Option<&crate::listing::shared::SharedListing> {
+        self.inner.shared.get()
+    }
+
+    /// A handle that does not keep the cache alive (background tasks).
+    pub(crate) fn downgrade(&self) -> WeakListingCache {
+        WeakListingCache(Arc::downgrade(&self.inner))
+    }
+}
+
+/// See [`ListingCache::downgrade`].
+pub(crate) struct WeakListingCache(std::sync::Weak<Inner>);
+
+impl WeakListingCache {
+    pub(crate) fn upgrade(&self) -> Option<ListingCache> {
+        self.0.upgrade().map(|inner| ListingCache { inner })
+    }
+}
+
+/// Shrinks and recognises fetched rows before they become a snapshot.
+pub(crate) fn prepare(mut listing: isogate_core::Listing) -> isogate_core::Listing {
+    // A listing grown by doubling keeps up to half its size spare, for
+    // as long as the snapshot lives.
+    listing.items.shrink_to_fit();
+    // Every provider's items carry os.family/os.version/arch/edition (issue 20).
+    listing
+        .items
+        .iter_mut()
+        .for_each(isogate_core::identity::recognise);
+    listing
+}
+
+impl ListingCache {
     /// Changes whenever any snapshot is replaced or dropped; read it before
     /// resolving to know later whether what was resolved is still current.
     pub fn epoch(&self) -> u64 {
@@ -170,8 +226,16 @@ impl ListingCache {
     }
 
     /// Drops a provider's snapshot; a load already running will not put its
-    /// (older) result back.
+    /// (older) result back. With the shared tier, every replica drops it too.
     pub async fn invalidate(&self, provider: &str) {
+        self.invalidate_local(provider).await;
+        if let Some(shared) = self.shared() {
+            shared.invalidated(provider).await;
+        }
+    }
+
+    /// [`Self::invalidate`] of this process only (another replica's invalidation).
+    pub async fn invalidate_local(&self, provider: &str) {
         {
             let mut state = self.lock();
             let entry = state.entry(provider.to_owned()).or_default();
@@ -209,12 +273,12 @@ impl ListingCache {
             if age < Duration::from_secs(windows.stale_ttl_s) {
                 // Stale-while-revalidate: answer now, refresh once in the background.
                 count("isogate_cache_stale_serves_total", &name);
-                drop(self.load(provider));
+                drop(self.load(provider, false));
                 return resolved(Some(snap.clone()), Freshness::Stale, None);
             }
         }
         count("isogate_cache_misses_total", &name);
-        let outcome = tokio::time::timeout(deadline, self.load(provider)).await;
+        let outcome = tokio::time::timeout(deadline, self.load(provider, force)).await;
         let error = match outcome {
             Ok(Ok(fresh)) => return resolved(Some(fresh), Freshness::Miss, None),
             Ok(Err(e)) => e,
@@ -237,7 +301,8 @@ impl ListingCache {
     }
 
     /// Starts (or joins) the one load of this provider.
-    fn load(&self, provider: &Arc<dyn IsoProvider>) -> Load {
+    /// `force`: an honoured `refresh=true`, which must reach the upstream.
+    fn load(&self, provider: &Arc<dyn IsoProvider>, force: bool) -> Load {
         let name = provider.name().to_owned();
         let mut state = self.lock();
         let entry = state.entry(name.clone()).or_default();
@@ -250,7 +315,14 @@ impl ListingCache {
         let provider = provider.clone();
         let task = tokio::spawn(async move {
             let started = Instant::now();
-            let result = provider.list(&ListOptions::default()).await;
+            let result = match this.shared() {
+                // Another replica's snapshot, or one fetch for all (issue 17).
+                Some(shared) => shared.clone().load(&this, &provider, force).await,
+                None => provider
+                    .list(&ListOptions::default())
+                    .await
+                    .map(|listing| this.new_snapshot(listing)),
+            };
             metrics::histogram!("isogate_listing_fetch_seconds", "provider" => name.clone())
                 .record(started.elapsed().as_secs_f64());
             this.finish_load(&name, generation, result).await
@@ -274,12 +346,9 @@ impl ListingCache {
         &self,
         name: &str,
         generation: u64,
-        result: isogate_core::Result<isogate_core::Listing>,
+        result: isogate_core::Result<Arc<Snapshot>>,
     ) -> Result<Arc<Snapshot>, Arc<Error>> {
-        let outcome = match result {
-            Ok(listing) => Ok(self.new_snapshot(listing)),
-            Err(e) => Err(Arc::new(e.or_provider(name).or_operation("list"))),
-        };
+        let outcome = result.map_err(|e| Arc::new(e.or_provider(name).or_operation("list")));
         let current = {
             let mut state = self.lock();
             let entry = state.entry(name.to_owned()).or_default();

@@ -4,5 +4,6 @@
 pub mod cache;
 mod federation;
 pub mod render;
+pub mod shared;
 
 pub use federation::*;

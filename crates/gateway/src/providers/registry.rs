@@ -21,7 +21,9 @@ pub fn build_state(
         let provider = build_provider(entry, embedded)?;
         handles.push(ProviderHandle::from_entry(entry, provider).layered(&entry.resilience));
     }
-    Ok(AppState::new(config, handles))
+    let state = AppState::new(config, handles);
+    crate::listing::shared::attach(&state)?;
+    Ok(state)
 }
 
 /// Builds one adapter from its entry, resolving `sim:` base URLs.

@@ -40,7 +40,11 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
     };
     (
         status,
-        Json(serde_json::json!({"status": if ready {"ready"} else {"starting"}, "providers": providers})),
+        Json(match state.cache().shared() {
+            // Redis down is degraded, never unready: each replica serves alone.
+            Some(shared) => serde_json::json!({"status": if ready {"ready"} else {"starting"}, "providers": providers, "shared_tier": shared.status_json()}),
+            None => serde_json::json!({"status": if ready {"ready"} else {"starting"}, "providers": providers}),
+        }),
     )
         .into_response()
 }
@@ -48,7 +52,10 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
 /// Prometheus metrics.
 #[utoipa::path(get, path = "/metrics", tag = "operations",
     responses((status = 200, description = "Prometheus text format", content_type = "text/plain")))]
-pub async fn get_metrics() -> Response {
+pub async fn get_metrics(State(state): State<AppState>) -> Response {
+    if let Some(shared) = state.cache().shared() {
+        shared.record_metrics();
+    }
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         crate::http::telemetry::render_metrics(),

@@ -36,6 +36,13 @@ pub struct ProviderInfo {
     /// The circuit breaker in front of the upstream.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub breaker: Option<isogate_resilience::BreakerInfo>,
+    /// With `[cache.shared]`: the Redis tier as this replica sees it
+    /// (`ok`, or `degraded` while Redis is unreachable: served from this replica).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shared_tier: Option<&'static str>,
+    /// The tier-wide version of the snapshot served, when it is shared.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tier_version: Option<u64>,
 }
 
 /// The configured providers with capabilities, health and cache age.
@@ -83,6 +90,8 @@ async fn provider_info(state: &AppState, handle: &ProviderHandle) -> ProviderInf
         cache_count: snapshot.as_ref().map(|s| s.items.len()),
         deadline_ms: handle.deadline.as_millis() as u64,
         breaker: handle.breaker.as_ref().map(|b| b.info()),
+        shared_tier: state.cache().shared().map(|s| s.health()),
+        tier_version: snapshot.as_ref().and_then(|s| s.tier_version),
     }
 }
 
