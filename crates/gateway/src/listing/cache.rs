@@ -90,6 +90,8 @@ struct Inner {
     /// Bumped after every snapshot change, so answers built from the old
     /// snapshots can tell they are out of date with one load.
     epoch: AtomicU64,
+    /// The change feed, told of every snapshot stored (see `crate::feed`).
+    feed: std::sync::OnceLock<Arc<isogate_feed::Feed>>,
 }
 
 #[derive(Default)]
@@ -120,6 +122,7 @@ impl ListingCache {
                 windows,
                 versions: AtomicU64::new(1),
                 epoch: AtomicU64::new(0),
+                feed: std::sync::OnceLock::new(),
             }),
         }
     }
@@ -148,6 +151,17 @@ impl ListingCache {
             version: self.inner.versions.fetch_add(1, Ordering::Relaxed),
             incomplete: listing.incomplete,
         })
+    }
+
+    /// Tells `feed` of every snapshot stored from now on (once).
+    pub fn attach_feed(&self, feed: Arc<isogate_feed::Feed>) {
+        let _ = self.inner.feed.set(feed);
+    }
+
+    /// A poll: starts (or joins) the one load of `provider`, whatever the
+    /// age of its snapshot, and waits for it.
+    pub async fn refresh(&self, provider: &Arc<dyn IsoProvider>) -> Result<Arc<Snapshot>, Arc<Error>> {
+        self.load(provider).await
     }
 
     /// Changes whenever any snapshot is replaced or dropped; read it before
@@ -305,6 +319,7 @@ impl ListingCache {
                 .insert(name.to_owned(), snap.clone())
                 .await;
             self.inner.epoch.fetch_add(1, Ordering::AcqRel);
+            crate::feed::snapshot_landed(self.inner.feed.get(), name, snap);
         }
         outcome
     }

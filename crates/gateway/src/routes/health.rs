@@ -48,7 +48,8 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
 /// Prometheus metrics.
 #[utoipa::path(get, path = "/metrics", tag = "operations",
     responses((status = 200, description = "Prometheus text format", content_type = "text/plain")))]
-pub async fn get_metrics() -> Response {
+pub async fn get_metrics(State(state): State<AppState>) -> Response {
+    crate::feed::record_metrics(&state);
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         crate::http::telemetry::render_metrics(),
