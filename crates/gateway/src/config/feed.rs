@@ -62,10 +62,15 @@ impl FeedConfig {
             ("live", self.live as u64),
             ("heartbeat_s", self.heartbeat_s),
             ("max_buffered", self.max_buffered as u64),
-            ("max_connections_per_key", self.max_connections_per_key as u64),
+            (
+                "max_connections_per_key",
+                self.max_connections_per_key as u64,
+            ),
         ] {
             if v == 0 {
-                return Err(ConfigError(format!("feed.{key}: expected a positive number")));
+                return Err(ConfigError(format!(
+                    "feed.{key}: expected a positive number"
+                )));
             }
         }
         for (i, w) in webhooks.iter().enumerate() {
@@ -73,12 +78,16 @@ impl FeedConfig {
             let url = url::Url::parse(w.url.trim())
                 .map_err(|_| fail("url: not an absolute URL".into()))?;
             if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
-                return Err(fail("url: expected an http or https URL with a host".into()));
+                return Err(fail(
+                    "url: expected an http or https URL with a host".into(),
+                ));
             }
             w.signing_key()
                 .map_err(|isogate_feed::WebhookError::Config(m)| fail(format!("secret: {m}")))?;
             w.selector()
-                .map_err(|isogate_feed::WebhookError::Config(m)| fail(format!("types/filter: {m}")))?;
+                .map_err(|isogate_feed::WebhookError::Config(m)| {
+                    fail(format!("types/filter: {m}"))
+                })?;
             if w.queue == 0 || w.timeout_ms == 0 {
                 return Err(fail("queue, timeout_ms: expected positive numbers".into()));
             }

@@ -160,7 +160,10 @@ impl ListingCache {
 
     /// A poll: starts (or joins) the one load of `provider`, whatever the
     /// age of its snapshot, and waits for it.
-    pub async fn refresh(&self, provider: &Arc<dyn IsoProvider>) -> Result<Arc<Snapshot>, Arc<Error>> {
+    pub async fn refresh(
+        &self,
+        provider: &Arc<dyn IsoProvider>,
+    ) -> Result<Arc<Snapshot>, Arc<Error>> {
         self.load(provider).await
     }
 

@@ -39,7 +39,15 @@ pub struct EventsParams {
     pub timeout_s: Option<u64>,
 }
 
-const PARAMS: [&str; 7] = ["since", "filter", "q", "provider", "kind", "types", "timeout_s"];
+const PARAMS: [&str; 7] = [
+    "since",
+    "filter",
+    "q",
+    "provider",
+    "kind",
+    "types",
+    "timeout_s",
+];
 
 /// The change feed: `iso.added`, `iso.removed`, `iso.changed`,
 /// `provider.status`, `provider.synced` as CloudEvents in SSE frames
@@ -84,17 +92,23 @@ pub async fn get_events(
     };
     let last_event_id = headers
         .get("last-event-id")
-        .map(|v| v.to_str().map_err(|_| invalid("Last-Event-ID: not text".into())))
+        .map(|v| {
+            v.to_str()
+                .map_err(|_| invalid("Last-Event-ID: not text".into()))
+        })
         .transpose()?;
-    let since = resume_point(last_event_id, get("since"))
-        .map_err(|_| invalid("since / Last-Event-ID: expected an event id like 1718000000000-0".into()))?;
+    let since = resume_point(last_event_id, get("since")).map_err(|_| {
+        invalid("since / Last-Event-ID: expected an event id like 1718000000000-0".into())
+    })?;
     let timeout = match get("timeout_s").filter(|v| !v.is_empty()) {
         None => None,
         Some(v) => Some(
             v.parse::<u64>()
                 .ok()
                 .filter(|s| (1..=3600).contains(s))
-                .ok_or_else(|| invalid("timeout_s: expected a whole number from 1 to 3600".into()))?,
+                .ok_or_else(|| {
+                    invalid("timeout_s: expected a whole number from 1 to 3600".into())
+                })?,
         ),
     };
     let timeout = match (timeout, cfg.max_stream_s) {
@@ -112,7 +126,9 @@ pub async fn get_events(
     let mut selector = Selector::all().allow_providers(visible);
     let query_pairs: Vec<(&str, &str)> = pairs
         .iter()
-        .filter(|(k, v)| matches!(k.as_str(), "filter" | "q" | "provider" | "kind") && !v.is_empty())
+        .filter(|(k, v)| {
+            matches!(k.as_str(), "filter" | "q" | "provider" | "kind") && !v.is_empty()
+        })
         .map(|(k, v)| (k.as_str(), v.as_str()))
         .collect();
     if !query_pairs.is_empty() {
@@ -120,7 +136,8 @@ pub async fn get_events(
             max_filters: state.config().server.max_filters,
             ..Limits::default()
         };
-        let query = Query::parse(&query_pairs, &limits).map_err(crate::routes::isos::query_error)?;
+        let query =
+            Query::parse(&query_pairs, &limits).map_err(crate::routes::isos::query_error)?;
         for p in &query.providers {
             if state.provider(p).is_none() {
                 return Err(ApiError::coded(
@@ -135,7 +152,11 @@ pub async fn get_events(
         selector = selector.query(query);
     }
     if let Some(t) = get("types").filter(|t| !t.trim().is_empty()) {
-        let names: Vec<&str> = t.split(',').map(str::trim).filter(|s| !s.is_empty()).collect();
+        let names: Vec<&str> = t
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .collect();
         let types = parse_types(&names).map_err(|e| invalid(format!("types: {e}")))?;
         selector = selector.types(types);
     }
@@ -176,7 +197,10 @@ pub async fn get_events(
     };
     let mut resp = (StatusCode::OK, body).into_response();
     let h = resp.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(isogate_feed::sse::CONTENT_TYPE));
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(isogate_feed::sse::CONTENT_TYPE),
+    );
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     // nginx buffers proxied answers unless told not to.
     h.insert("x-accel-buffering", HeaderValue::from_static("no"));

@@ -302,7 +302,10 @@ fn tailor_operation(
         }
     }
     // The stream limit per key answers 429 whatever the rate limits.
-    if !limited && path != "/v1/events" && let Some(responses) = responses_of(op) {
+    if !limited
+        && path != "/v1/events"
+        && let Some(responses) = responses_of(op)
+    {
         responses.remove("429");
     }
     // Every problem is application/problem+json, whatever the annotation says.
