@@ -579,3 +579,75 @@ fn feed_config_errors_name_the_key() {
     assert_eq!(entries[0].poll_interval_s, Some(0));
     assert!(!entries[0].settings.contains_key("poll_interval_s"));
 }
+
+#[tokio::test]
+async fn a_poll_reports_the_providers_status_only_when_it_changes() {
+    let gw = gateway("\n[feed]\nheartbeat_s = 1\n").await;
+    let mut s = gw.stream(ADMIN, "?types=provider.status", None).await;
+    let handle = gw.state.provider("hostkey").unwrap().clone();
+    // A healthy provider at start is no news; nor is the same status again.
+    isogate::feed::poll_once(&gw.state, &handle).await;
+    isogate::feed::poll_once(&gw.state, &handle).await;
+    assert!(s.next(Duration::from_millis(300)).await.is_none());
+    let sim = gw
+        ._sims
+        .servers()
+        .iter()
+        .find(|x| x.name() == "action")
+        .unwrap();
+    sim.control().set_faults(isogate_sim::Faults {
+        error_rate: 1.0,
+        error_status: 500,
+        ..Default::default()
+    });
+    isogate::feed::poll_once(&gw.state, &handle).await;
+    sim.control().heal();
+    let bad = s.next(Duration::from_secs(2)).await.unwrap();
+    let d = &bad.data["data"];
+    assert_eq!(d["status"], "stale", "a snapshot is still served: {bad:#?}");
+    assert_eq!(bad.data["source"], "/providers/hostkey");
+    assert_eq!(d["previous"], "ok");
+    assert!(d["error"].is_string(), "{bad:#?}");
+    isogate::feed::poll_once(&gw.state, &handle).await;
+    let back = s.next(Duration::from_secs(2)).await.unwrap();
+    assert_eq!(back.data["data"]["status"], "ok");
+    assert_eq!(back.data["data"]["previous"], "stale");
+}
+
+#[test]
+fn the_document_describes_the_stream_and_its_events() {
+    let doc = serde_json::to_value(isogate::openapi::document()).unwrap();
+    let op = &doc["paths"]["/v1/events"]["get"];
+    let ok = &op["responses"]["200"]["content"]["text/event-stream"]["schema"];
+    assert_eq!(ok["$ref"], "#/components/schemas/Event", "{op:#}");
+    let names: Vec<&str> = op["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    for n in [
+        "since",
+        "filter",
+        "provider",
+        "kind",
+        "types",
+        "timeout_s",
+        "Last-Event-ID",
+    ] {
+        assert!(names.contains(&n), "{n} missing: {names:?}");
+    }
+    assert!(op["responses"]["429"].is_object());
+    let schemas = &doc["components"]["schemas"];
+    for s in [
+        "Event",
+        "EventData",
+        "ChangeData",
+        "StatusData",
+        "ResetData",
+        "EndpointStatus",
+    ] {
+        assert!(schemas[s].is_object(), "{s} missing");
+    }
+    assert!(doc["paths"]["/v1/webhooks"]["get"].is_object());
+}
