@@ -4,6 +4,7 @@
 //! config, builds the state ([`build_state`]), binds and serves.
 
 pub mod config;
+pub mod feed;
 pub mod http;
 pub mod listing;
 pub mod providers;
@@ -73,6 +74,8 @@ pub fn app(state: AppState) -> Router {
             get(routes::providers::get_task),
         )
         .route("/v1/cache/invalidate", post(admin::invalidate_cache))
+        .route("/v1/events", get(routes::events::get_events))
+        .route("/v1/webhooks", get(routes::webhooks::list_webhooks))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::get_metrics))

@@ -103,6 +103,7 @@ async fn serve(
     let embedded = Embedded::start(&config.simulators, &entries).await?;
     let listen = config.server.listen;
     let state = build_state(config, &entries, &embedded)?;
+    isogate::feed::start(&state).await?;
     let listener = tokio::net::TcpListener::bind(listen).await?;
     let addr = listener.local_addr()?;
     #[cfg(unix)]

@@ -31,6 +31,8 @@ pub struct ProviderHandle {
     pub import_schemes: Vec<String>,
     /// The circuit breaker of its layers, when wrapped.
     pub breaker: Option<Arc<Breaker>>,
+    /// `poll_interval_s` of its entry (`None`: the feed's default).
+    pub poll_interval_s: Option<u64>,
 }
 
 impl ProviderHandle {
@@ -44,6 +46,7 @@ impl ProviderHandle {
             import_schemes: crate::security::ssrf::default_schemes(&provider.capability()),
             provider,
             breaker: None,
+            poll_interval_s: None,
         }
     }
 
@@ -53,6 +56,7 @@ impl ProviderHandle {
         if let Some(schemes) = &entry.import_schemes {
             handle.import_schemes = schemes.clone();
         }
+        handle.poll_interval_s = entry.poll_interval_s;
         handle
     }
 
@@ -83,6 +87,9 @@ struct Inner {
     keys: RwLock<Arc<Keys>>,
     import_guard: ImportGuard,
     finished_tasks: moka::sync::Cache<(String, String), ()>,
+    feed: Arc<isogate_feed::Feed>,
+    sse_limiter: isogate_feed::ConnectionLimiter,
+    webhooks: std::sync::OnceLock<isogate_feed::WebhookDispatcher>,
 }
 
 impl AppState {
@@ -97,6 +104,15 @@ impl AppState {
         let keys = RwLock::new(Arc::new(Keys::from_config(&config.auth)));
         let import_guard =
             ImportGuard::new(&config.server.import_host_allow, &config.server.import_dns);
+        let feed = Arc::new(isogate_feed::Feed::new(isogate_feed::LogOptions {
+            history: config.feed.history.max(1),
+            live: config.feed.live.max(1),
+        }));
+        if config.feed.active(&config.webhooks) {
+            cache.attach_feed(feed.clone());
+        }
+        let sse_limiter =
+            isogate_feed::ConnectionLimiter::new(config.feed.max_connections_per_key.max(1));
         AppState {
             inner: Arc::new(Inner {
                 providers: providers.into_iter().map(|p| (p.name.clone(), p)).collect(),
@@ -108,6 +124,9 @@ impl AppState {
                 keys,
                 import_guard,
                 finished_tasks: moka::sync::Cache::new(10_000),
+                feed,
+                sse_limiter,
+                webhooks: std::sync::OnceLock::new(),
             }),
         }
     }
@@ -178,6 +197,25 @@ impl AppState {
     ) -> impl Iterator<Item = &'a ProviderHandle> {
         self.providers()
             .filter(move |h| caller.is_none_or(|p| p.allows(&h.name)))
+    }
+    /// The change feed (fed by the cache when `[feed]` or a webhook is on).
+    pub fn feed(&self) -> &Arc<isogate_feed::Feed> {
+        &self.inner.feed
+    }
+    /// Open `/v1/events` streams per key.
+    pub fn sse_limiter(&self) -> &isogate_feed::ConnectionLimiter {
+        &self.inner.sse_limiter
+    }
+    /// The webhook dispatcher, once [`crate::feed::start`] started it.
+    pub fn webhooks(&self) -> Option<&isogate_feed::WebhookDispatcher> {
+        self.inner.webhooks.get()
+    }
+    /// Installs the dispatcher (once; a second is refused and returned).
+    pub fn set_webhooks(
+        &self,
+        d: isogate_feed::WebhookDispatcher,
+    ) -> Result<(), isogate_feed::WebhookDispatcher> {
+        self.inner.webhooks.set(d)
     }
     /// Whether the server is ready.
     pub fn is_ready(&self) -> bool {

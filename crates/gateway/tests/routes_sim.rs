@@ -928,6 +928,26 @@ async fn every_route_answers_what_the_openapi_document_lists() {
         400,
     );
 
+    // The change feed (tests/events.rs drives it in depth).
+    let events = send(&state, "GET", "/v1/events?timeout_s=1", None).await;
+    assert_eq!(events.headers["content-type"], "text/event-stream");
+    seen.saw("GET /v1/events", &events, 200);
+    seen.saw(
+        "GET /v1/events",
+        &send(&state, "GET", "/v1/events?since=yesterday", None).await,
+        400,
+    );
+    seen.saw(
+        "GET /v1/events",
+        &send(&state, "GET", "/v1/events?provider=nope", None).await,
+        404,
+    );
+    seen.saw(
+        "GET /v1/webhooks",
+        &send(&state, "GET", "/v1/webhooks", None).await,
+        200,
+    );
+
     // Operations.
     seen.saw(
         "GET /healthz",

@@ -300,6 +300,29 @@ def main():
 
         fault(os.environ["UI_SIM_VSS"], {})
         fault(os.environ["UI_SIM_COX"], {})
+
+        # A catalogue change appears live: an import through the API while
+        # the page shows a search for it; no reload, the feed brings it.
+        page.emulate_media(color_scheme="light")
+        page.goto(f"{BASE}/ui?q=ui-live-test")
+        page.wait_for_function("() => document.querySelector('#live-state').dataset.state === 'live'")
+        page.wait_for_function("() => document.querySelector('#summary').textContent.startsWith('0 items')")
+        zone = api("/v1/providers/coxedge-prod/isos", {"per_page": 1})["data"][0]["zones"][0]["id"]
+        api("/v1/providers/coxedge-prod/isos", method="POST",
+            body={"name": "ui-live-test", "url": "http://mirror.example.org/ui-live.iso", "zone_id": zone})
+        try:
+            page.wait_for_function(
+                "() => [...document.querySelectorAll('#grid-body tr[data-id]')].some(r => r.textContent.includes('ui-live-test'))")
+        except Exception:
+            raise AssertionError("the imported item did not appear in the open catalogue within 8 s")
+        page.click("#tab-live")
+        row = "#live-body tr[data-type='iso.added']"
+        page.wait_for_selector(row)
+        text = page.inner_text(row)
+        assert "ui-live-test" in text and "coxedge-prod" in text, f"the Live view shows: {text}"
+        assert page.evaluate("localStorage.length") == 0, "nothing in localStorage"
+        assert all(KEY not in u for u in requests), "the key appeared in a URL"
+        shot(page, "live-1280")
         browser.close()
 
     assert not errors, f"console errors: {errors}"

@@ -103,11 +103,12 @@ fn the_dashboard_shows_the_catalogue_its_sources_and_stats_in_a_real_browser() {
     std::fs::create_dir_all(&dir).expect("temp dir");
     let config = dir.join("ui.toml");
     // The demo's providers and simulators, on a free port, behind one key
-    // (read for the page, admin to drop a cached listing for the fault case).
+    // (read for the page, admin to drop a cached listing for the fault case,
+    // write for an import the Live view must show), providers polled every second.
     std::fs::write(
         &config,
         format!(
-            "[server]\nlisten = \"127.0.0.1:0\"\n\n[[auth.keys]]\nname = \"ui\"\nsha256 = \"{}\"\nscopes = [\"read\", \"admin\"]\n",
+            "[server]\nlisten = \"127.0.0.1:0\"\n\n[[auth.keys]]\nname = \"ui\"\nsha256 = \"{}\"\nscopes = [\"read\", \"write\", \"admin\"]\n\n[feed]\ndefault_poll_interval_s = 1\n",
             hex::encode(Sha256::digest(KEY.as_bytes()))
         ),
     )

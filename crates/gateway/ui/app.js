@@ -12,12 +12,11 @@ import { $, h, age } from "./util.js";
 import * as catalogue from "./catalogue.js";
 import * as sources from "./sources.js";
 import * as stats from "./stats.js";
+import * as live from "./live.js";
 
-// A view is { show(state) }; a "Live" view (the change feed, /v1/events)
-// or an "Images" view (the coverage matrix) is one more entry here plus a
-// tab button and a section in index.html. A feed would call
-// `refresh()` below (or patch rows through catalogue.upsert) on each event.
-const VIEWS = { catalogue, sources, stats };
+// A view is { show(state) }; an "Images" view (the coverage matrix) is one
+// more entry here plus a tab button and a section in index.html.
+const VIEWS = { catalogue, sources, stats, live };
 
 /** The page's state: the address bar's query string. */
 export function state() {
@@ -48,6 +47,19 @@ export function render() {
     document.getElementById(tab.getAttribute("aria-controls")).hidden = !on;
   }
   return VIEWS[view].show(s);
+}
+
+// Change-feed events arrive in bursts (one listing's diff): the shown
+// view is fetched again once per burst, not once per event.
+// A first snapshot (`provider.synced`) changes nothing the page shows.
+let pending = null;
+function changed(type) {
+  if (pending || type === "provider.synced") return;
+  pending = setTimeout(() => {
+    pending = null;
+    const view = state().get("view") || "catalogue";
+    if (view !== "live") refresh();
+  }, 300);
 }
 
 /** Fetches the current view again (after a key change; a feed's event). */
@@ -115,11 +127,13 @@ function setupKeys() {
     $("#key-panel").open = false;
     keyState();
     refresh();
+    live.connect();
   });
   $("#key-clear").addEventListener("click", () => {
     setKey("");
     keyState();
     refresh();
+    live.connect();
   });
 }
 
@@ -162,3 +176,4 @@ catalogue.setup();
 sources.setup();
 window.addEventListener("popstate", render);
 render();
+live.connect(changed);

@@ -16,6 +16,9 @@ use figment::{Figment, Metadata, Profile, Provider};
 use isogate_core::ProviderKind;
 use serde::Deserialize;
 
+pub mod feed;
+pub use feed::FeedConfig;
+
 /// The demo configuration, compiled in so `cargo run` works from anywhere.
 pub const EMBEDDED_DEFAULT: &str = include_str!("../../../../config/isogate.toml");
 
@@ -42,6 +45,12 @@ pub struct Config {
     /// Gateway API keys and per-key rate limits.
     #[serde(default)]
     pub auth: crate::http::auth::AuthConfig,
+    /// The change feed (`GET /v1/events`).
+    #[serde(default)]
+    pub feed: FeedConfig,
+    /// Signed webhook receivers of the change feed.
+    #[serde(default)]
+    pub webhooks: Vec<isogate_feed::WebhookConfig>,
     /// Provider instances by name, as raw tables; see [`ProviderEntry`].
     #[serde(default)]
     pub providers: BTreeMap<String, serde_json::Value>,
@@ -168,6 +177,9 @@ pub struct ProviderEntry {
     pub resilience: isogate_resilience::Resilience,
     /// URL schemes an import may use; `None` means the kind's default.
     pub import_schemes: Option<Vec<String>>,
+    /// Seconds between background polls for the change feed; `None`: the
+    /// default when the feed or a webhook is on; `Some(0)`: never.
+    pub poll_interval_s: Option<u64>,
     /// Everything else, handed to the adapter's config (secrets from `*_file` resolved).
     pub settings: serde_json::Map<String, serde_json::Value>,
     /// The layers its keys came from (`check-config` prints it), e.g.
@@ -193,6 +205,8 @@ impl std::fmt::Debug for Config {
             .field("cache", &self.cache)
             .field("simulators", &self.simulators)
             .field("auth", &self.auth)
+            .field("feed", &self.feed)
+            .field("webhooks", &self.webhooks.len())
             .field("providers", &providers)
             .finish()
     }
@@ -206,6 +220,7 @@ impl std::fmt::Debug for ProviderEntry {
             .field("deadline_ms", &self.deadline_ms)
             .field("resilience", &self.resilience)
             .field("import_schemes", &self.import_schemes)
+            .field("poll_interval_s", &self.poll_interval_s)
             .field("settings", &self.settings.keys().collect::<Vec<_>>())
             .field("origin", &self.origin)
             .finish()
@@ -308,6 +323,7 @@ impl Config {
                 "server.cursor_key is required with [cache.shared] (every replica signs cursors with it)".into(),
             ));
         }
+        self.feed.validate(&self.webhooks)?;
         if !matches!(self.server.import_dns.as_str(), "strict" | "skip") {
             return Err(ConfigError(
                 "server.import_dns: expected 'strict' or 'skip'".into(),
@@ -423,6 +439,12 @@ impl Config {
                         })?,
                 ),
             };
+            let poll_interval_s = match settings.remove("poll_interval_s") {
+                None => None,
+                Some(v) => Some(v.as_u64().ok_or_else(|| {
+                    fail(".poll_interval_s: expected a whole number of seconds (0 = off)".into())
+                })?),
+            };
             resolve_secret_files(&mut settings)
                 .map_err(|(key, msg)| fail(format!(".{key}: {msg}")))?;
             out.push(ProviderEntry {
@@ -431,6 +453,7 @@ impl Config {
                 deadline_ms,
                 resilience,
                 import_schemes,
+                poll_interval_s,
                 settings,
                 origin: layers,
             });

@@ -236,7 +236,7 @@ pub fn required_scope(method: &Method, path: &str) -> Option<Scope> {
     if OPEN.contains(&path) || path.starts_with("/docs/") || crate::routes::ui::is_ui_path(path) {
         return None;
     }
-    if path == "/v1/cache/invalidate" {
+    if path == "/v1/cache/invalidate" || path == "/v1/webhooks" {
         return Some(Scope::Admin);
     }
     match *method {

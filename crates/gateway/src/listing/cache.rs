@@ -94,6 +94,8 @@ struct Inner {
     epoch: AtomicU64,
     /// The Redis tier replicas share, when `[cache.shared]` is on.
     shared: std::sync::OnceLock<crate::listing::shared::SharedListing>,
+    /// The change feed, told of every snapshot stored (see `crate::feed`).
+    feed: std::sync::OnceLock<Arc<isogate_feed::Feed>>,
 }
 
 #[derive(Default)]
@@ -125,6 +127,7 @@ impl ListingCache {
                 versions: AtomicU64::new(1),
                 epoch: AtomicU64::new(0),
                 shared: std::sync::OnceLock::new(),
+                feed: std::sync::OnceLock::new(),
             }),
         }
     }
@@ -206,6 +209,22 @@ pub(crate) fn prepare(mut listing: isogate_core::Listing) -> isogate_core::Listi
 }
 
 impl ListingCache {
+    /// Tells `feed` of every snapshot stored from now on (once).
+    pub fn attach_feed(&self, feed: Arc<isogate_feed::Feed>) {
+        let _ = self.inner.feed.set(feed);
+    }
+
+    /// A poll: starts (or joins) the one load of `provider`, whatever the
+    /// age of its snapshot, and waits for it.
+    pub async fn refresh(
+        &self,
+        provider: &Arc<dyn IsoProvider>,
+    ) -> Result<Arc<Snapshot>, Arc<Error>> {
+        // Not forced: with the shared tier a snapshot another replica just
+        // published serves the poll, so N replicas do not poll N times.
+        self.load(provider, false).await
+    }
+
     /// Changes whenever any snapshot is replaced or dropped; read it before
     /// resolving to know later whether what was resolved is still current.
     pub fn epoch(&self) -> u64 {
@@ -374,6 +393,7 @@ impl ListingCache {
                 .insert(name.to_owned(), snap.clone())
                 .await;
             self.inner.epoch.fetch_add(1, Ordering::AcqRel);
+            crate::feed::snapshot_landed(self.inner.feed.get(), name, snap);
         }
         outcome
     }

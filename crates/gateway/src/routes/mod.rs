@@ -3,6 +3,7 @@
 pub mod admin;
 pub mod common;
 pub mod docs;
+pub mod events;
 pub mod health;
 pub mod isos;
 pub mod items;
@@ -10,3 +11,4 @@ pub mod openapi;
 pub mod providers;
 pub mod stats;
 pub mod ui;
+pub mod webhooks;

@@ -71,6 +71,8 @@ pub struct HistoryResponse {
         crate::routes::providers::sync_provider,
         crate::routes::providers::get_task,
         crate::routes::admin::invalidate_cache,
+        crate::routes::events::get_events,
+        crate::routes::webhooks::list_webhooks,
         crate::routes::health::healthz,
         crate::routes::health::readyz,
         crate::routes::health::get_metrics,
@@ -81,6 +83,7 @@ pub struct HistoryResponse {
         (name = "items", description = "One provider's items and operations"),
         (name = "providers", description = "Providers, sync and tasks"),
         (name = "admin", description = "Cache administration"),
+        (name = "events", description = "The change feed (Server-Sent Events) and its webhooks"),
         (name = "operations", description = "Health and metrics"),
     )
 )]
@@ -203,6 +206,10 @@ pub fn document_for(state: &crate::AppState) -> serde_json::Value {
                         .collect(),
                     None => names.clone(),
                 };
+                if path == "/v1/events" && !state.config().feed.enabled {
+                    // Answered 404 feed_disabled: nothing to call.
+                    return false;
+                }
                 if able.is_empty() && path.contains("{provider}") {
                     // No configured provider can: nothing to call.
                     return false;
@@ -404,7 +411,11 @@ fn tailor_operation(
             responses.remove("403");
         }
     }
-    if !limited && let Some(responses) = responses_of(op) {
+    // The stream limit per key answers 429 whatever the rate limits.
+    if !limited
+        && path != "/v1/events"
+        && let Some(responses) = responses_of(op)
+    {
         responses.remove("429");
     }
     // Every problem is application/problem+json, whatever the annotation says.

@@ -30,6 +30,11 @@ impl Live {
             "\n[auth.rate_limit]\nper_second = 100000\nburst = 100000\n\
              refresh_per_minute = 100000\nrefresh_burst = 100000\n",
         );
+        // Event streams end after 2 s (clients resume with Last-Event-ID):
+        // a fuzzer reading `/v1/events` to its end gets an answer well within
+        // its request timeout. Providers are polled every second, so a
+        // change made through the API reaches open streams quickly.
+        toml.push_str("\n[feed]\nmax_stream_s = 2\ndefault_poll_interval_s = 1\n");
         if keys {
             toml.push_str(&format!(
                 "\n[[auth.keys]]\nname = \"contract\"\nsha256 = \"{}\"\n\
@@ -42,6 +47,7 @@ impl Live {
             .await
             .expect("simulators");
         let state = build_state(config, &entries, &embedded).expect("state");
+        isogate::feed::start(&state).await.expect("feed");
         state.set_ready();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
