@@ -244,3 +244,88 @@ pub fn coverage_csv(coverage: &Coverage) -> String {
     }
     out
 }
+
+/// A field of an [`ImageGroup`] that the images query can filter and sort on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum GroupField {
+    /// `family`
+    Family,
+    /// `version`
+    Version,
+    /// `arch`
+    Arch,
+    /// `edition`
+    Edition,
+    /// `provider`: matches when any of the group's providers matches.
+    Provider,
+    /// `providers`: how many providers have it.
+    Providers,
+    /// `items`: how many items it has.
+    Items,
+    /// `size_bytes`: the reference size (the one most providers have).
+    SizeBytes,
+    /// `consistent`
+    Consistent,
+}
+
+/// A group field's value, as filters and sorts see it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum GroupValue<'a> {
+    /// A text field (absent: `None`).
+    Text(Option<&'a str>),
+    /// Several texts (`provider`): a condition holds when it holds for one.
+    Texts(Vec<&'a str>),
+    /// A count or size (absent: `None`).
+    Num(Option<u64>),
+    /// A flag.
+    Bool(bool),
+}
+
+impl GroupField {
+    /// Every field name, as written in queries.
+    pub const NAMES: [&'static str; 9] = [
+        "family",
+        "version",
+        "arch",
+        "edition",
+        "provider",
+        "providers",
+        "items",
+        "size_bytes",
+        "consistent",
+    ];
+
+    /// Parses a field name; `None` if unknown.
+    pub fn from_name(name: &str) -> Option<GroupField> {
+        Some(match name {
+            "family" => GroupField::Family,
+            "version" => GroupField::Version,
+            "arch" => GroupField::Arch,
+            "edition" => GroupField::Edition,
+            "provider" => GroupField::Provider,
+            "providers" => GroupField::Providers,
+            "items" => GroupField::Items,
+            "size_bytes" => GroupField::SizeBytes,
+            "consistent" => GroupField::Consistent,
+            _ => return None,
+        })
+    }
+}
+
+/// The value of `field` in `group` (the groups' `value_of`).
+pub fn value_of(group: &ImageGroup, field: GroupField) -> GroupValue<'_> {
+    let id = &group.identity;
+    match field {
+        GroupField::Family => GroupValue::Text(Some(&id.family)),
+        GroupField::Version => GroupValue::Text(id.version.as_deref()),
+        GroupField::Arch => GroupValue::Text(id.arch.as_deref()),
+        GroupField::Edition => GroupValue::Text(id.edition.as_deref()),
+        GroupField::Provider => {
+            GroupValue::Texts(group.providers.iter().map(String::as_str).collect())
+        }
+        GroupField::Providers => GroupValue::Num(Some(group.providers.len() as u64)),
+        GroupField::Items => GroupValue::Num(Some(group.items.len() as u64)),
+        GroupField::SizeBytes => GroupValue::Num(group.reference_size()),
+        GroupField::Consistent => GroupValue::Bool(group.consistent),
+    }
+}
