@@ -34,7 +34,12 @@ async fn all_groups(state: &AppState, uri: &str) -> Vec<Value> {
 
 fn key_of(v: &Value) -> (String, Value, Value, Value) {
     let fam = v["family"].as_str().unwrap_or_default().to_owned();
-    (fam, v["version"].clone(), v["arch"].clone(), v["edition"].clone())
+    (
+        fam,
+        v["version"].clone(),
+        v["arch"].clone(),
+        v["edition"].clone(),
+    )
 }
 
 #[tokio::test]
@@ -56,10 +61,17 @@ async fn groups_are_the_grouped_listing_and_some_span_several_providers() {
             item["arch"].clone(),
             item["edition"].clone(),
         );
-        let entry = local
-            .entry(format!("{key:?}"))
-            .or_insert_with(|| (key.clone(), BTreeSet::new(), BTreeSet::new(), BTreeSet::new()));
-        entry.1.insert(item["provider"].as_str().unwrap().to_owned());
+        let entry = local.entry(format!("{key:?}")).or_insert_with(|| {
+            (
+                key.clone(),
+                BTreeSet::new(),
+                BTreeSet::new(),
+                BTreeSet::new(),
+            )
+        });
+        entry
+            .1
+            .insert(item["provider"].as_str().unwrap().to_owned());
         entry.2.insert(item["id"].as_str().unwrap().to_owned());
         if let Some(s) = item["size_bytes"].as_u64() {
             entry.3.insert(s);
@@ -97,9 +109,14 @@ async fn groups_are_the_grouped_listing_and_some_span_several_providers() {
         assert_eq!(&got, sizes, "{g}");
     }
     // The demo shows real sharing, single-provider images and a different build.
-    let shared = data.iter().filter(|g| g["providers"].as_array().unwrap().len() >= 2);
+    let shared = data
+        .iter()
+        .filter(|g| g["providers"].as_array().unwrap().len() >= 2);
     assert!(shared.count() >= 3, "{groups:#}");
-    assert!(data.iter().any(|g| g["providers"].as_array().unwrap().len() == 1));
+    assert!(
+        data.iter()
+            .any(|g| g["providers"].as_array().unwrap().len() == 1)
+    );
     assert!(data.iter().any(|g| g["consistent"] == false), "{groups:#}");
 }
 
@@ -139,7 +156,14 @@ async fn a_key_for_one_provider_sees_only_its_items() {
     // Naming a provider outside the key is refused, as in the listing.
     let a = send(&state, "GET", "/v1/images?provider=hostkey", &bearer, None).await;
     assert_eq!(a.status, 403, "{}", a.text);
-    let a = send(&state, "GET", "/v1/images/coverage?providers=hostkey", &bearer, None).await;
+    let a = send(
+        &state,
+        "GET",
+        "/v1/images/coverage?providers=hostkey",
+        &bearer,
+        None,
+    )
+    .await;
     assert_eq!(a.status, 403, "{}", a.text);
     // The other key sees more.
     let all = [("authorization", "Bearer all-secret-2")];
@@ -167,7 +191,14 @@ async fn coverage_csv_parses_and_matches_the_json() {
         .collect();
     assert_eq!(cells, BTreeSet::from(["absent", "different", "present"]));
 
-    let a = send(&state, "GET", "/v1/images/coverage", &[("accept", "text/csv")], None).await;
+    let a = send(
+        &state,
+        "GET",
+        "/v1/images/coverage",
+        &[("accept", "text/csv")],
+        None,
+    )
+    .await;
     assert_eq!(a.status, 200);
     assert_eq!(a.headers["content-type"], "text/csv; charset=utf-8");
     let mut reader = csv_lines(&a.text);
@@ -188,8 +219,15 @@ async fn coverage_csv_parses_and_matches_the_json() {
     }
 
     // Columns as asked, in that order; only their items count.
-    let two = get(&state, "/v1/images/coverage?providers=vss-prod,cloudmc-legacy").await;
-    assert_eq!(two["providers"], serde_json::json!(["vss-prod", "cloudmc-legacy"]));
+    let two = get(
+        &state,
+        "/v1/images/coverage?providers=vss-prod,cloudmc-legacy",
+    )
+    .await;
+    assert_eq!(
+        two["providers"],
+        serde_json::json!(["vss-prod", "cloudmc-legacy"])
+    );
     for r in two["rows"].as_array().unwrap() {
         let cells = r["cells"].as_object().unwrap();
         assert_eq!(cells.len(), 2);
@@ -242,19 +280,38 @@ async fn filter_sort_and_cursor_work_over_groups() {
     let shared = get(&state, "/v1/images?filter=providers,ge,2&per_page=1000").await;
     let shared = shared["data"].as_array().unwrap();
     assert!(!shared.is_empty());
-    assert!(shared.iter().all(|g| g["providers"].as_array().unwrap().len() >= 2));
+    assert!(
+        shared
+            .iter()
+            .all(|g| g["providers"].as_array().unwrap().len() >= 2)
+    );
     assert_eq!(
         shared.len(),
         counts.iter().filter(|c| **c >= 2).count(),
         "the filter keeps exactly the shared ones"
     );
-    let ubuntu = get(&state, "/v1/images?filter=family,eq,ubuntu;provider,eq,vss-prod").await;
+    let ubuntu = get(
+        &state,
+        "/v1/images?filter=family,eq,ubuntu;provider,eq,vss-prod",
+    )
+    .await;
     for g in ubuntu["data"].as_array().unwrap() {
         assert_eq!(g["family"], "ubuntu");
-        assert!(g["providers"].as_array().unwrap().contains(&"vss-prod".into()));
+        assert!(
+            g["providers"]
+                .as_array()
+                .unwrap()
+                .contains(&"vss-prod".into())
+        );
     }
     let odd = get(&state, "/v1/images?filter=consistent,eq,false").await;
-    assert!(odd["data"].as_array().unwrap().iter().all(|g| g["consistent"] == false));
+    assert!(
+        odd["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|g| g["consistent"] == false)
+    );
     // Item parameters narrow the items first.
     let one = get(&state, "/v1/images?provider=hostkey&per_page=1000").await;
     for g in one["data"].as_array().unwrap() {
@@ -280,11 +337,32 @@ async fn bad_queries_are_problems() {
         assert_problem(&a, 400, "invalid_query");
     }
     let a = send(&state, "GET", "/v1/images?filter=family,zz,x", &[], None).await;
-    assert!(a.body["detail"].as_str().unwrap_or_default().contains("filter"), "{}", a.text);
-    let a = send(&state, "GET", "/v1/images/coverage?providers=nope", &[], None).await;
+    assert!(
+        a.body["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("filter"),
+        "{}",
+        a.text
+    );
+    let a = send(
+        &state,
+        "GET",
+        "/v1/images/coverage?providers=nope",
+        &[],
+        None,
+    )
+    .await;
     assert_problem(&a, 400, "unknown_provider");
     let first = get(&state, "/v1/images?per_page=1").await;
     let c = first["meta"]["next_cursor"].as_str().unwrap();
-    let a = send(&state, "GET", &format!("/v1/images?per_page=1&sort=arch&cursor={c}"), &[], None).await;
+    let a = send(
+        &state,
+        "GET",
+        &format!("/v1/images?per_page=1&sort=arch&cursor={c}"),
+        &[],
+        None,
+    )
+    .await;
     assert_problem(&a, 404, "cursor_not_found");
 }

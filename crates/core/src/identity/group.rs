@@ -60,8 +60,8 @@ pub struct ImageGroup {
     pub items: Vec<GroupItem>,
     /// The distinct known sizes, ascending.
     pub sizes: Vec<u64>,
-    /// False when two providers have it with different known sizes (a
-    /// different build); unknown sizes never make it false.
+    /// False when two providers have it with different sets of known sizes
+    /// (a different build); unknown sizes never make it false.
     pub consistent: bool,
 }
 
@@ -100,12 +100,18 @@ pub fn group<'a>(items: impl IntoIterator<Item = &'a Iso>) -> Vec<ImageGroup> {
             items.sort_by(|a, b| (&a.provider, &a.id).cmp(&(&b.provider, &b.id)));
             let providers: BTreeSet<&str> = items.iter().map(|i| i.provider.as_str()).collect();
             let sizes: BTreeSet<u64> = items.iter().filter_map(|i| i.size_bytes).collect();
-            let consistent = !items.iter().any(|a| {
-                items.iter().any(|b| {
-                    a.provider != b.provider
-                        && matches!((a.size_bytes, b.size_bytes), (Some(x), Some(y)) if x != y)
-                })
-            });
+            // Per provider, its known sizes: providers agree when those sets
+            // are equal (two providers offering the same two files agree;
+            // comparing item by item would call that a different build).
+            let mut per_provider: BTreeMap<&str, BTreeSet<u64>> = BTreeMap::new();
+            for i in &items {
+                if let Some(s) = i.size_bytes {
+                    per_provider.entry(&i.provider).or_default().insert(s);
+                }
+            }
+            let mut known = per_provider.values();
+            let first = known.next();
+            let consistent = known.all(|s| Some(s) == first);
             ImageGroup {
                 providers: providers.into_iter().map(str::to_owned).collect(),
                 sizes: sizes.into_iter().collect(),

@@ -150,12 +150,15 @@ impl GroupQuery {
 
     /// Whether `group` passes every filter.
     pub fn matches(&self, group: &ImageGroup) -> bool {
-        self.filters.iter().all(|f| test(f, value_of(group, f.field)))
+        self.filters
+            .iter()
+            .all(|f| test(f, value_of(group, f.field)))
     }
 
     /// Sorts by the sort keys, then by identity.
     pub fn sort(&self, groups: &mut [ImageGroup]) {
-        groups.sort_by(|a, b| self.cmp_keys(&self.keys(a), &a.identity, &self.keys(b), &b.identity));
+        groups
+            .sort_by(|a, b| self.cmp_keys(&self.keys(a), &a.identity, &self.keys(b), &b.identity));
     }
 
     /// Filters, sorts and pages `groups`. A cursor this query did not issue
@@ -224,7 +227,11 @@ impl GroupQuery {
     fn cmp_keys(&self, a: &[Value], ai: &IdentityKey, b: &[Value], bi: &IdentityKey) -> Ordering {
         for ((x, y), (_, dir)) in a.iter().zip(b).zip(&self.sort) {
             let o = cmp_value(x, y);
-            let o = if *dir == Direction::Desc { o.reverse() } else { o };
+            let o = if *dir == Direction::Desc {
+                o.reverse()
+            } else {
+                o
+            };
             if o != Ordering::Equal {
                 return o;
             }
@@ -253,7 +260,12 @@ fn parse_filter(start: usize, seg: &str) -> Result<GroupFilter, QueryError> {
         values.push(match field {
             GroupField::Providers | GroupField::Items | GroupField::SizeBytes => {
                 if op == Op::Like {
-                    return Err(found(P, op_at, "an operator for numbers (not like)", op_name));
+                    return Err(found(
+                        P,
+                        op_at,
+                        "an operator for numbers (not like)",
+                        op_name,
+                    ));
                 }
                 Value::from(
                     r.parse::<u64>()
@@ -311,10 +323,9 @@ fn like(s: &[char], p: &[char]) -> bool {
     match p.split_first() {
         None => s.is_empty(),
         Some(('%', rest)) => (0..=s.len()).any(|k| like(&s[k..], rest)),
-        Some((c, rest)) => {
-            s.split_first()
-                .is_some_and(|(d, s_rest)| (*c == '_' || c == d) && like(s_rest, rest))
-        }
+        Some((c, rest)) => s
+            .split_first()
+            .is_some_and(|(d, s_rest)| (*c == '_' || c == d) && like(s_rest, rest)),
     }
 }
 
@@ -375,8 +386,14 @@ fn trim_zeros(d: &[u8]) -> &[u8] {
 }
 
 fn field(param: &str, at: usize, name: &str) -> Result<GroupField, QueryError> {
-    GroupField::from_name(name)
-        .ok_or_else(|| found(param, at, format!("one of {}", GroupField::NAMES.join(",")), name))
+    GroupField::from_name(name).ok_or_else(|| {
+        found(
+            param,
+            at,
+            format!("one of {}", GroupField::NAMES.join(",")),
+            name,
+        )
+    })
 }
 
 /// The non-empty `;`-separated pieces of `v` with their byte offsets.
@@ -461,19 +478,59 @@ mod tests {
     fn names(p: &GroupPage) -> Vec<String> {
         p.data
             .iter()
-            .map(|g| format!("{}-{}", g.identity.family, g.identity.version.as_deref().unwrap()))
+            .map(|g| {
+                format!(
+                    "{}-{}",
+                    g.identity.family,
+                    g.identity.version.as_deref().unwrap()
+                )
+            })
             .collect()
+    }
+
+    #[test]
+    fn providers_with_the_same_files_agree() {
+        let item = |p: &str, id: &str, size| {
+            let mut i = crate::Iso::new(
+                p,
+                crate::ProviderKind::Vss,
+                crate::ItemKind::Iso,
+                id,
+                "Rocky-9.4-x86_64-dvd.iso",
+            );
+            i.size_bytes = Some(size);
+            super::super::recognise(&mut i);
+            i
+        };
+        let same = [
+            item("a", "1", 5),
+            item("a", "2", 6),
+            item("b", "1", 6),
+            item("b", "2", 5),
+        ];
+        assert!(super::super::group(&same)[0].consistent);
+        let other = [item("a", "1", 5), item("b", "1", 5), item("b", "2", 6)];
+        assert!(!super::super::group(&other)[0].consistent);
     }
 
     #[test]
     fn filters_over_group_fields() {
         let p = q("filter=providers,ge,2").unwrap().page(demo()).unwrap();
         assert_eq!(names(&p), ["debian-12", "ubuntu-22.04"]);
-        let p = q("filter=consistent,eq,false").unwrap().page(demo()).unwrap();
+        let p = q("filter=consistent,eq,false")
+            .unwrap()
+            .page(demo())
+            .unwrap();
         assert_eq!(names(&p), ["debian-12"]);
-        let p = q("filter=provider,eq,c;family,like,%i%").unwrap().page(demo()).unwrap();
+        let p = q("filter=provider,eq,c;family,like,%i%")
+            .unwrap()
+            .page(demo())
+            .unwrap();
         assert_eq!(names(&p), ["debian-12"]);
-        let p = q("filter=family,in,rocky|debian").unwrap().page(demo()).unwrap();
+        let p = q("filter=family,in,rocky|debian")
+            .unwrap()
+            .page(demo())
+            .unwrap();
         assert_eq!(p.total, 2);
     }
 
@@ -493,12 +550,20 @@ mod tests {
             cursor = next.next_cursor;
         }
         // 9.10 after 9.4 only if digit runs compare as numbers.
-        assert_eq!(seen, ["ubuntu-22.04", "debian-12", "ubuntu-9.10", "rocky-9.4"]);
+        assert_eq!(
+            seen,
+            ["ubuntu-22.04", "debian-12", "ubuntu-9.10", "rocky-9.4"]
+        );
     }
 
     #[test]
     fn a_cursor_of_another_query_and_bad_filters_are_refused() {
-        let c = q("per_page=1").unwrap().page(demo()).unwrap().next_cursor.unwrap();
+        let c = q("per_page=1")
+            .unwrap()
+            .page(demo())
+            .unwrap()
+            .next_cursor
+            .unwrap();
         let e = q(&format!("per_page=1&sort=family&cursor={c}"))
             .unwrap()
             .page(demo())

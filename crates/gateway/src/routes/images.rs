@@ -157,10 +157,16 @@ pub async fn get_coverage(
         .filter(|g| groups_query.matches(g))
         .collect();
     groups_query.sort(&mut groups);
-    let columns: Vec<String> = match pairs.iter().find(|(k, v)| k == "providers" && !v.is_empty())
+    let columns: Vec<String> = match pairs
+        .iter()
+        .find(|(k, v)| k == "providers" && !v.is_empty())
     {
         Some((_, v)) => dedup(v.split(',').map(str::to_owned)),
-        None => gathered.sources.iter().map(|s| s.provider.clone()).collect(),
+        None => gathered
+            .sources
+            .iter()
+            .map(|s| s.provider.clone())
+            .collect(),
     };
     let matrix: Coverage = coverage(&groups, &columns);
     if wants_csv(&headers) {
