@@ -10,14 +10,14 @@
 import { ApiError, getKey, setKey } from "./api.js";
 import { $, h, age } from "./util.js";
 import * as catalogue from "./catalogue.js";
+import * as images from "./images.js";
 import * as sources from "./sources.js";
 import * as stats from "./stats.js";
 
 // A view is { show(state) }; a "Live" view (the change feed, /v1/events)
-// or an "Images" view (the coverage matrix) is one more entry here plus a
-// tab button and a section in index.html. A feed would call
+// is one more entry here plus a tab button and a section in index.html. A feed would call
 // `refresh()` below (or patch rows through catalogue.upsert) on each event.
-const VIEWS = { catalogue, sources, stats };
+const VIEWS = { catalogue, sources, stats, images };
 
 /** The page's state: the address bar's query string. */
 export function state() {
