@@ -96,7 +96,7 @@ export async function show(s) {
   try {
     const [cov, listed] = await Promise.all([
       get("/v1/images/coverage", params),
-      allGroups(new URLSearchParams([...params, ["per_page", "500"]])),
+      allGroups(new URLSearchParams([...params, ["per_page", "200"]])),
     ]);
     noteAnswer(cov);
     matrix(cov);
