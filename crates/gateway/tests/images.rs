@@ -32,7 +32,11 @@ async fn all_groups(state: &AppState, uri: &str) -> Vec<Value> {
     }
 }
 
-fn key_of(v: &Value) -> (String, Value, Value, Value) {
+type Key = (String, Value, Value, Value);
+/// An identity's key, providers, item ids and sizes, grouped here.
+type Local = (Key, BTreeSet<String>, BTreeSet<String>, BTreeSet<u64>);
+
+fn key_of(v: &Value) -> Key {
     let fam = v["family"].as_str().unwrap_or_default().to_owned();
     (
         fam,
@@ -48,9 +52,7 @@ async fn groups_are_the_grouped_listing_and_some_span_several_providers() {
     let isos = get(&state, "/v1/isos?per_page=1000").await;
     assert!(isos["meta"]["next_cursor"].is_null());
     // Grouped here, from the listing's own fields.
-    type Key = (String, Value, Value, Value);
-    let mut local: BTreeMap<String, (Key, BTreeSet<String>, BTreeSet<String>, BTreeSet<u64>)> =
-        BTreeMap::new();
+    let mut local: BTreeMap<String, Local> = BTreeMap::new();
     for item in isos["data"].as_array().unwrap() {
         let Some(family) = item["os"]["family"].as_str() else {
             continue;

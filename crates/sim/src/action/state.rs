@@ -136,10 +136,13 @@ pub(crate) fn size_for(name: &str) -> u64 {
     300 * 1024 * 1024 + h % (5700 * 1024 * 1024)
 }
 
+/// (version, real file stem) pairs of one family.
+type Releases = &'static [(&'static str, &'static str)];
+
 /// (display name, short name, [(version, real file stem)]): HOSTKEY's
 /// catalogue, with the distributions' own file names (shared with the other
 /// simulators through `releases`, sizes included).
-const FAMILIES: [(&str, &str, &[(&str, &str)]); 12] = [
+const FAMILIES: [(&str, &str, Releases); 12] = [
     (
         "Ubuntu Server",
         "ubuntu",
