@@ -39,7 +39,7 @@ pub use state::{AppState, ProviderHandle};
 
 use crate::http::hotlane::{Encoding, HotLaneLayer};
 use crate::http::{auth, error, telemetry};
-use crate::routes::{admin, docs, health, isos, items, stats};
+use crate::routes::{admin, docs, health, images, isos, items, stats};
 
 /// The whole HTTP surface of DESIGN.md over `state`.
 pub fn app(state: AppState) -> Router {
@@ -49,6 +49,8 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/isos", get(isos::list_isos))
         .route("/v1/isos/stats", get(stats::get_stats))
         .route("/v1/isos/{id}", get(isos::get_iso))
+        .route("/v1/images", get(images::list_images))
+        .route("/v1/images/coverage", get(images::get_coverage))
         .route("/v1/providers", get(routes::providers::list_providers))
         .route(
             "/v1/providers/{provider}/isos",

@@ -223,6 +223,39 @@ async fn every_route_answers_what_the_openapi_document_lists() {
         &send(&state, "GET", "/v1/providers", None).await,
         200,
     );
+    // Identities across providers (tests/images.rs holds their content).
+    let images = send(&state, "GET", "/v1/images?per_page=1", None).await;
+    seen.saw("GET /v1/images", &images, 200);
+    seen.saw(
+        "GET /v1/images",
+        &send(&state, "GET", "/v1/images?filter=colour,eq,red", None).await,
+        400,
+    );
+    let cursor = images.body["meta"]["next_cursor"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    seen.saw(
+        "GET /v1/images",
+        &send(
+            &state,
+            "GET",
+            &format!("/v1/images?sort=arch&cursor={cursor}"),
+            None,
+        )
+        .await,
+        404,
+    );
+    seen.saw(
+        "GET /v1/images/coverage",
+        &send(&state, "GET", "/v1/images/coverage", None).await,
+        200,
+    );
+    seen.saw(
+        "GET /v1/images/coverage",
+        &send(&state, "GET", "/v1/images/coverage?sort=family,up", None).await,
+        400,
+    );
 
     // Single items, by global id and per provider (a Cox id holds slashes).
     let cox_id = first_id(&state, "coxedge-images", "").await;
@@ -993,6 +1026,13 @@ async fn every_route_answers_what_the_openapi_document_lists() {
         &send(&cold, "GET", "/v1/providers/hostkey/isos", None).await,
         502,
     );
+    for route in ["/v1/images", "/v1/images/coverage"] {
+        seen.saw(
+            &format!("GET {route}"),
+            &send(&cold, "GET", route, None).await,
+            502,
+        );
+    }
     for name in isogate::embedded::SIMULATORS {
         cold_sims
             .server_mut(name)

@@ -236,6 +236,35 @@ def main():
         page.wait_for_timeout(100)
         shot(page, "stats-1280", full=True)
 
+        # Images: the coverage matrix and the releases, cell for cell as the API says.
+        page.click("#tab-images")
+        page.wait_for_selector("#coverage-body tr[data-identity]")
+        cov = api("/v1/images/coverage")
+        heads = page.eval_on_selector_all("#coverage-head th[data-provider]", "els => els.map(e => e.dataset.provider)")
+        assert heads == cov["providers"], f"coverage columns: {heads}"
+        cells = page.eval_on_selector_all(
+            "#coverage-body tr", "rows => rows.map(r => [...r.querySelectorAll('td[data-cell]')].map(c => c.dataset.cell))")
+        assert cells == [[r["cells"][p] for p in cov["providers"]] for r in cov["rows"]], "the coverage cells differ from the API's"
+        for kind in ["present", "absent", "different"]:
+            assert page.locator(f"#coverage-body td[data-cell={kind}]").count() >= 1, f"no {kind} cell in the demo"
+        assert page.inner_text("#images-summary").startswith(f"{cov['meta']['total']} identities")
+        hostkey = api("/v1/images", {"provider": "hostkey", "per_page": 500})["data"]
+        families = sorted({g["family"] for g in hostkey})
+        shown = sorted(page.eval_on_selector_all("#releases-body tr[data-provider=hostkey]", "rs => rs.map(r => r.dataset.family)"))
+        assert shown == families, f"hostkey's releases: {shown} vs {families}"
+        for g in hostkey:
+            if g["version"]:
+                row = page.inner_text(f"#releases-body tr[data-provider=hostkey][data-family='{g['family']}'] td.versions")
+                assert g["version"] in row, f"{g['family']} {g['version']} not in {row}"
+        shared = api("/v1/images/coverage", {"filter": "providers,ge,2"})
+        assert 0 < len(shared["rows"]) < len(cov["rows"])
+        page.check("#images-shared")
+        page.wait_for_function(f"() => document.querySelectorAll('#coverage-body tr').length === {len(shared['rows'])}")
+        assert "shared=1" in page.url, page.url
+        shot(page, "images-1280", full=True)
+        page.uncheck("#images-shared")
+        page.wait_for_function(f"() => document.querySelectorAll('#coverage-body tr').length === {len(cov['rows'])}")
+
         # Sources: healthy first.
         page.click("#tab-sources")
         page.wait_for_selector("#sources-body tr[data-provider=vss-prod]")
@@ -284,6 +313,11 @@ def main():
                                  ".map(e => e.tagName + '.' + e.className).slice(0, 5)")
             raise AssertionError(f"the stats are wider than 390px: {wide}")
         shot(page, "stats-390", full=True)
+        page.click("#tab-images")
+        page.wait_for_selector("#coverage-body tr[data-identity]")
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 390, f"the images view is {width}px wide at 390px"
+        shot(page, "images-390")
         page.click("#tab-sources")
         page.wait_for_selector("#sources-body tr[data-provider=vss-prod]")
         shot(page, "sources-faulted-390")

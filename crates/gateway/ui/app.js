@@ -10,13 +10,14 @@
 import { ApiError, getKey, setKey } from "./api.js";
 import { $, h, age } from "./util.js";
 import * as catalogue from "./catalogue.js";
+import * as images from "./images.js";
 import * as sources from "./sources.js";
 import * as stats from "./stats.js";
 import * as live from "./live.js";
 
-// A view is { show(state) }; an "Images" view (the coverage matrix) is one
-// more entry here plus a tab button and a section in index.html.
-const VIEWS = { catalogue, sources, stats, live };
+// A view is { show(state) }: one entry here plus a tab button and a
+// section in index.html.
+const VIEWS = { catalogue, sources, stats, images, live };
 
 /** The page's state: the address bar's query string. */
 export function state() {

@@ -20,6 +20,7 @@ pub mod action;
 pub mod cloudmc;
 pub mod control;
 pub mod cox;
+mod releases;
 pub mod rng;
 pub mod server;
 pub mod vss;

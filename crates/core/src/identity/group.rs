@@ -60,8 +60,8 @@ pub struct ImageGroup {
     pub items: Vec<GroupItem>,
     /// The distinct known sizes, ascending.
     pub sizes: Vec<u64>,
-    /// False when two providers have it with different known sizes (a
-    /// different build); unknown sizes never make it false.
+    /// False when two providers have it with different sets of known sizes
+    /// (a different build); unknown sizes never make it false.
     pub consistent: bool,
 }
 
@@ -100,12 +100,18 @@ pub fn group<'a>(items: impl IntoIterator<Item = &'a Iso>) -> Vec<ImageGroup> {
             items.sort_by(|a, b| (&a.provider, &a.id).cmp(&(&b.provider, &b.id)));
             let providers: BTreeSet<&str> = items.iter().map(|i| i.provider.as_str()).collect();
             let sizes: BTreeSet<u64> = items.iter().filter_map(|i| i.size_bytes).collect();
-            let consistent = !items.iter().any(|a| {
-                items.iter().any(|b| {
-                    a.provider != b.provider
-                        && matches!((a.size_bytes, b.size_bytes), (Some(x), Some(y)) if x != y)
-                })
-            });
+            // Per provider, its known sizes: providers agree when those sets
+            // are equal (two providers offering the same two files agree;
+            // comparing item by item would call that a different build).
+            let mut per_provider: BTreeMap<&str, BTreeSet<u64>> = BTreeMap::new();
+            for i in &items {
+                if let Some(s) = i.size_bytes {
+                    per_provider.entry(&i.provider).or_default().insert(s);
+                }
+            }
+            let mut known = per_provider.values();
+            let first = known.next();
+            let consistent = known.all(|s| Some(s) == first);
             ImageGroup {
                 providers: providers.into_iter().map(str::to_owned).collect(),
                 sizes: sizes.into_iter().collect(),
@@ -243,4 +249,89 @@ pub fn coverage_csv(coverage: &Coverage) -> String {
         out.push_str("\r\n");
     }
     out
+}
+
+/// A field of an [`ImageGroup`] that the images query can filter and sort on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum GroupField {
+    /// `family`
+    Family,
+    /// `version`
+    Version,
+    /// `arch`
+    Arch,
+    /// `edition`
+    Edition,
+    /// `provider`: matches when any of the group's providers matches.
+    Provider,
+    /// `providers`: how many providers have it.
+    Providers,
+    /// `items`: how many items it has.
+    Items,
+    /// `size_bytes`: the reference size (the one most providers have).
+    SizeBytes,
+    /// `consistent`
+    Consistent,
+}
+
+/// A group field's value, as filters and sorts see it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum GroupValue<'a> {
+    /// A text field (absent: `None`).
+    Text(Option<&'a str>),
+    /// Several texts (`provider`): a condition holds when it holds for one.
+    Texts(Vec<&'a str>),
+    /// A count or size (absent: `None`).
+    Num(Option<u64>),
+    /// A flag.
+    Bool(bool),
+}
+
+impl GroupField {
+    /// Every field name, as written in queries.
+    pub const NAMES: [&'static str; 9] = [
+        "family",
+        "version",
+        "arch",
+        "edition",
+        "provider",
+        "providers",
+        "items",
+        "size_bytes",
+        "consistent",
+    ];
+
+    /// Parses a field name; `None` if unknown.
+    pub fn from_name(name: &str) -> Option<GroupField> {
+        Some(match name {
+            "family" => GroupField::Family,
+            "version" => GroupField::Version,
+            "arch" => GroupField::Arch,
+            "edition" => GroupField::Edition,
+            "provider" => GroupField::Provider,
+            "providers" => GroupField::Providers,
+            "items" => GroupField::Items,
+            "size_bytes" => GroupField::SizeBytes,
+            "consistent" => GroupField::Consistent,
+            _ => return None,
+        })
+    }
+}
+
+/// The value of `field` in `group` (the groups' `value_of`).
+pub fn value_of(group: &ImageGroup, field: GroupField) -> GroupValue<'_> {
+    let id = &group.identity;
+    match field {
+        GroupField::Family => GroupValue::Text(Some(&id.family)),
+        GroupField::Version => GroupValue::Text(id.version.as_deref()),
+        GroupField::Arch => GroupValue::Text(id.arch.as_deref()),
+        GroupField::Edition => GroupValue::Text(id.edition.as_deref()),
+        GroupField::Provider => {
+            GroupValue::Texts(group.providers.iter().map(String::as_str).collect())
+        }
+        GroupField::Providers => GroupValue::Num(Some(group.providers.len() as u64)),
+        GroupField::Items => GroupValue::Num(Some(group.items.len() as u64)),
+        GroupField::SizeBytes => GroupValue::Num(group.reference_size()),
+        GroupField::Consistent => GroupValue::Bool(group.consistent),
+    }
 }

@@ -6,6 +6,7 @@
 //! Nothing is guessed: a field no rule supports stays `None`.
 
 mod group;
+mod query;
 mod rules;
 
 use std::borrow::Cow;
@@ -17,8 +18,10 @@ use std::sync::LazyLock;
 use serde::{Deserialize, Serialize};
 
 pub use group::{
-    Cell, Coverage, CoverageRow, GroupItem, IdentityKey, ImageGroup, coverage, coverage_csv, group,
+    Cell, Coverage, CoverageRow, GroupField, GroupItem, GroupValue, IdentityKey, ImageGroup,
+    coverage, coverage_csv, group, value_of,
 };
+pub use query::{GroupPage, GroupQuery};
 use rules::{ARCHES, EDITIONS, FAMILIES, Shape, VERSION_SUFFIXES, VETOES, WINDOWS_BUILDS};
 
 use crate::Iso;

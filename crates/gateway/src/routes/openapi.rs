@@ -58,6 +58,8 @@ pub struct HistoryResponse {
         crate::routes::isos::list_isos,
         crate::routes::stats::get_stats,
         crate::routes::isos::get_iso,
+        crate::routes::images::list_images,
+        crate::routes::images::get_coverage,
         crate::routes::providers::list_providers,
         crate::routes::isos::list_provider_isos,
         crate::routes::items::get_provider_iso,
@@ -80,6 +82,7 @@ pub struct HistoryResponse {
     modifiers(&Guarded),
     tags(
         (name = "listings", description = "Federated and per-provider listings"),
+        (name = "images", description = "The same image across providers: identities and coverage"),
         (name = "items", description = "One provider's items and operations"),
         (name = "providers", description = "Providers, sync and tasks"),
         (name = "admin", description = "Cache administration"),

@@ -59,7 +59,7 @@ macro_rules! asset {
 
 /// The page itself, then everything under `/ui/assets/`.
 static INDEX: Asset = asset!("index.html", "text/html; charset=utf-8", Cache::Revalidate);
-static ASSETS: [Asset; 10] = [
+static ASSETS: [Asset; 11] = [
     asset!("app.css", "text/css; charset=utf-8", Cache::Revalidate),
     asset!("app.js", JS, Cache::Revalidate),
     asset!("api.js", JS, Cache::Revalidate),
@@ -68,6 +68,7 @@ static ASSETS: [Asset; 10] = [
     asset!("sources.js", JS, Cache::Revalidate),
     asset!("stats.js", JS, Cache::Revalidate),
     asset!("live.js", JS, Cache::Revalidate),
+    asset!("images.js", JS, Cache::Revalidate),
     asset!("icon.svg", "image/svg+xml", Cache::Revalidate),
     asset!("vendor/", "chart-4.5.1.umd.min.js", JS, Cache::Immutable),
 ];

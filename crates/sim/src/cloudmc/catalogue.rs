@@ -500,7 +500,14 @@ pub(crate) fn isos(seed: u64, scale: Option<usize>, zones: &[Zone], os: &[OsType
             name,
             description: t.1.to_owned(),
             arch_bits: t.4,
-            size: mib.max(1) * 1024 * 1024 + rng.random_range(0..1_048_576),
+            // A real file has its real size (the same on every simulated
+            // cloud); the rest, and repeats, vary around the template's.
+            size: {
+                let varied = mib.max(1) * 1024 * 1024 + rng.random_range(0..1_048_576);
+                crate::releases::size_of(t.0)
+                    .filter(|_| round == 0)
+                    .unwrap_or(varied)
+            },
             ready_at: None,
             // A few downloads never finished (stuck or broken URLs); tool
             // ISOs are always ready so attach has candidates.
