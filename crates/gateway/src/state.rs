@@ -166,18 +166,12 @@ impl AppState {
     pub fn import_guard(&self) -> &ImportGuard {
         &self.inner.import_guard
     }
-    /// Providers the current caller may see (all outside a request).
-    pub fn visible_providers(&self) -> impl Iterator<Item = &ProviderHandle> {
-        self.providers()
-            .filter(|h| crate::http::auth::may_see(&h.name))
-    }
-    /// The providers `caller` may use (all of them for `None`).
-    pub fn providers_visible_to<'a>(
+    /// The providers `caller` may use (none without a caller).
+    pub fn visible_providers<'a>(
         &'a self,
-        caller: Option<&'a crate::http::auth::Principal>,
+        caller: &'a crate::http::auth::Caller,
     ) -> impl Iterator<Item = &'a ProviderHandle> {
-        self.providers()
-            .filter(move |h| caller.is_none_or(|p| p.allows(&h.name)))
+        self.providers().filter(move |h| caller.may_see(&h.name))
     }
     /// Whether the server is ready.
     pub fn is_ready(&self) -> bool {

@@ -263,3 +263,39 @@ async fn answers_kept_for_one_key_are_never_served_to_a_narrower_one() {
     let r = as_key(&state, "GET", "/v1/isos?per_page=100&provider=b", READER).await;
     assert_problem(&r, 403, "provider_forbidden");
 }
+
+/// Authorisation never fails open: without a caller (work done outside a
+/// guarded request, e.g. a spawned task or a handler called directly) no
+/// provider is visible, even with authentication off, where every real
+/// request's caller sees them all.
+#[tokio::test]
+async fn no_caller_sees_nothing() {
+    use axum::extract::State;
+    use isogate::http::auth::{Caller, Principal};
+    let (a, b) = (Fake::new("a", 3), Fake::new("b", 2));
+    let state = state_with(vec![a.clone(), b], "");
+    let nobody = Caller::none();
+    assert!(!nobody.may_see("a"));
+    assert_eq!(state.visible_providers(&nobody).count(), 0);
+    let selection = isogate::listing::select(&state, &nobody, &[]).unwrap();
+    assert!(selection.is_empty(), "no provider selected for no caller");
+    let named = isogate::listing::select(&state, &nobody, &["a".to_string()]);
+    assert_eq!(named.err().and_then(|e| e.code), Some("provider_forbidden"));
+    let resp = isogate::routes::providers::list_providers(State(state.clone()), nobody).await;
+    let body = axum::body::to_bytes(resp.into_body(), 1 << 20)
+        .await
+        .unwrap();
+    let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(
+        body["data"],
+        json!([]),
+        "a handler run without a caller lists nothing"
+    );
+    assert_eq!(a.lists(), 0);
+    // The anonymous caller of an unauthenticated request does see them all.
+    let anyone = Caller::new(Arc::new(Principal::anonymous()));
+    assert_eq!(state.visible_providers(&anyone).count(), 2);
+    // And through the router the same server lists both.
+    let r = send(&state, "GET", "/v1/providers", &[], None).await;
+    assert_eq!(r.body["data"].as_array().map(Vec::len), Some(2));
+}

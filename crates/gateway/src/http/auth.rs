@@ -353,18 +353,45 @@ impl Keys {
     }
 }
 
-tokio::task_local! {
-    static PRINCIPAL: Arc<Principal>;
+/// Who is calling, as the guard found it: a request extension that the
+/// handlers extract and pass to whatever filters by provider. It is a value,
+/// not ambient state, so work spawned off a request cannot silently lose a
+/// key's allow-list; and no caller (an open route, a test, a spawned task)
+/// sees no provider at all.
+#[derive(Clone, Debug, Default)]
+pub struct Caller(Option<Arc<Principal>>);
+
+impl Caller {
+    /// A request made by `principal`.
+    pub fn new(principal: Arc<Principal>) -> Caller {
+        Caller(Some(principal))
+    }
+    /// No caller: nothing is visible.
+    pub fn none() -> Caller {
+        Caller(None)
+    }
+    /// The principal, if a guarded route found one.
+    pub fn principal(&self) -> Option<&Principal> {
+        self.0.as_deref()
+    }
+    /// Whether this caller may see `provider` (never, without a caller).
+    pub fn may_see(&self, provider: &str) -> bool {
+        self.0.as_ref().is_some_and(|p| p.allows(provider))
+    }
 }
 
-/// The caller of the request being handled; `None` outside a request.
-pub fn current() -> Option<Arc<Principal>> {
-    PRINCIPAL.try_with(Arc::clone).ok()
-}
-
-/// Whether the current caller may see `provider` (true outside a request).
-pub fn may_see(provider: &str) -> bool {
-    current().is_none_or(|p| p.allows(provider))
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Caller {
+    type Rejection = std::convert::Infallible;
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(parts
+            .extensions
+            .get::<Caller>()
+            .cloned()
+            .unwrap_or_default())
+    }
 }
 
 /// A 403 for a provider outside the caller's allow-list.
@@ -378,20 +405,19 @@ pub fn provider_forbidden(provider: &str) -> ApiError {
     )
 }
 
-/// Runs `fut` as `principal` (tests of handler code outside the router).
-pub async fn with_principal<F: std::future::Future>(principal: Principal, fut: F) -> F::Output {
-    PRINCIPAL.scope(Arc::new(principal), fut).await
-}
-
 /// The request middleware: header size, key, scope, rate limit; then the
-/// handler runs with the caller in [`current`].
-pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> Response {
+/// handler runs with the caller as a [`Caller`] extension.
+pub async fn guard(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     // Checked already by the hot lane, which let the request through.
     if let Some(Authorized(principal)) = req.extensions().get::<Authorized>().cloned() {
-        return PRINCIPAL.scope(principal, next.run(req)).await;
+        req.extensions_mut().insert(Caller::new(principal));
+        return next.run(req).await;
     }
     match authorize(&state, &req) {
-        Ok(Some(principal)) => PRINCIPAL.scope(principal, next.run(req)).await,
+        Ok(Some(principal)) => {
+            req.extensions_mut().insert(Caller::new(principal));
+            next.run(req).await
+        }
         Ok(None) => next.run(req).await,
         Err(rejection) => rejection.into_response(),
     }

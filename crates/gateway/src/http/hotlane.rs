@@ -25,7 +25,7 @@ use axum::response::Response;
 use futures::future::Either;
 use tower::{Layer, Service};
 
-use crate::http::auth::{self, Authorized};
+use crate::http::auth::{self, Authorized, Caller};
 use crate::http::telemetry;
 use crate::routes::isos::{Hot, hot_answer};
 use crate::state::AppState;
@@ -121,13 +121,8 @@ fn answer(state: &AppState, encoding: Encoding, req: &mut Request) -> Option<Res
     // A rejected request passes on: the guard rejects it again, with the
     // problem body and the logging of every other error.
     let caller = auth::authorize(state, req).ok()?;
-    let hot = hot_answer(
-        state,
-        only,
-        caller.as_deref(),
-        req.uri().query(),
-        req.headers(),
-    );
+    let visible = caller.clone().map(Caller::new).unwrap_or_default();
+    let hot = hot_answer(state, only, &visible, req.uri().query(), req.headers());
     match hot {
         Hot::Answer(mut resp) => {
             // As the compression layer: bodies under 32 bytes (a 304's)

@@ -10,11 +10,16 @@ use isogate_core::Operation;
 use isogate_core::{Error, ErrorKind, Outcome, encode_segment};
 use serde::de::DeserializeOwned;
 
+use crate::http::auth::Caller;
 use crate::http::error::ApiError;
 use crate::state::{AppState, ProviderHandle};
 
 /// The provider by name, or a 404 problem.
-pub fn provider<'a>(state: &'a AppState, name: &str) -> Result<&'a ProviderHandle, ApiError> {
+pub fn provider<'a>(
+    state: &'a AppState,
+    caller: &Caller,
+    name: &str,
+) -> Result<&'a ProviderHandle, ApiError> {
     let handle = state.provider(name).ok_or_else(|| {
         ApiError::coded(
             Error::not_found(format!("no provider named '{name}' is configured")),
@@ -22,7 +27,7 @@ pub fn provider<'a>(state: &'a AppState, name: &str) -> Result<&'a ProviderHandl
         )
     })?;
     // Outside the caller's allow-list: 403 (see crate::http::auth).
-    if !crate::http::auth::may_see(name) {
+    if !caller.may_see(name) {
         return Err(crate::http::auth::provider_forbidden(name));
     }
     Ok(handle)

@@ -17,6 +17,7 @@ use isogate_core::{
 use percent_encoding::percent_decode_str;
 use serde::Deserialize;
 
+use crate::http::auth::Caller;
 use crate::http::error::ApiError;
 use crate::routes::common::{ApiJson, outcome_response, provider, require};
 use crate::state::AppState;
@@ -72,6 +73,7 @@ enum ItemAction {
 /// Routes `/v1/providers/{provider}/isos/{*rest}` by method and raw suffix.
 pub async fn dispatch_item(
     State(state): State<AppState>,
+    caller: Caller,
     Path((provider_name, _)): Path<(String, String)>,
     req: Request<Body>,
 ) -> Response {
@@ -89,26 +91,32 @@ pub async fn dispatch_item(
                 Ok(q) => q,
                 Err(e) => return e.into_response(),
             };
-            get_provider_iso(state, provider_name, native_id, params).await
+            get_provider_iso(state, &caller, provider_name, native_id, params).await
         }
         (Method::GET, ItemAction::History) => {
-            get_iso_history(state, provider_name, native_id).await
+            get_iso_history(state, &caller, provider_name, native_id).await
         }
         (Method::PATCH, ItemAction::Item) => {
             match ApiJson::<UpdateRequest>::from_request(req, &()).await {
-                Ok(ApiJson(body)) => update_iso(state, provider_name, native_id, body).await,
+                Ok(ApiJson(body)) => {
+                    update_iso(state, &caller, provider_name, native_id, body).await
+                }
                 Err(e) => Err(e),
             }
         }
-        (Method::DELETE, ItemAction::Item) => delete_iso(state, provider_name, native_id).await,
+        (Method::DELETE, ItemAction::Item) => {
+            delete_iso(state, &caller, provider_name, native_id).await
+        }
         (Method::POST, ItemAction::Attach) => {
             match ApiJson::<AttachRequest>::from_request(req, &()).await {
-                Ok(ApiJson(body)) => attach_iso(state, provider_name, native_id, body).await,
+                Ok(ApiJson(body)) => {
+                    attach_iso(state, &caller, provider_name, native_id, body).await
+                }
                 Err(e) => Err(e),
             }
         }
         (Method::POST, ItemAction::DownloadUrl) => {
-            create_download_url(state, provider_name, native_id).await
+            create_download_url(state, &caller, provider_name, native_id).await
         }
         _ => {
             let allow = crate::routes::openapi::documented_methods(&path);
@@ -168,11 +176,12 @@ pub fn decode_id(raw: &str) -> Result<String, ApiError> {
               (status = 504, description = "Upstream timed out", body = crate::http::error::Problem)))]
 pub async fn get_provider_iso(
     state: AppState,
+    caller: &Caller,
     provider_name: String,
     native_id: String,
     params: ItemParams,
 ) -> Result<Response, ApiError> {
-    let handle = provider(&state, &provider_name)?;
+    let handle = provider(&state, caller, &provider_name)?;
     require(handle, Operation::Get)?;
     let item = handle.provider.get(&native_id, params.raw).await?;
     Ok(Json(item).into_response())
@@ -192,10 +201,11 @@ pub async fn get_provider_iso(
               (status = 502, description = "Upstream failed", body = crate::http::error::Problem)))]
 pub async fn import_iso(
     State(state): State<AppState>,
+    caller: Caller,
     Path(provider_name): Path<String>,
     ApiJson(body): ApiJson<ImportRequest>,
 ) -> Result<Response, ApiError> {
-    let handle = provider(&state, &provider_name)?;
+    let handle = provider(&state, &caller, &provider_name)?;
     require(handle, Operation::Import)?;
     // The document's minLength: the gateway refuses it for every provider
     // (some upstreams would, others would store a nameless item).
@@ -226,11 +236,12 @@ pub async fn import_iso(
               (status = 502, description = "Upstream failed", body = crate::http::error::Problem)))]
 pub async fn update_iso(
     state: AppState,
+    caller: &Caller,
     provider_name: String,
     native_id: String,
     body: UpdateRequest,
 ) -> Result<Response, ApiError> {
-    let handle = provider(&state, &provider_name)?;
+    let handle = provider(&state, caller, &provider_name)?;
     require(handle, Operation::Update)?;
     if body.name.as_deref() == Some("") {
         return Err(crate::http::error::bad_request("name: must not be empty"));
@@ -257,10 +268,11 @@ pub async fn update_iso(
               (status = 502, description = "Upstream failed", body = crate::http::error::Problem)))]
 pub async fn delete_iso(
     state: AppState,
+    caller: &Caller,
     provider_name: String,
     native_id: String,
 ) -> Result<Response, ApiError> {
-    let handle = provider(&state, &provider_name)?;
+    let handle = provider(&state, caller, &provider_name)?;
     require(handle, Operation::Delete)?;
     let outcome = handle.provider.delete(&native_id).await?;
     state.cache().invalidate(&handle.name).await;
@@ -280,11 +292,12 @@ pub async fn delete_iso(
               (status = 502, description = "Upstream failed", body = crate::http::error::Problem)))]
 pub async fn attach_iso(
     state: AppState,
+    caller: &Caller,
     provider_name: String,
     native_id: String,
     body: AttachRequest,
 ) -> Result<Response, ApiError> {
-    let handle = provider(&state, &provider_name)?;
+    let handle = provider(&state, caller, &provider_name)?;
     require(handle, Operation::Attach)?;
     validate_native_id(&body.instance_id, false).map_err(|e| ApiError::coded(e, "invalid_id"))?;
     let outcome = handle.provider.attach(&native_id, &body).await?;
@@ -303,9 +316,10 @@ pub async fn attach_iso(
               (status = 502, description = "Upstream failed", body = crate::http::error::Problem)))]
 pub async fn detach_iso(
     State(state): State<AppState>,
+    caller: Caller,
     Path((provider_name, instance)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    let handle = provider(&state, &provider_name)?;
+    let handle = provider(&state, &caller, &provider_name)?;
     require(handle, Operation::Detach)?;
     validate_native_id(&instance, false).map_err(|e| ApiError::coded(e, "invalid_id"))?;
     let outcome = handle
@@ -329,10 +343,11 @@ pub async fn detach_iso(
               (status = 502, description = "Upstream failed", body = crate::http::error::Problem)))]
 pub async fn create_download_url(
     state: AppState,
+    caller: &Caller,
     provider_name: String,
     native_id: String,
 ) -> Result<Response, ApiError> {
-    let handle = provider(&state, &provider_name)?;
+    let handle = provider(&state, caller, &provider_name)?;
     require(handle, Operation::DownloadUrl)?;
     let outcome = handle.provider.download_url(&native_id).await?;
     Ok(outcome_response(&handle.name, outcome, false))
@@ -349,10 +364,11 @@ pub async fn create_download_url(
               (status = 502, description = "Upstream failed", body = crate::http::error::Problem)))]
 pub async fn get_iso_history(
     state: AppState,
+    caller: &Caller,
     provider_name: String,
     native_id: String,
 ) -> Result<Response, ApiError> {
-    let handle = provider(&state, &provider_name)?;
+    let handle = provider(&state, caller, &provider_name)?;
     require(handle, Operation::History)?;
     let entries = handle.provider.history(&native_id).await?;
     Ok(Json(serde_json::json!({ "data": entries })).into_response())
