@@ -201,7 +201,7 @@ async fn listing(
     let codec = CursorCodec::new(state.cursor_key());
     let top_query = TopQuery {
         query: &query,
-        digest: digest(hot.as_bytes()),
+        identity: &hot,
         codec: &codec,
     };
     let gathered = if query.raw {
@@ -214,7 +214,7 @@ async fn listing(
     }
     let cacheable = !query.raw && !query.refresh;
     let key = page_key(raw.unwrap_or(""), &gathered.versions(&gathered.sources));
-    let (page, repeated) = match state.rendered().get(key).filter(|_| cacheable) {
+    let (page, repeated) = match state.rendered().get(&key).filter(|_| cacheable) {
         Some(page) => (page, true),
         None => {
             let page = Arc::new(render_page(&state, top_query, &gathered).await?);
