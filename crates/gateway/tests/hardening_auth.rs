@@ -299,3 +299,39 @@ async fn no_caller_sees_nothing() {
     let r = send(&state, "GET", "/v1/providers", &[], None).await;
     assert_eq!(r.body["data"].as_array().map(Vec::len), Some(2));
 }
+
+/// Scopes come from the route list's groups: open routes answer without a
+/// key, the API needs read for GETs and write for the rest (unknown paths
+/// included, so no key learns what exists), cache invalidation needs admin.
+#[tokio::test]
+async fn route_groups_decide_scopes() {
+    let (state, _, _) = keyed("");
+    for uri in [
+        "/healthz",
+        "/metrics",
+        "/ui",
+        "/ui/",
+        "/ui/assets/app.js",
+        "/docs",
+        "/openapi.json",
+    ] {
+        let r = send(&state, "GET", uri, &[], None).await;
+        assert_ne!(r.status, 401, "{uri} is open");
+    }
+    for uri in ["/uix", "/v1/isos", "/v1/nothing-here"] {
+        let r = send(&state, "GET", uri, &[], None).await;
+        assert_problem(&r, 401, "missing_api_key");
+    }
+    for (method, uri) in [
+        ("POST", "/v1/providers/a/isos"),
+        ("DELETE", "/v1/providers/a/isos/1"),
+        ("POST", "/v1/cache/invalidate"),
+    ] {
+        let r = as_key(&state, method, uri, READER).await;
+        assert_problem(&r, 403, "insufficient_scope");
+    }
+    let r = as_key(&state, "POST", "/v1/cache/invalidate", WRITER).await;
+    assert_problem(&r, 403, "insufficient_scope");
+    let r = as_key(&state, "POST", "/v1/cache/invalidate", ADMIN).await;
+    assert!(r.status < 300, "admin invalidates: {}", r.status);
+}

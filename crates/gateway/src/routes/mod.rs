@@ -4,6 +4,7 @@ pub mod admin;
 pub mod common;
 pub mod docs;
 pub mod health;
+pub mod hotlane;
 pub mod isos;
 pub mod items;
 pub mod openapi;

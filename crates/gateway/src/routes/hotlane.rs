@@ -120,7 +120,8 @@ fn answer(state: &AppState, encoding: Encoding, req: &mut Request) -> Option<Res
     let started = Instant::now();
     // A rejected request passes on: the guard rejects it again, with the
     // problem body and the logging of every other error.
-    let caller = auth::authorize(state, req).ok()?;
+    // Listings are GETs of the API group: read.
+    let caller = auth::authorize(state, req, Some(auth::Scope::Read)).ok()?;
     let visible = caller.clone().map(Caller::new).unwrap_or_default();
     let hot = hot_answer(state, only, &visible, req.uri().query(), req.headers());
     match hot {
