@@ -11,8 +11,8 @@ use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::Arc;
 use std::time::Instant;
 
-use axum::http::HeaderValue;
 use bytes::Bytes;
+use http::HeaderValue;
 use isogate_core::query::{CursorCodec, PartTop, Query, QueryError, top_of};
 
 use crate::listing::cache::Snapshot;
