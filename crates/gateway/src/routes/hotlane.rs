@@ -27,7 +27,7 @@ use tower::{Layer, Service};
 
 use crate::http::auth::{self, Authorized, Caller};
 use crate::http::telemetry;
-use crate::routes::isos::{Hot, hot_answer};
+use crate::routes::isos::{Hot, HotMiss, hot_answer};
 use crate::state::AppState;
 
 /// The federated listing's route.
@@ -136,10 +136,13 @@ fn answer(state: &AppState, encoding: Encoding, req: &mut Request) -> Option<Res
             telemetry::finish(route, "GET", &id, started, &mut resp);
             Some(resp)
         }
-        Hot::Miss { .. } => {
+        Hot::Miss { key, epoch } => {
             if let Some(caller) = caller {
                 req.extensions_mut().insert(Authorized(caller));
             }
+            // The handler takes the key from here instead of building and
+            // looking it up a second time.
+            req.extensions_mut().insert(HotMiss { key, epoch });
             None
         }
     }

@@ -95,10 +95,18 @@ pub struct ListResponse {
 pub async fn list_isos(State(state): State<AppState>, caller: Caller, req: Request) -> Response {
     // The request itself rather than `RawQuery` + `HeaderMap` extractors,
     // which copy the query and every header on each (mostly cached) call.
-    let (parts, _) = req.into_parts();
-    listing(state, &caller, parts.uri.query(), &parts.headers, None)
-        .await
-        .unwrap_or_else(IntoResponse::into_response)
+    let (mut parts, _) = req.into_parts();
+    let miss = parts.extensions.remove::<HotMiss>();
+    listing(
+        state,
+        &caller,
+        parts.uri.query(),
+        &parts.headers,
+        None,
+        miss,
+    )
+    .await
+    .unwrap_or_else(IntoResponse::into_response)
 }
 
 /// One provider's listing, same query language.
@@ -117,7 +125,8 @@ pub async fn list_provider_isos(
     Path(provider_name): Path<String>,
     req: Request,
 ) -> Response {
-    let (parts, _) = req.into_parts();
+    let (mut parts, _) = req.into_parts();
+    let miss = parts.extensions.remove::<HotMiss>();
     let result = async {
         let handle = provider(&state, &caller, &provider_name)?;
         require(handle, Operation::List)?;
@@ -127,6 +136,7 @@ pub async fn list_provider_isos(
             parts.uri.query(),
             &parts.headers,
             Some(provider_name.clone()),
+            miss,
         )
         .await
     };
@@ -141,6 +151,14 @@ pub(crate) enum Hot {
     /// read before resolving (a snapshot replaced meanwhile makes the answer
     /// built after it stale at once instead of being kept as current).
     Miss { key: String, epoch: u64 },
+}
+
+/// A miss the hot lane already looked up: the key and epoch it read, so
+/// the listing handler does not run [`hot_answer`] a second time.
+#[derive(Clone, Debug)]
+pub(crate) struct HotMiss {
+    pub(crate) key: String,
+    pub(crate) epoch: u64,
 }
 
 /// The same query from a caller seeing the same providers, with no snapshot
@@ -178,10 +196,14 @@ async fn listing(
     raw: Option<&str>,
     headers: &HeaderMap,
     only: Option<String>,
+    miss: Option<HotMiss>,
 ) -> Result<Response, ApiError> {
-    let (hot, epoch) = match hot_answer(&state, only.as_deref(), caller, raw, headers) {
-        Hot::Answer(resp) => return Ok(resp),
-        Hot::Miss { key, epoch } => (key, epoch),
+    let (hot, epoch) = match miss {
+        Some(HotMiss { key, epoch }) => (key, epoch),
+        None => match hot_answer(&state, only.as_deref(), caller, raw, headers) {
+            Hot::Answer(resp) => return Ok(resp),
+            Hot::Miss { key, epoch } => (key, epoch),
+        },
     };
     let mut query = parse_query(&state, raw)?;
     if let Some(name) = &only {
