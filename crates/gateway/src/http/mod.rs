@@ -3,7 +3,7 @@
 
 pub mod auth;
 pub mod error;
-pub mod logformat;
-pub mod logsink;
-pub mod ratelimit;
+pub(crate) mod logformat;
+pub(crate) mod logsink;
+pub(crate) mod ratelimit;
 pub mod telemetry;
