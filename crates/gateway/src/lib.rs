@@ -4,7 +4,6 @@
 //! config, builds the state ([`build_state`]), binds and serves.
 
 pub mod config;
-pub mod feed;
 pub mod http;
 pub mod listing;
 pub mod providers;
@@ -14,8 +13,10 @@ pub mod server;
 pub mod state;
 
 // The paths main.rs, the tests and the benches name.
-pub use http::hotlane;
+/// The change feed's start-up (`main.rs`).
+pub use listing::feed;
 pub use providers::embedded;
+pub use routes::hotlane;
 pub use routes::openapi;
 pub use security::ssrf;
 pub use server as serve;
@@ -37,14 +38,27 @@ pub use providers::embedded::Embedded;
 pub use providers::registry::build_state;
 pub use state::{AppState, ProviderHandle};
 
-use crate::http::hotlane::{Encoding, HotLaneLayer};
+use crate::http::auth::RouteGroup;
 use crate::http::{auth, error, telemetry};
+use crate::routes::hotlane::{Encoding, HotLaneLayer};
 use crate::routes::{admin, docs, health, images, isos, items, stats};
 
 /// The whole HTTP surface of DESIGN.md over `state`.
 pub fn app(state: AppState) -> Router {
     telemetry::init_metrics();
-    let server = state.config().server.clone();
+    // The one route list, grouped by the scope its routes need: the guard
+    // of each group knows its scope, so no path string decides it.
+    let open = Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/metrics", get(health::get_metrics))
+        .route("/openapi.json", get(docs::openapi_json))
+        .route("/docs", get(docs::docs_page))
+        .route("/docs/{*file}", get(docs::docs_asset))
+        .merge(routes::ui::router())
+        .method_not_allowed_fallback(method_not_allowed);
+    // Read for GET/HEAD/OPTIONS, write for the rest; unknown paths land
+    // here too (a caller without a key learns nothing about what exists).
     let api = Router::new()
         .route("/v1/isos", get(isos::list_isos))
         .route("/v1/isos/stats", get(stats::get_stats))
@@ -75,18 +89,23 @@ pub fn app(state: AppState) -> Router {
             "/v1/providers/{provider}/tasks/{task}",
             get(routes::providers::get_task),
         )
-        .route("/v1/cache/invalidate", post(admin::invalidate_cache))
         .route("/v1/events", get(routes::events::get_events))
-        .route("/v1/webhooks", get(routes::webhooks::list_webhooks))
-        .route("/healthz", get(health::healthz))
-        .route("/readyz", get(health::readyz))
-        .route("/metrics", get(health::get_metrics))
-        .route("/openapi.json", get(docs::openapi_json))
-        .route("/docs", get(docs::docs_page))
-        .route("/docs/{*file}", get(docs::docs_asset))
-        .merge(routes::ui::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed);
+    let admin = Router::new()
+        .route("/v1/cache/invalidate", post(admin::invalidate_cache))
+        .route("/v1/webhooks", get(routes::webhooks::list_webhooks))
+        .method_not_allowed_fallback(method_not_allowed);
+    stack(&state, RouteGroup::Open, open)
+        .merge(stack(&state, RouteGroup::Api, api))
+        .merge(stack(&state, RouteGroup::Admin, admin))
+        .with_state(state)
+}
+
+/// The middleware around one group of routes, applied once per group so
+/// each route is boxed once (see below).
+fn stack(state: &AppState, group: RouteGroup, api: Router<AppState>) -> Router<AppState> {
+    let server = &state.config().server;
     // Few `layer` calls, each with a ServiceBuilder stack: every
     // `Router::layer` boxes each route again, and a request clones the whole
     // chain of boxes once per layer (a dozen allocations per request with
@@ -94,19 +113,25 @@ pub fn app(state: AppState) -> Router {
     // Innermost last; auth is inside CORS (preflights need no key).
     let guarded = ServiceBuilder::new()
         .layer(middleware::from_fn_with_state(state.clone(), options_allow))
-        .layer(middleware::from_fn_with_state(state.clone(), auth::guard))
+        .layer(middleware::from_fn_with_state(
+            (state.clone(), group),
+            auth::guard,
+        ))
         .layer(middleware::from_fn_with_state(
             Duration::from_millis(server.request_timeout_ms),
             request_deadline,
         ))
         .layer(DefaultBodyLimit::max(server.max_body_bytes));
     let cors = cors(&server.cors_origins);
-    let api = if cors.is_none() && !server.compression {
+    if cors.is_none() && !server.compression {
         // The default: the whole stack in one box, the hot lane answering
         // stored listings before the rest of it runs.
         api.layer(
             ServiceBuilder::new()
-                .layer(HotLaneLayer::new(state.clone(), Encoding::Identity))
+                .option_layer(
+                    (group == RouteGroup::Api)
+                        .then(|| HotLaneLayer::new(state.clone(), Encoding::Identity)),
+                )
                 .layer(middleware::from_fn(telemetry::observe))
                 .layer(guarded),
         )
@@ -115,7 +140,8 @@ pub fn app(state: AppState) -> Router {
         // cannot share the stack; they get their own calls when configured.
         let api = api.layer(guarded);
         // CORS headers depend on the request's origin: no lane with CORS.
-        let lane = (cors.is_none() && server.compression).then_some(Encoding::IdentityOfCompressed);
+        let lane = (group == RouteGroup::Api && cors.is_none() && server.compression)
+            .then_some(Encoding::IdentityOfCompressed);
         let api = match cors {
             Some(cors) => api.layer(cors),
             None => api,
@@ -130,8 +156,7 @@ pub fn app(state: AppState) -> Router {
                 .option_layer(lane.map(|encoding| HotLaneLayer::new(state.clone(), encoding)))
                 .layer(middleware::from_fn(telemetry::observe)),
         )
-    };
-    api.with_state(state)
+    }
 }
 
 async fn request_deadline(State(limit): State<Duration>, req: Request, next: Next) -> Response {

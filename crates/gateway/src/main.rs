@@ -107,7 +107,7 @@ async fn serve(
     let listener = tokio::net::TcpListener::bind(listen).await?;
     let addr = listener.local_addr()?;
     #[cfg(unix)]
-    isogate::http::auth::spawn_reload_on_sighup(state.clone(), sources, listen);
+    isogate::server::spawn_reload_on_sighup(state.clone(), sources, listen);
     #[cfg(not(unix))]
     let _ = sources;
     state.set_ready();

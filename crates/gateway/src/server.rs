@@ -1,4 +1,5 @@
-//! Serving a router on a listener: HTTP/1.1 connections, graceful shutdown.
+//! Serving a router on a listener: HTTP/1.1 connections, graceful shutdown,
+//! and the SIGHUP reload of API keys.
 //!
 //! Not `axum::serve`, so the connection settings are ours: HTTP/1.1 only
 //! (TLS and HTTP/2 belong to the proxy in front), `TCP_NODELAY`, accept
@@ -71,4 +72,33 @@ async fn backoff(e: &io::Error) {
     }
     tracing::warn!(error = %e, "accept failed; retrying in 100 ms");
     tokio::time::sleep(Duration::from_millis(100)).await;
+}
+
+/// Re-reads `[auth]` from the same config sources on every SIGHUP and swaps
+/// the keys in; a broken or unsafe new section keeps the old keys.
+#[cfg(unix)]
+pub fn spawn_reload_on_sighup(
+    state: crate::state::AppState,
+    sources: crate::config::Sources,
+    listen: std::net::SocketAddr,
+) {
+    use tokio::signal::unix::{SignalKind, signal};
+    tokio::spawn(async move {
+        let Ok(mut hup) = signal(SignalKind::hangup()) else {
+            tracing::warn!("cannot listen for SIGHUP; API keys will not be reloadable");
+            return;
+        };
+        while hup.recv().await.is_some() {
+            let loaded = crate::config::Config::load_auth(&sources)
+                .map_err(|e| e.to_string())
+                .and_then(|auth| crate::http::auth::check_listen(&auth, listen).map(|()| auth));
+            match loaded {
+                Ok(auth) => {
+                    state.reload_keys(&auth);
+                    tracing::info!(keys = auth.keys.len(), "reloaded API keys");
+                }
+                Err(e) => tracing::warn!(error = %e, "API key reload failed; keeping the old keys"),
+            }
+        }
+    });
 }

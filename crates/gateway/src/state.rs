@@ -185,18 +185,12 @@ impl AppState {
     pub fn import_guard(&self) -> &ImportGuard {
         &self.inner.import_guard
     }
-    /// Providers the current caller may see (all outside a request).
-    pub fn visible_providers(&self) -> impl Iterator<Item = &ProviderHandle> {
-        self.providers()
-            .filter(|h| crate::http::auth::may_see(&h.name))
-    }
-    /// The providers `caller` may use (all of them for `None`).
-    pub fn providers_visible_to<'a>(
+    /// The providers `caller` may use (none without a caller).
+    pub fn visible_providers<'a>(
         &'a self,
-        caller: Option<&'a crate::http::auth::Principal>,
+        caller: &'a crate::http::auth::Caller,
     ) -> impl Iterator<Item = &'a ProviderHandle> {
-        self.providers()
-            .filter(move |h| caller.is_none_or(|p| p.allows(&h.name)))
+        self.providers().filter(move |h| caller.may_see(&h.name))
     }
     /// The change feed (fed by the cache when `[feed]` or a webhook is on).
     pub fn feed(&self) -> &Arc<isogate_feed::Feed> {
@@ -206,7 +200,7 @@ impl AppState {
     pub fn sse_limiter(&self) -> &isogate_feed::ConnectionLimiter {
         &self.inner.sse_limiter
     }
-    /// The webhook dispatcher, once [`crate::feed::start`] started it.
+    /// The webhook dispatcher, once [`crate::listing::feed::start`] started it.
     pub fn webhooks(&self) -> Option<&isogate_feed::WebhookDispatcher> {
         self.inner.webhooks.get()
     }

@@ -263,3 +263,75 @@ async fn answers_kept_for_one_key_are_never_served_to_a_narrower_one() {
     let r = as_key(&state, "GET", "/v1/isos?per_page=100&provider=b", READER).await;
     assert_problem(&r, 403, "provider_forbidden");
 }
+
+/// Authorisation never fails open: without a caller (work done outside a
+/// guarded request, e.g. a spawned task or a handler called directly) no
+/// provider is visible, even with authentication off, where every real
+/// request's caller sees them all.
+#[tokio::test]
+async fn no_caller_sees_nothing() {
+    use axum::extract::State;
+    use isogate::http::auth::{Caller, Principal};
+    let (a, b) = (Fake::new("a", 3), Fake::new("b", 2));
+    let state = state_with(vec![a.clone(), b], "");
+    let nobody = Caller::none();
+    assert!(!nobody.may_see("a"));
+    assert_eq!(state.visible_providers(&nobody).count(), 0);
+    let selection = isogate::listing::select(&state, &nobody, &[]).unwrap();
+    assert!(selection.is_empty(), "no provider selected for no caller");
+    let named = isogate::listing::select(&state, &nobody, &["a".to_string()]);
+    assert_eq!(named.err().and_then(|e| e.code), Some("provider_forbidden"));
+    let resp = isogate::routes::providers::list_providers(State(state.clone()), nobody).await;
+    let body = axum::body::to_bytes(resp.into_body(), 1 << 20)
+        .await
+        .unwrap();
+    let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(
+        body["data"],
+        json!([]),
+        "a handler run without a caller lists nothing"
+    );
+    assert_eq!(a.lists(), 0);
+    // The anonymous caller of an unauthenticated request does see them all.
+    let anyone = Caller::new(Arc::new(Principal::anonymous()));
+    assert_eq!(state.visible_providers(&anyone).count(), 2);
+    // And through the router the same server lists both.
+    let r = send(&state, "GET", "/v1/providers", &[], None).await;
+    assert_eq!(r.body["data"].as_array().map(Vec::len), Some(2));
+}
+
+/// Scopes come from the route list's groups: open routes answer without a
+/// key, the API needs read for GETs and write for the rest (unknown paths
+/// included, so no key learns what exists), cache invalidation needs admin.
+#[tokio::test]
+async fn route_groups_decide_scopes() {
+    let (state, _, _) = keyed("");
+    for uri in [
+        "/healthz",
+        "/metrics",
+        "/ui",
+        "/ui/",
+        "/ui/assets/app.js",
+        "/docs",
+        "/openapi.json",
+    ] {
+        let r = send(&state, "GET", uri, &[], None).await;
+        assert_ne!(r.status, 401, "{uri} is open");
+    }
+    for uri in ["/uix", "/v1/isos", "/v1/nothing-here"] {
+        let r = send(&state, "GET", uri, &[], None).await;
+        assert_problem(&r, 401, "missing_api_key");
+    }
+    for (method, uri) in [
+        ("POST", "/v1/providers/a/isos"),
+        ("DELETE", "/v1/providers/a/isos/1"),
+        ("POST", "/v1/cache/invalidate"),
+    ] {
+        let r = as_key(&state, method, uri, READER).await;
+        assert_problem(&r, 403, "insufficient_scope");
+    }
+    let r = as_key(&state, "POST", "/v1/cache/invalidate", WRITER).await;
+    assert_problem(&r, 403, "insufficient_scope");
+    let r = as_key(&state, "POST", "/v1/cache/invalidate", ADMIN).await;
+    assert!(r.status < 300, "admin invalidates: {}", r.status);
+}

@@ -586,6 +586,18 @@ async fn every_route_answers_what_the_openapi_document_lists() {
             None,
         )
         .await,
+        // Not extractable: the item's state, not the request, is what is wrong.
+        409,
+    );
+    seen.saw(
+        "POST /v1/providers/{provider}/isos/{native_id}/download-url",
+        &send(
+            &state,
+            "POST",
+            "/v1/providers/coxedge-prod/isos/bad%01id/download-url",
+            None,
+        )
+        .await,
         400,
     );
     seen.saw(

@@ -63,6 +63,24 @@ pub struct ServerConfig {
     /// Where to listen.
     pub listen: SocketAddr,
     /// Whole-request deadline, answered 504.
+    ///
+    /// The four timeouts, innermost first, and how they relate (the one place
+    /// this is written down):
+    /// 1. an adapter's own `timeout_ms` (`[providers.X] timeout_ms`, per HTTP
+    ///    call to the upstream, connect included);
+    /// 2. `[providers.X.resilience] timeout_ms` (20 s): per attempt of one
+    ///    provider operation, which may be several HTTP calls (paging); retries
+    ///    multiply it;
+    /// 3. `[providers.X] deadline_ms` (5 s): how long a federated listing
+    ///    waits for that provider before answering with its stale snapshot
+    ///    or a `timeout` source; the load itself goes on (2 bounds it) and
+    ///    lands in the cache for the next request;
+    /// 4. this one (30 s): the whole request, any route, answered 504.
+    ///
+    /// So a listing answers within the largest `deadline_ms` (3 < 4 keeps a
+    /// slow provider a partial answer, not a 504), while writes and item
+    /// reads, which have no deadline of their own, are bounded by 2 × retries
+    /// and finally by 4.
     pub request_timeout_ms: u64,
     /// Largest request body, answered 413.
     pub max_body_bytes: usize,

@@ -171,35 +171,6 @@ pub fn check_listen(auth: &AuthConfig, listen: std::net::SocketAddr) -> Result<(
     Ok(())
 }
 
-/// Re-reads `[auth]` from the same config sources on every SIGHUP and swaps
-/// the keys in; a broken or unsafe new section keeps the old keys.
-#[cfg(unix)]
-pub fn spawn_reload_on_sighup(
-    state: AppState,
-    sources: crate::config::Sources,
-    listen: std::net::SocketAddr,
-) {
-    use tokio::signal::unix::{SignalKind, signal};
-    tokio::spawn(async move {
-        let Ok(mut hup) = signal(SignalKind::hangup()) else {
-            tracing::warn!("cannot listen for SIGHUP; API keys will not be reloadable");
-            return;
-        };
-        while hup.recv().await.is_some() {
-            let loaded = crate::config::Config::load_auth(&sources)
-                .map_err(|e| e.to_string())
-                .and_then(|auth| check_listen(&auth, listen).map(|()| auth));
-            match loaded {
-                Ok(auth) => {
-                    state.reload_keys(&auth);
-                    tracing::info!(keys = auth.keys.len(), "reloaded API keys");
-                }
-                Err(e) => tracing::warn!(error = %e, "API key reload failed; keeping the old keys"),
-            }
-        }
-    });
-}
-
 /// What a route needs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Scope {
@@ -229,19 +200,30 @@ impl Scope {
     }
 }
 
-/// The scope a request needs; `None` for open routes.
-pub fn required_scope(method: &Method, path: &str) -> Option<Scope> {
-    const OPEN: [&str; 5] = ["/healthz", "/readyz", "/metrics", "/openapi.json", "/docs"];
-    // `/docs/...`: the viewer's own scripts and styles; `/ui`: the dashboard.
-    if OPEN.contains(&path) || path.starts_with("/docs/") || crate::routes::ui::is_ui_path(path) {
-        return None;
-    }
-    if path == "/v1/cache/invalidate" || path == "/v1/webhooks" {
-        return Some(Scope::Admin);
-    }
-    match *method {
-        Method::GET | Method::HEAD | Method::OPTIONS => Some(Scope::Read),
-        _ => Some(Scope::Write),
+/// The groups of the route list, each guarded with the scope it names: the
+/// route list says which group a route is in, so no path string decides a
+/// scope.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RouteGroup {
+    /// Health, metrics, the OpenAPI document and viewer, the dashboard.
+    Open,
+    /// The API: `read` for GET/HEAD/OPTIONS, `write` for the rest.
+    Api,
+    /// Operator actions (cache invalidation): `admin`.
+    Admin,
+}
+
+impl RouteGroup {
+    /// The scope a request with `method` needs in this group; `None`: open.
+    pub fn scope(self, method: &Method) -> Option<Scope> {
+        match self {
+            RouteGroup::Open => None,
+            RouteGroup::Admin => Some(Scope::Admin),
+            RouteGroup::Api => match *method {
+                Method::GET | Method::HEAD | Method::OPTIONS => Some(Scope::Read),
+                _ => Some(Scope::Write),
+            },
+        }
     }
 }
 
@@ -358,18 +340,45 @@ impl Keys {
     }
 }
 
-tokio::task_local! {
-    static PRINCIPAL: Arc<Principal>;
+/// Who is calling, as the guard found it: a request extension that the
+/// handlers extract and pass to whatever filters by provider. It is a value,
+/// not ambient state, so work spawned off a request cannot silently lose a
+/// key's allow-list; and no caller (an open route, a test, a spawned task)
+/// sees no provider at all.
+#[derive(Clone, Debug, Default)]
+pub struct Caller(Option<Arc<Principal>>);
+
+impl Caller {
+    /// A request made by `principal`.
+    pub fn new(principal: Arc<Principal>) -> Caller {
+        Caller(Some(principal))
+    }
+    /// No caller: nothing is visible.
+    pub fn none() -> Caller {
+        Caller(None)
+    }
+    /// The principal, if a guarded route found one.
+    pub fn principal(&self) -> Option<&Principal> {
+        self.0.as_deref()
+    }
+    /// Whether this caller may see `provider` (never, without a caller).
+    pub fn may_see(&self, provider: &str) -> bool {
+        self.0.as_ref().is_some_and(|p| p.allows(provider))
+    }
 }
 
-/// The caller of the request being handled; `None` outside a request.
-pub fn current() -> Option<Arc<Principal>> {
-    PRINCIPAL.try_with(Arc::clone).ok()
-}
-
-/// Whether the current caller may see `provider` (true outside a request).
-pub fn may_see(provider: &str) -> bool {
-    current().is_none_or(|p| p.allows(provider))
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Caller {
+    type Rejection = std::convert::Infallible;
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(parts
+            .extensions
+            .get::<Caller>()
+            .cloned()
+            .unwrap_or_default())
+    }
 }
 
 /// A 403 for a provider outside the caller's allow-list.
@@ -383,19 +392,19 @@ pub fn provider_forbidden(provider: &str) -> ApiError {
     )
 }
 
-/// Runs `fut` as `principal` (tests of handler code outside the router).
-pub async fn with_principal<F: std::future::Future>(principal: Principal, fut: F) -> F::Output {
-    PRINCIPAL.scope(Arc::new(principal), fut).await
-}
-
 /// The request middleware: header size, key, scope, rate limit; then the
-/// handler runs with the caller in [`current`].
-pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> Response {
+/// handler runs with the caller as a [`Caller`] extension.
+pub async fn guard(
+    State((state, group)): State<(AppState, RouteGroup)>,
+    mut req: Request,
+    next: Next,
+) -> Response {
     // Checked already by the hot lane, which let the request through.
     if let Some(Authorized(principal)) = req.extensions().get::<Authorized>().cloned() {
-        return PRINCIPAL.scope(principal, next.run(req)).await;
+        req.extensions_mut().insert(Caller::new(principal));
+        return next.run(req).await;
     }
-    match authorize(&state, &req) {
+    match authorize(&state, &req, group.scope(req.method())) {
         Ok(Some(principal)) => {
             let refresh = is_refresh(req.uri().query());
             if let Err(rejection) =
@@ -403,7 +412,8 @@ pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> R
             {
                 return rejection.into_response();
             }
-            PRINCIPAL.scope(principal, next.run(req)).await
+            req.extensions_mut().insert(Caller::new(principal));
+            next.run(req).await
         }
         Ok(None) => next.run(req).await,
         Err(rejection) => rejection.into_response(),
@@ -449,11 +459,12 @@ impl IntoResponse for Rejection {
     }
 }
 
-/// Header size, key, scope and rate limit of `req`: the caller, or `None`
-/// for an open route. Takes one request from the key's rate limit.
+/// Header size, key, `scope` and rate limit of `req`: the caller, or `None`
+/// for an open route (no scope). Takes one request from the key's rate limit.
 pub(crate) fn authorize(
     state: &AppState,
     req: &Request,
+    scope: Option<Scope>,
 ) -> Result<Option<Arc<Principal>>, Rejection> {
     let max_headers = state.config().server.max_header_bytes;
     let header_bytes: usize = req
@@ -464,7 +475,7 @@ pub(crate) fn authorize(
     if header_bytes > max_headers {
         return Err(Rejection::HeadersTooLarge(max_headers));
     }
-    let Some(scope) = required_scope(req.method(), req.uri().path()) else {
+    let Some(scope) = scope else {
         return Ok(None);
     };
     let keys = state.keys();
@@ -637,24 +648,14 @@ mod tests {
 
     #[test]
     fn scopes_follow_method_and_route() {
-        assert_eq!(required_scope(&Method::GET, "/healthz"), None);
-        assert_eq!(required_scope(&Method::GET, "/metrics"), None);
-        assert_eq!(required_scope(&Method::GET, "/ui"), None);
-        assert_eq!(required_scope(&Method::GET, "/ui/assets/app.js"), None);
-        assert_eq!(required_scope(&Method::GET, "/uix"), Some(Scope::Read));
-        assert_eq!(required_scope(&Method::GET, "/v1/isos"), Some(Scope::Read));
-        assert_eq!(
-            required_scope(&Method::POST, "/v1/providers/a/isos"),
-            Some(Scope::Write)
-        );
-        assert_eq!(
-            required_scope(&Method::DELETE, "/v1/providers/a/isos/1"),
-            Some(Scope::Write)
-        );
-        assert_eq!(
-            required_scope(&Method::POST, "/v1/cache/invalidate"),
-            Some(Scope::Admin)
-        );
+        // Which route is in which group is the route list's (lib.rs);
+        // hardening_auth::route_groups_decide_scopes holds it end to end.
+        assert_eq!(RouteGroup::Open.scope(&Method::GET), None);
+        assert_eq!(RouteGroup::Open.scope(&Method::POST), None);
+        assert_eq!(RouteGroup::Api.scope(&Method::GET), Some(Scope::Read));
+        assert_eq!(RouteGroup::Api.scope(&Method::POST), Some(Scope::Write));
+        assert_eq!(RouteGroup::Api.scope(&Method::DELETE), Some(Scope::Write));
+        assert_eq!(RouteGroup::Admin.scope(&Method::POST), Some(Scope::Admin));
         assert!(is_refresh(Some("a=1&refresh=true")));
         assert!(!is_refresh(Some("refresh=false")));
         assert!(!is_refresh(None));

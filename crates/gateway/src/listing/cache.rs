@@ -368,6 +368,22 @@ impl ListingCache {
         result: isogate_core::Result<Arc<Snapshot>>,
     ) -> Result<Arc<Snapshot>, Arc<Error>> {
         let outcome = result.map_err(|e| Arc::new(e.or_provider(name).or_operation("list")));
+        // A snapshot lands here: the one place a fresh listing enters the
+        // cache (the hook for a change feed or a shared tier).
+        //
+        // Insert first, clear `inflight` after: a request arriving in between
+        // either finds the new snapshot or joins this load, never starting a
+        // second fetch. An invalidation meanwhile (the generation moved) must
+        // not be undone by this older result, so it is dropped again.
+        if let Ok(snap) = &outcome {
+            if self.generation(name) != generation {
+                return outcome;
+            }
+            self.inner
+                .snapshots
+                .insert(name.to_owned(), snap.clone())
+                .await;
+        }
         let current = {
             let mut state = self.lock();
             let entry = state.entry(name.to_owned()).or_default();
@@ -387,15 +403,24 @@ impl ListingCache {
             }
             current
         };
-        if let (true, Ok(snap)) = (current, &outcome) {
-            self.inner
-                .snapshots
-                .insert(name.to_owned(), snap.clone())
-                .await;
-            self.inner.epoch.fetch_add(1, Ordering::AcqRel);
-            crate::feed::snapshot_landed(self.inner.feed.get(), name, snap);
+        match (current, &outcome) {
+            (true, Ok(snap)) => {
+                self.inner.epoch.fetch_add(1, Ordering::AcqRel);
+                crate::listing::feed::snapshot_landed(self.inner.feed.get(), name, snap);
+            }
+            (false, Ok(_)) => {
+                // Invalidated while inserting: take the old rows out again
+                // (at worst a newer load's, which costs a miss, not stale rows).
+                self.inner.snapshots.invalidate(name).await;
+                self.inner.epoch.fetch_add(1, Ordering::AcqRel);
+            }
+            _ => {}
         }
         outcome
+    }
+
+    fn generation(&self, name: &str) -> u64 {
+        self.lock().get(name).map_or(0, |e| e.generation)
     }
 
     fn take_forced_slot(&self, name: &str) -> bool {

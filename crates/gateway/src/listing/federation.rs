@@ -80,7 +80,11 @@ pub struct Gathered {
 /// Picks providers by `provider=`; unknown names are a 400, names outside
 /// the caller's allow-list a 403, and unnamed ones outside it are left out
 /// entirely (not even `skipped`).
-pub fn select(state: &AppState, names: &[String]) -> Result<Vec<(ProviderHandle, bool)>, ApiError> {
+pub fn select(
+    state: &AppState,
+    caller: &crate::http::auth::Caller,
+    names: &[String],
+) -> Result<Vec<(ProviderHandle, bool)>, ApiError> {
     for name in names {
         if state.provider(name).is_none() {
             return Err(ApiError::coded(
@@ -90,12 +94,12 @@ pub fn select(state: &AppState, names: &[String]) -> Result<Vec<(ProviderHandle,
                 "unknown_provider",
             ));
         }
-        if !crate::http::auth::may_see(name) {
+        if !caller.may_see(name) {
             return Err(crate::http::auth::provider_forbidden(name));
         }
     }
     Ok(state
-        .visible_providers()
+        .visible_providers(caller)
         .map(|h| (h.clone(), names.is_empty() || names.contains(&h.name)))
         .collect())
 }

@@ -3,6 +3,7 @@
 
 pub mod cache;
 mod federation;
+pub mod feed;
 pub mod render;
 pub mod shared;
 

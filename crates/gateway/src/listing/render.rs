@@ -11,8 +11,8 @@ use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::Arc;
 use std::time::Instant;
 
-use axum::http::HeaderValue;
 use bytes::Bytes;
+use http::HeaderValue;
 use isogate_core::query::{CursorCodec, PartTop, Query, QueryError, top_of};
 
 use crate::listing::cache::Snapshot;
@@ -57,8 +57,9 @@ pub struct TopQuery<'a> {
     /// The parsed query.
     pub query: &'a Query,
     /// Identifies the query with everything that changes its answer
-    /// besides the snapshot (route, raw query string).
-    pub digest: u64,
+    /// besides the snapshot (route, raw query string): the full string, not
+    /// a hash of it, so two queries never share a top.
+    pub identity: &'a str,
     /// The cursor codec.
     pub codec: &'a CursorCodec,
 }
@@ -66,12 +67,12 @@ pub struct TopQuery<'a> {
 /// Bounded cache of rendered pages.
 #[derive(Clone, Debug)]
 pub struct RenderedCache {
-    pages: moka::sync::Cache<u64, Arc<RenderedPage>>,
+    pages: moka::sync::Cache<PageKey, Arc<RenderedPage>>,
     // foldhash (seeded per process): SipHash of the key was a visible share
     // of a cached answer's cost.
     answers: moka::sync::Cache<String, Arc<HotAnswer>, foldhash::fast::RandomState>,
-    /// Keyed by (snapshot version, query digest).
-    tops: moka::future::Cache<(u64, u64), SharedTop>,
+    /// Keyed by (snapshot version, the query's full identity).
+    tops: moka::future::Cache<(u64, String), SharedTop>,
 }
 
 impl RenderedCache {
@@ -112,7 +113,7 @@ impl RenderedCache {
     /// The query's top over `snapshot`, computed once per (snapshot, query).
     pub async fn top(&self, snapshot: &Snapshot, q: TopQuery<'_>) -> SharedTop {
         self.tops
-            .get_with((snapshot.version, q.digest), async {
+            .get_with((snapshot.version, q.identity.to_owned()), async {
                 Arc::new(top_of(q.query, &snapshot.items, q.codec))
             })
             .await
@@ -131,27 +132,45 @@ impl RenderedCache {
     }
 
     /// A cached page.
-    pub fn get(&self, key: u64) -> Option<Arc<RenderedPage>> {
-        self.pages.get(&key)
+    pub fn get(&self, key: &PageKey) -> Option<Arc<RenderedPage>> {
+        self.pages.get(key)
     }
 
     /// Keeps a page.
-    pub fn insert(&self, key: u64, page: Arc<RenderedPage>) {
+    pub fn insert(&self, key: PageKey, page: Arc<RenderedPage>) {
         self.pages.insert(key, page);
     }
 }
 
-/// The key of a page: the canonical query and the snapshot versions.
-pub fn page_key(canonical_query: &str, versions: &[(String, u64)]) -> u64 {
-    let mut h = DefaultHasher::new();
-    canonical_query.hash(&mut h);
-    versions.hash(&mut h);
-    h.finish()
+/// The key of a page: the canonical query and the snapshot versions, in
+/// full. A 64-bit hash here was a searchable collision that would serve one
+/// query's page (and another key's providers) for another; this key is an
+/// injective encoding, so equal keys mean equal (query, versions).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct PageKey(String);
+
+/// The [`PageKey`] of `canonical_query` over the snapshots `versions`.
+pub fn page_key(canonical_query: &str, versions: &[(String, u64)]) -> PageKey {
+    let mut key = String::with_capacity(canonical_query.len() + 24 * versions.len() + 8);
+    // Length-prefixed parts: no separator inside a part can fake a boundary.
+    let mut part = |s: &str| {
+        key.push_str(&s.len().to_string());
+        key.push(':');
+        key.push_str(s);
+    };
+    part(canonical_query);
+    for (name, version) in versions {
+        part(name);
+        part(&version.to_string());
+    }
+    PageKey(key)
 }
 
 /// The key of a hot answer: everything a listing's bytes depend on besides
 /// the snapshots (the route's provider, the caller's visible providers, the
-/// query exactly as sent).
+/// query exactly as sent). Injective as it stands: provider names hold only
+/// `[A-Za-z0-9_-]` (config validation) and a request target no raw newline,
+/// so neither `,` nor `\n` nor a lone `*` can come from a part.
 pub fn hot_key<'a>(
     only: Option<&str>,
     visible: impl Iterator<Item = &'a str>,
@@ -193,7 +212,7 @@ mod tests {
     fn rendered_pages_and_answers_stay_within_their_bytes() {
         let cache = RenderedCache::new(1 << 20);
         for key in 0..100u64 {
-            cache.insert(key, page(100_000));
+            cache.insert(page_key(&format!("q{key}"), &[]), page(100_000));
             cache.keep_hot(
                 format!("q{key}"),
                 Arc::new(HotAnswer {
@@ -225,9 +244,48 @@ mod tests {
         // The same budget holds many small pages.
         let small = RenderedCache::new(1 << 20);
         for key in 0..100u64 {
-            small.insert(key, page(1_000));
+            small.insert(page_key(&format!("q{key}"), &[]), page(1_000));
         }
         small.pages.run_pending_tasks();
         assert_eq!(small.pages.entry_count(), 100);
+    }
+
+    /// Two queries never share a page: the page key is the full (query,
+    /// versions) in an injective encoding, so inputs a naive concatenation or
+    /// a short hash would merge stay apart, and equal keys mean equal inputs.
+    #[test]
+    fn two_queries_never_share_a_page() {
+        let v = |pairs: &[(&str, u64)]| -> Vec<(String, u64)> {
+            pairs.iter().map(|(n, v)| (n.to_string(), *v)).collect()
+        };
+        let inputs: Vec<(&str, Vec<(String, u64)>)> = vec![
+            ("q=a", v(&[("p", 12)])),
+            ("q=a", v(&[("p1", 2)])),
+            ("q=ap", v(&[("", 12)])),
+            ("q=a", v(&[("p", 1), ("2", 0)])),
+            ("q=a1:p", v(&[("p", 12)])),
+            ("", v(&[])),
+            ("0:", v(&[])),
+            ("q=a", v(&[])),
+            ("q=a", v(&[("p", 12), ("r", 1)])),
+            ("q=a", v(&[("r", 1), ("p", 12)])),
+        ];
+        for (i, a) in inputs.iter().enumerate() {
+            for (j, b) in inputs.iter().enumerate() {
+                let same = page_key(a.0, &a.1) == page_key(b.0, &b.1);
+                assert_eq!(same, i == j, "{a:?} vs {b:?}");
+            }
+        }
+        // And the cache answers only the exact key.
+        let cache = RenderedCache::new(1 << 20);
+        cache.insert(page_key("q=a", &v(&[("p", 12)])), page(10));
+        assert!(cache.get(&page_key("q=a", &v(&[("p", 12)]))).is_some());
+        assert!(cache.get(&page_key("q=a", &v(&[("p1", 2)]))).is_none());
+        // Hot answers are keyed by the full string too: different parts,
+        // different keys.
+        let k1 = hot_key(None, ["a", "b"].into_iter(), "q=x");
+        let k2 = hot_key(None, ["ab"].into_iter(), "q=x");
+        let k3 = hot_key(Some("a"), ["a", "b"].into_iter(), "q=x");
+        assert!(k1 != k2 && k1 != k3 && k2 != k3);
     }
 }

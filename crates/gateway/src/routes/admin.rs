@@ -5,6 +5,7 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
+use crate::http::auth::Caller;
 use crate::http::error::ApiError;
 use crate::routes::common::provider;
 use crate::state::AppState;
@@ -33,6 +34,7 @@ pub struct InvalidateResponse {
               (status = 404, description = "No such provider", body = crate::http::error::Problem)))]
 pub async fn invalidate_cache(
     State(state): State<AppState>,
+    caller: Caller,
     body: axum::body::Bytes,
 ) -> Result<Response, ApiError> {
     // The body is optional, so it is parsed by hand rather than by `Json`.
@@ -56,10 +58,13 @@ pub async fn invalidate_cache(
             .providers
     };
     let names: Vec<String> = if wanted.is_empty() {
-        state.visible_providers().map(|h| h.name.clone()).collect()
+        state
+            .visible_providers(&caller)
+            .map(|h| h.name.clone())
+            .collect()
     } else {
         for name in &wanted {
-            provider(&state, name)?;
+            provider(&state, &caller, name)?;
         }
         wanted
     };

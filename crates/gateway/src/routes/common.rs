@@ -10,11 +10,16 @@ use isogate_core::Operation;
 use isogate_core::{Error, ErrorKind, Outcome, encode_segment};
 use serde::de::DeserializeOwned;
 
+use crate::http::auth::Caller;
 use crate::http::error::ApiError;
 use crate::state::{AppState, ProviderHandle};
 
 /// The provider by name, or a 404 problem.
-pub fn provider<'a>(state: &'a AppState, name: &str) -> Result<&'a ProviderHandle, ApiError> {
+pub fn provider<'a>(
+    state: &'a AppState,
+    caller: &Caller,
+    name: &str,
+) -> Result<&'a ProviderHandle, ApiError> {
     let handle = state.provider(name).ok_or_else(|| {
         ApiError::coded(
             Error::not_found(format!("no provider named '{name}' is configured")),
@@ -22,7 +27,7 @@ pub fn provider<'a>(state: &'a AppState, name: &str) -> Result<&'a ProviderHandl
         )
     })?;
     // Outside the caller's allow-list: 403 (see crate::http::auth).
-    if !crate::http::auth::may_see(name) {
+    if !caller.may_see(name) {
         return Err(crate::http::auth::provider_forbidden(name));
     }
     Ok(handle)
@@ -138,16 +143,14 @@ fn json_rejection(rejection: JsonRejection) -> ApiError {
             "unsupported_media_type",
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
         ),
-        JsonRejection::BytesRejection(_) if rejection_is_too_large(&text) => ApiError::with_status(
-            Error::invalid_input("the body is larger than the configured limit"),
-            "payload_too_large",
-            StatusCode::PAYLOAD_TOO_LARGE,
-        ),
+        // The body limit's rejection says so by its status, not its text.
+        JsonRejection::BytesRejection(_) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            ApiError::with_status(
+                Error::invalid_input("the body is larger than the configured limit"),
+                "payload_too_large",
+                StatusCode::PAYLOAD_TOO_LARGE,
+            )
+        }
         _ => ApiError::coded(Error::invalid_input(text), "invalid_body"),
     }
-}
-
-fn rejection_is_too_large(text: &str) -> bool {
-    text.to_ascii_lowercase().contains("length limit")
-        || text.to_ascii_lowercase().contains("too large")
 }

@@ -65,6 +65,7 @@ const PARAMS: [&str; 7] = [
         (status = 429, description = "Too many open streams for this key", body = crate::http::error::Problem)))]
 pub async fn get_events(
     State(state): State<AppState>,
+    caller: auth::Caller,
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
@@ -118,9 +119,8 @@ pub async fn get_events(
         (None, max) => Some(max),
     };
 
-    let caller = auth::current();
     let visible: Vec<String> = state
-        .providers_visible_to(caller.as_deref())
+        .visible_providers(&caller)
         .map(|h| h.name.clone())
         .collect();
     let mut selector = Selector::all().allow_providers(visible);
@@ -145,7 +145,7 @@ pub async fn get_events(
                     "provider_not_found",
                 ));
             }
-            if !caller.as_deref().is_none_or(|c| c.allows(p)) {
+            if !caller.may_see(p) {
                 return Err(auth::provider_forbidden(p));
             }
         }
@@ -162,7 +162,7 @@ pub async fn get_events(
     }
 
     let key = caller
-        .as_deref()
+        .principal()
         .map(|c| c.name.clone())
         .unwrap_or_else(|| "anonymous".into());
     let Some(permit) = state.sse_limiter().try_acquire(&key) else {

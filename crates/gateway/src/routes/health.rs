@@ -56,7 +56,7 @@ pub async fn get_metrics(State(state): State<AppState>) -> Response {
     if let Some(shared) = state.cache().shared() {
         shared.record_metrics();
     }
-    crate::feed::record_metrics(&state);
+    crate::listing::feed::record_metrics(&state);
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         crate::http::telemetry::render_metrics(),

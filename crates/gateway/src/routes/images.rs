@@ -6,6 +6,7 @@
 //! from the providers the caller may see; they are then grouped by identity
 //! and `filter`/`sort`/paging apply to the groups' fields.
 
+use crate::http::auth::Caller;
 use axum::Json;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, header};
@@ -115,11 +116,12 @@ pub struct CoverageResponse {
               (status = 502, description = "Every selected provider failed and nothing is cached", body = crate::http::error::Problem)))]
 pub async fn list_images(
     State(state): State<AppState>,
+    caller: Caller,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
     let pairs = pairs(raw.as_deref())?;
     let groups_query = group_query(&state, &pairs)?;
-    let (groups, gathered) = grouped(&state, &pairs, "provider").await?;
+    let (groups, gathered) = grouped(&state, &caller, &pairs, "provider").await?;
     let page = groups_query.page(groups).map_err(query_error)?;
     Ok(Json(ImagesResponse {
         data: page.data,
@@ -146,12 +148,13 @@ pub async fn list_images(
               (status = 502, description = "Every selected provider failed and nothing is cached", body = crate::http::error::Problem)))]
 pub async fn get_coverage(
     State(state): State<AppState>,
+    caller: Caller,
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
     let pairs = pairs(raw.as_deref())?;
     let groups_query = group_query(&state, &pairs)?;
-    let (groups, gathered) = grouped(&state, &pairs, "providers").await?;
+    let (groups, gathered) = grouped(&state, &caller, &pairs, "providers").await?;
     let mut groups: Vec<ImageGroup> = groups
         .into_iter()
         .filter(|g| groups_query.matches(g))
@@ -217,6 +220,7 @@ fn group_query(state: &AppState, pairs: &[(String, String)]) -> Result<GroupQuer
 /// `providers_param` names the parameter that restricts providers.
 async fn grouped(
     state: &AppState,
+    caller: &Caller,
     pairs: &[(String, String)],
     providers_param: &str,
 ) -> Result<(Vec<ImageGroup>, Gathered), ApiError> {
@@ -233,7 +237,7 @@ async fn grouped(
     }
     let encoded = serde_urlencoded::to_string(&item_pairs).unwrap_or_default();
     let query: Query = parse_query(state, Some(&encoded))?;
-    let selection = select(state, &query.providers)?;
+    let selection = select(state, caller, &query.providers)?;
     let gathered = gather(state, &selection, query.refresh, None).await;
     if let Some(failure) = gathered.total_failure() {
         return Err(failure);

@@ -12,7 +12,7 @@ use isogate_core::query::{CursorCodec, Limits, Query, merge, project};
 use isogate_core::{Error, GlobalId};
 use serde::Serialize;
 
-use crate::http::auth::Principal;
+use crate::http::auth::Caller;
 use crate::http::error::ApiError;
 use crate::listing::cache::Freshness;
 use crate::listing::render::{HotAnswer, RenderedPage, TopQuery, digest, hot_key, page_key};
@@ -92,13 +92,21 @@ pub struct ListResponse {
               (status = 400, description = "Malformed query: names the parameter, position and what was expected", body = crate::http::error::Problem),
               (status = 502, description = "Every selected provider failed and nothing is cached", body = crate::http::error::Problem),
               (status = 504, description = "Every selected provider timed out and nothing is cached", body = crate::http::error::Problem)))]
-pub async fn list_isos(State(state): State<AppState>, req: Request) -> Response {
+pub async fn list_isos(State(state): State<AppState>, caller: Caller, req: Request) -> Response {
     // The request itself rather than `RawQuery` + `HeaderMap` extractors,
     // which copy the query and every header on each (mostly cached) call.
-    let (parts, _) = req.into_parts();
-    listing(state, parts.uri.query(), &parts.headers, None)
-        .await
-        .unwrap_or_else(IntoResponse::into_response)
+    let (mut parts, _) = req.into_parts();
+    let miss = parts.extensions.remove::<HotMiss>();
+    listing(
+        state,
+        &caller,
+        parts.uri.query(),
+        &parts.headers,
+        None,
+        miss,
+    )
+    .await
+    .unwrap_or_else(IntoResponse::into_response)
 }
 
 /// One provider's listing, same query language.
@@ -113,18 +121,22 @@ pub async fn list_isos(State(state): State<AppState>, req: Request) -> Response 
               (status = 504, description = "The provider timed out and nothing is cached", body = crate::http::error::Problem)))]
 pub async fn list_provider_isos(
     State(state): State<AppState>,
+    caller: Caller,
     Path(provider_name): Path<String>,
     req: Request,
 ) -> Response {
-    let (parts, _) = req.into_parts();
+    let (mut parts, _) = req.into_parts();
+    let miss = parts.extensions.remove::<HotMiss>();
     let result = async {
-        let handle = provider(&state, &provider_name)?;
+        let handle = provider(&state, &caller, &provider_name)?;
         require(handle, Operation::List)?;
         listing(
             state.clone(),
+            &caller,
             parts.uri.query(),
             &parts.headers,
             Some(provider_name.clone()),
+            miss,
         )
         .await
     };
@@ -141,18 +153,26 @@ pub(crate) enum Hot {
     Miss { key: String, epoch: u64 },
 }
 
+/// A miss the hot lane already looked up: the key and epoch it read, so
+/// the listing handler does not run [`hot_answer`] a second time.
+#[derive(Clone, Debug)]
+pub(crate) struct HotMiss {
+    pub(crate) key: String,
+    pub(crate) epoch: u64,
+}
+
 /// The same query from a caller seeing the same providers, with no snapshot
 /// changed and no age ticked since, gets the stored bytes.
 pub(crate) fn hot_answer(
     state: &AppState,
     only: Option<&str>,
-    caller: Option<&Principal>,
+    caller: &Caller,
     raw: Option<&str>,
     headers: &HeaderMap,
 ) -> Hot {
     let key = hot_key(
         only,
-        state.providers_visible_to(caller).map(|h| h.name.as_str()),
+        state.visible_providers(caller).map(|h| h.name.as_str()),
         raw.unwrap_or(""),
     );
     let epoch = state.cache().epoch();
@@ -172,15 +192,18 @@ pub(crate) fn hot_answer(
 
 async fn listing(
     state: AppState,
+    caller: &Caller,
     raw: Option<&str>,
     headers: &HeaderMap,
     only: Option<String>,
+    miss: Option<HotMiss>,
 ) -> Result<Response, ApiError> {
-    let principal = crate::http::auth::current();
-    let (hot, epoch) = match hot_answer(&state, only.as_deref(), principal.as_deref(), raw, headers)
-    {
-        Hot::Answer(resp) => return Ok(resp),
-        Hot::Miss { key, epoch } => (key, epoch),
+    let (hot, epoch) = match miss {
+        Some(HotMiss { key, epoch }) => (key, epoch),
+        None => match hot_answer(&state, only.as_deref(), caller, raw, headers) {
+            Hot::Answer(resp) => return Ok(resp),
+            Hot::Miss { key, epoch } => (key, epoch),
+        },
     };
     let mut query = parse_query(&state, raw)?;
     if let Some(name) = &only {
@@ -192,7 +215,7 @@ async fn listing(
         }
         query.providers = vec![name.clone()];
     }
-    let mut selection = select(&state, &query.providers)?;
+    let mut selection = select(&state, caller, &query.providers)?;
     if only.is_some() {
         // One provider's listing reports that provider only, not the skipped rest.
         selection.retain(|(_, selected)| *selected);
@@ -200,7 +223,7 @@ async fn listing(
     let codec = CursorCodec::new(state.cursor_key());
     let top_query = TopQuery {
         query: &query,
-        digest: digest(hot.as_bytes()),
+        identity: &hot,
         codec: &codec,
     };
     let gathered = if query.raw {
@@ -213,7 +236,7 @@ async fn listing(
     }
     let cacheable = !query.raw && !query.refresh;
     let key = page_key(raw.unwrap_or(""), &gathered.versions(&gathered.sources));
-    let (page, repeated) = match state.rendered().get(key).filter(|_| cacheable) {
+    let (page, repeated) = match state.rendered().get(&key).filter(|_| cacheable) {
         Some(page) => (page, true),
         None => {
             let page = Arc::new(render_page(&state, top_query, &gathered).await?);
@@ -429,12 +452,13 @@ fn cache_status(gathered: &Gathered) -> String {
               (status = 504, description = "Upstream timed out", body = crate::http::error::Problem)))]
 pub async fn get_iso(
     State(state): State<AppState>,
+    caller: Caller,
     Path(id): Path<String>,
     uri: axum::http::Uri,
 ) -> Result<Response, ApiError> {
     let params = crate::routes::items::ItemParams::from_uri(&uri)?;
     let global = GlobalId::decode(&id).map_err(|e| ApiError::coded(e, "invalid_id"))?;
-    let handle = provider(&state, &global.provider)?;
+    let handle = provider(&state, &caller, &global.provider)?;
     isogate_core::validate_native_id(&global.native_id, true)
         .map_err(|e| ApiError::coded(e, "invalid_id"))?;
     if handle.capability.get {

@@ -17,6 +17,7 @@ use isogate_core::{
 use percent_encoding::percent_decode_str;
 use serde::Deserialize;
 
+use crate::http::auth::Caller;
 use crate::http::error::ApiError;
 use crate::routes::common::{ApiJson, outcome_response, provider, require};
 use crate::state::AppState;
@@ -72,6 +73,7 @@ enum ItemAction {
 /// Routes `/v1/providers/{provider}/isos/{*rest}` by method and raw suffix.
 pub async fn dispatch_item(
     State(state): State<AppState>,
+    caller: Caller,
     Path((provider_name, _)): Path<(String, String)>,
     req: Request<Body>,
 ) -> Response {
@@ -89,26 +91,32 @@ pub async fn dispatch_item(
                 Ok(q) => q,
                 Err(e) => return e.into_response(),
             };
-            get_provider_iso(state, provider_name, native_id, params).await
+            get_provider_iso(state, &caller, provider_name, native_id, params).await
         }
         (Method::GET, ItemAction::History) => {
-            get_iso_history(state, provider_name, native_id).await
+            get_iso_history(state, &caller, provider_name, native_id).await
         }
         (Method::PATCH, ItemAction::Item) => {
             match ApiJson::<UpdateRequest>::from_request(req, &()).await {
-                Ok(ApiJson(body)) => update_iso(state, provider_name, native_id, body).await,
+                Ok(ApiJson(body)) => {
+                    update_iso(state, &caller, provider_name, native_id, body).await
+                }
                 Err(e) => Err(e),
             }
         }
-        (Method::DELETE, ItemAction::Item) => delete_iso(state, provider_name, native_id).await,
+        (Method::DELETE, ItemAction::Item) => {
+            delete_iso(state, &caller, provider_name, native_id).await
+        }
         (Method::POST, ItemAction::Attach) => {
             match ApiJson::<AttachRequest>::from_request(req, &()).await {
-                Ok(ApiJson(body)) => attach_iso(state, provider_name, native_id, body).await,
+                Ok(ApiJson(body)) => {
+                    attach_iso(state, &caller, provider_name, native_id, body).await
+                }
                 Err(e) => Err(e),
             }
         }
         (Method::POST, ItemAction::DownloadUrl) => {
-            create_download_url(state, provider_name, native_id).await
+            create_download_url(state, &caller, provider_name, native_id).await
         }
         _ => {
             let allow = crate::routes::openapi::documented_methods(&state, &path);
@@ -168,11 +176,12 @@ pub fn decode_id(raw: &str) -> Result<String, ApiError> {
               (status = 504, description = "Upstream timed out", body = crate::http::error::Problem)))]
 pub async fn get_provider_iso(
     state: AppState,
+    caller: &Caller,
     provider_name: String,
     native_id: String,
     params: ItemParams,
 ) -> Result<Response, ApiError> {
-    let handle = provider(&state, &provider_name)?;
+    let handle = provider(&state, caller, &provider_name)?;
     require(handle, Operation::Get)?;
     let item = handle.provider.get(&native_id, params.raw).await?;
     Ok(Json(item).into_response())
@@ -192,10 +201,11 @@ pub async fn get_provider_iso(
               (status = 502, description = "Upstream failed", body = crate::http::error::Problem)))]
 pub async fn import_iso(
     State(state): State<AppState>,
+    caller: Caller,
     Path(provider_name): Path<String>,
     req: Request,
 ) -> Result<Response, ApiError> {
-    let handle = provider(&state, &provider_name)?;
+    let handle = provider(&state, &caller, &provider_name)?;
     // The capability before the body: a provider that cannot import answers
     // 405 whatever was sent, as the document (no POST for it) says.
     require(handle, Operation::Import)?;
@@ -203,6 +213,17 @@ pub async fn import_iso(
     // The document's minLength: the gateway refuses it for every provider
     // (some upstreams would, others would store a nameless item).
     check_name(&body.name)?;
+    // Without DNS the URL's shape is the whole check, and the document's
+    // `url` pattern says exactly what it is.
+    if state.config().server.import_dns == "skip" && !offline_import_url(&body.url) {
+        return Err(ApiError::coded(
+            Error::invalid_input(
+                "url: with server.import_dns = \"skip\" an import URL is http(s) to a public \
+                 host name with a plain path (see the document's pattern)",
+            ),
+            "import_url_rejected",
+        ));
+    }
     // Before anything is forwarded: the upstream would fetch this URL from
     // inside its own network (see crate::security::ssrf).
     state
@@ -212,6 +233,16 @@ pub async fn import_iso(
     let outcome = handle.provider.import(&body).await?;
     state.cache().invalidate(&handle.name).await;
     Ok(outcome_response(&handle.name, outcome, true))
+}
+
+/// Whether `url` matches the document's import URL pattern.
+fn offline_import_url(url: &str) -> bool {
+    static PATTERN: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    PATTERN
+        .get_or_init(|| {
+            regex::Regex::new(crate::routes::openapi::IMPORT_URL).expect("the import URL pattern")
+        })
+        .is_match(url)
 }
 
 /// A name every provider can store: not empty, no `/` (a path separator in
@@ -242,11 +273,12 @@ fn check_name(name: &str) -> Result<(), ApiError> {
               (status = 502, description = "Upstream failed", body = crate::http::error::Problem)))]
 pub async fn update_iso(
     state: AppState,
+    caller: &Caller,
     provider_name: String,
     native_id: String,
     body: UpdateRequest,
 ) -> Result<Response, ApiError> {
-    let handle = provider(&state, &provider_name)?;
+    let handle = provider(&state, caller, &provider_name)?;
     require(handle, Operation::Update)?;
     if let Some(name) = &body.name {
         check_name(name)?;
@@ -273,10 +305,11 @@ pub async fn update_iso(
               (status = 502, description = "Upstream failed", body = crate::http::error::Problem)))]
 pub async fn delete_iso(
     state: AppState,
+    caller: &Caller,
     provider_name: String,
     native_id: String,
 ) -> Result<Response, ApiError> {
-    let handle = provider(&state, &provider_name)?;
+    let handle = provider(&state, caller, &provider_name)?;
     require(handle, Operation::Delete)?;
     let outcome = handle.provider.delete(&native_id).await?;
     state.cache().invalidate(&handle.name).await;
@@ -296,11 +329,12 @@ pub async fn delete_iso(
               (status = 502, description = "Upstream failed", body = crate::http::error::Problem)))]
 pub async fn attach_iso(
     state: AppState,
+    caller: &Caller,
     provider_name: String,
     native_id: String,
     body: AttachRequest,
 ) -> Result<Response, ApiError> {
-    let handle = provider(&state, &provider_name)?;
+    let handle = provider(&state, caller, &provider_name)?;
     require(handle, Operation::Attach)?;
     validate_native_id(&body.instance_id, false).map_err(|e| ApiError::coded(e, "invalid_id"))?;
     let outcome = handle.provider.attach(&native_id, &body).await?;
@@ -319,9 +353,10 @@ pub async fn attach_iso(
               (status = 502, description = "Upstream failed", body = crate::http::error::Problem)))]
 pub async fn detach_iso(
     State(state): State<AppState>,
+    caller: Caller,
     Path((provider_name, instance)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    let handle = provider(&state, &provider_name)?;
+    let handle = provider(&state, &caller, &provider_name)?;
     require(handle, Operation::Detach)?;
     validate_native_id(&instance, false).map_err(|e| ApiError::coded(e, "invalid_id"))?;
     let outcome = handle
@@ -339,16 +374,18 @@ pub async fn detach_iso(
            ("native_id" = String, Path, description = "The upstream id")),
     responses((status = 200, description = "The URL", body = crate::routes::openapi::UrlResponse),
               (status = 202, description = "Generation started; the task's result holds `url`", body = isogate_core::Task),
-              (status = 400, description = "Not extractable or invalid id", body = crate::http::error::Problem),
+              (status = 400, description = "Invalid id", body = crate::http::error::Problem),
+              (status = 409, description = "The ISO was not imported as extractable, or is not ready yet", body = crate::http::error::Problem),
               (status = 404, description = "No such item", body = crate::http::error::Problem),
               (status = 405, description = "The provider cannot generate URLs (Allow lists what it can)", body = crate::http::error::Problem),
               (status = 502, description = "Upstream failed", body = crate::http::error::Problem)))]
 pub async fn create_download_url(
     state: AppState,
+    caller: &Caller,
     provider_name: String,
     native_id: String,
 ) -> Result<Response, ApiError> {
-    let handle = provider(&state, &provider_name)?;
+    let handle = provider(&state, caller, &provider_name)?;
     require(handle, Operation::DownloadUrl)?;
     let outcome = handle.provider.download_url(&native_id).await?;
     Ok(outcome_response(&handle.name, outcome, false))
@@ -365,10 +402,11 @@ pub async fn create_download_url(
               (status = 502, description = "Upstream failed", body = crate::http::error::Problem)))]
 pub async fn get_iso_history(
     state: AppState,
+    caller: &Caller,
     provider_name: String,
     native_id: String,
 ) -> Result<Response, ApiError> {
-    let handle = provider(&state, &provider_name)?;
+    let handle = provider(&state, caller, &provider_name)?;
     require(handle, Operation::History)?;
     let entries = handle.provider.history(&native_id).await?;
     Ok(Json(serde_json::json!({ "data": entries })).into_response())

@@ -5,6 +5,7 @@ pub mod common;
 pub mod docs;
 pub mod events;
 pub mod health;
+pub mod hotlane;
 pub mod images;
 pub mod isos;
 pub mod items;

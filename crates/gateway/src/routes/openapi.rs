@@ -233,7 +233,32 @@ pub fn document_for(state: &crate::AppState) -> serde_json::Value {
         tailor_schemas(schemas);
     }
     concrete_imports(&mut doc, state);
+    sse_messages(&mut doc);
     doc
+}
+
+/// `/v1/events` answers Server-Sent Events: each message is `id`, `event`
+/// and a `data` line holding one CloudEvent as JSON (OpenAPI 3.2's
+/// `itemSchema` shape), not a JSON body that is an Event.
+fn sse_messages(doc: &mut serde_json::Value) {
+    use serde_json::json;
+    let Some(content) = doc["paths"]["/v1/events"]["get"]["responses"]["200"]["content"]
+        .get_mut("text/event-stream")
+    else {
+        return;
+    };
+    content["schema"] = json!({
+        "type": "object",
+        "description": "One Server-Sent Events message",
+        "properties": {
+            "id": {"type": "string", "description": "The event id (resume with Last-Event-ID)"},
+            "event": {"type": "string", "description": "The short event type (iso.added, reset, ...)"},
+            "data": {"type": "string", "contentMediaType": "application/json",
+                     "contentSchema": {"$ref": "#/components/schemas/Event"},
+                     "description": "The CloudEvent, as one line of JSON"},
+            "retry": {"type": "integer", "minimum": 0}
+        }
+    });
 }
 
 /// Import rules differ per provider (CloudMC v2 downloads only over http,
@@ -464,6 +489,8 @@ fn tailor_operation(
     let Some(params) = op.get_mut("parameters").and_then(|p| p.as_array_mut()) else {
         return;
     };
+    // `/v1/images*`: `filter`/`sort` speak of groups, `item_filter` of items.
+    let groups = path.starts_with("/v1/images");
     for param in params {
         let name = param["name"].as_str().unwrap_or_default().to_owned();
         let place = param["in"].as_str().unwrap_or_default().to_owned();
@@ -474,11 +501,19 @@ fn tailor_operation(
                 "maxLength": MAX_ID_CHARS}),
             ("path", "instance" | "task") => json!({"type": "string", "pattern": NATIVE_SEGMENT,
                 "maxLength": MAX_ID_CHARS}),
-            ("query", "filter") => json!({"type": "string", "pattern": grammar.filter}),
+            ("query", "filter") if groups => {
+                json!({"type": "string", "pattern": grammar.group_filter})
+            }
+            ("query", "sort") if groups => json!({"type": "string", "pattern": grammar.group_sort}),
+            ("query", "filter" | "item_filter") => {
+                json!({"type": "string", "pattern": grammar.filter})
+            }
             ("query", "sort") => json!({"type": "string", "pattern": grammar.sort}),
             ("query", "fields") => json!({"type": "string", "pattern": grammar.fields}),
             ("query", "kind") => json!({"type": "string", "pattern": grammar.kind}),
-            ("query", "provider") => json!({"type": "string", "pattern": grammar.provider_list}),
+            ("query", "provider" | "providers") => {
+                json!({"type": "string", "pattern": grammar.provider_list})
+            }
             ("query", "group_by") => json!({"type": "string", "pattern": grammar.group_by}),
             ("query", "per_page") => {
                 json!({"type": "integer", "minimum": 1, "maximum": grammar.max_per_page})
@@ -557,7 +592,14 @@ const NATIVE_SEGMENT: &str = r"^([^/\x00-\x1f\x7f-\x9f.][^/\x00-\x1f\x7f-\x9f]*|
 const NATIVE_ID: &str = r"^(([^/\x00-\x1f\x7f-\x9f.][^/\x00-\x1f\x7f-\x9f]*|\.[^/\x00-\x1f\x7f-\x9f.][^/\x00-\x1f\x7f-\x9f]*|\.\.[^/\x00-\x1f\x7f-\x9f]+)/)*([^/\x00-\x1f\x7f-\x9f.][^/\x00-\x1f\x7f-\x9f]*|\.[^/\x00-\x1f\x7f-\x9f.][^/\x00-\x1f\x7f-\x9f]*|\.\.[^/\x00-\x1f\x7f-\x9f]+)$";
 /// Characters, not bytes: four bytes each at most keeps under the byte limit.
 const MAX_ID_CHARS: usize = isogate_core::id::MAX_NATIVE_ID_LEN / 4;
-const IMPORT_URL: &str = r"^https?://[a-z][a-z0-9-]{0,30}(\.[a-z][a-z0-9-]{0,30}){1,3}\.(com|org|net|io)(/[A-Za-z0-9._~-]{1,40}){0,3}/[A-Za-z0-9_-]{1,40}\.iso$";
+/// An import URL the gateway takes without DNS (`server.import_dns = "skip"`,
+/// the demo): http(s), a host name of letter-led labels under a public
+/// top-level domain (no address in any spelling, no local name, no port, no
+/// credentials), a path of unreserved characters ending in a file name. With `skip` the gateway
+/// enforces exactly this (`routes::items::import_iso`), so the document is
+/// exact; with `strict` it resolves the host and checks every address
+/// instead, and this stays the part a client can check offline.
+pub(crate) const IMPORT_URL: &str = r"^https?://[a-z][a-z0-9-]{0,30}(\.[a-z][a-z0-9-]{0,30}){1,3}\.(com|org|net|io)(/[A-Za-z0-9._~-]{0,64}){0,7}/[A-Za-z0-9._~-]{0,32}[A-Za-z0-9_~-][A-Za-z0-9._~-]{0,32}$";
 
 /// The listing grammar of DESIGN.md as ECMA/Python-compatible patterns
 /// (`^...$`, no look-around or `\p`): what the query parser accepts.
@@ -565,6 +607,9 @@ struct Grammar {
     global_id: String,
     filter: String,
     sort: String,
+    /// `filter`/`sort` of `/v1/images*`: over image groups, not items.
+    group_filter: String,
+    group_sort: String,
     fields: String,
     kind: String,
     provider_list: String,
@@ -579,7 +624,7 @@ impl Grammar {
             .map(|n| escape(n))
             .collect::<Vec<_>>()
             .join("|");
-        let text = "(id|provider|native_id|name|description|os\\.id|os\\.name|zones\\.id|zones\\.name|owner|labels\\.[^;,]+)";
+        let text = "(id|provider|native_id|name|description|os\\.id|os\\.name|os\\.family|os\\.version|arch|edition|zones\\.id|zones\\.name|owner|labels\\.[^;,]+)";
         let cmp = "(eq|ne|lt|le|gt|ge)";
         let num = "[0-9]{1,19}";
         let boolean = "(true|false)";
@@ -618,11 +663,22 @@ impl Grammar {
             "({text}|size_bytes|arch_bits|bootable|extractable|created_at|updated_at|provider_kind|kind|status|visibility)"
         );
         let list = |item: &str| format!("^({item}(,{item})*)?$");
+        // Image groups (`isogate_core::identity::GroupField`).
+        let group_text = "(family|version|arch|edition|provider)";
+        let group_segment = format!(
+            "({group_text},(eq|ne|lt|le|gt|ge|like|in),[^;]*|{}|{})",
+            typed("(providers|items|size_bytes)", num),
+            // Group booleans take eq, ne and in only.
+            format!("consistent,((eq|ne),{boolean}|in,{boolean}(\\|{boolean})*)")
+        );
+        let group_field = format!("({group_text}|providers|items|size_bytes|consistent)");
         Grammar {
             global_id: format!(
                 "^({names}):([^%/\\x00-\\x1f\\x7f-\\x9f.][^%/\\x00-\\x1f\\x7f-\\x9f]*|\\.[^%/\\x00-\\x1f\\x7f-\\x9f.][^%/\\x00-\\x1f\\x7f-\\x9f]*|\\.\\.[^%/\\x00-\\x1f\\x7f-\\x9f]+)$"
             ),
             filter: format!("^{segment}?(;{segment}?){{0,{more}}}$"),
+            group_filter: format!("^{group_segment}?(;{group_segment}?){{0,{more}}}$"),
+            group_sort: format!("^({group_field}(,(asc|desc))?)?$"),
             // One key: the parser refuses a key given twice, which a
             // pattern cannot say; several `;`-joined keys still work.
             sort: format!("^({field}(,(asc|desc))?)?$"),

@@ -6,6 +6,7 @@ use axum::response::{IntoResponse, Response};
 use isogate_core::Operation;
 use serde::Serialize;
 
+use crate::http::auth::Caller;
 use crate::http::error::ApiError;
 use crate::routes::common::{outcome_response, provider, require};
 use crate::state::{AppState, ProviderHandle};
@@ -48,9 +49,9 @@ pub struct ProviderInfo {
 /// The configured providers with capabilities, health and cache age.
 #[utoipa::path(get, path = "/v1/providers", tag = "providers",
     responses((status = 200, description = "The providers", body = ProviderList)))]
-pub async fn list_providers(State(state): State<AppState>) -> Response {
+pub async fn list_providers(State(state): State<AppState>, caller: Caller) -> Response {
     let mut data = Vec::new();
-    for handle in state.visible_providers() {
+    for handle in state.visible_providers(&caller) {
         data.push(provider_info(&state, handle).await);
     }
     Json(ProviderList { data }).into_response()
@@ -104,9 +105,10 @@ async fn provider_info(state: &AppState, handle: &ProviderHandle) -> ProviderInf
               (status = 502, description = "Upstream failed", body = crate::http::error::Problem)))]
 pub async fn sync_provider(
     State(state): State<AppState>,
+    caller: Caller,
     Path(provider_name): Path<String>,
 ) -> Result<Response, ApiError> {
-    let handle = provider(&state, &provider_name)?;
+    let handle = provider(&state, &caller, &provider_name)?;
     require(handle, Operation::Sync)?;
     let outcome = handle.provider.sync().await?;
     state.cache().invalidate(&handle.name).await;
@@ -123,9 +125,10 @@ pub async fn sync_provider(
               (status = 502, description = "Upstream failed", body = crate::http::error::Problem)))]
 pub async fn get_task(
     State(state): State<AppState>,
+    caller: Caller,
     Path((provider_name, task_id)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    let handle = provider(&state, &provider_name)?;
+    let handle = provider(&state, &caller, &provider_name)?;
     require(handle, Operation::Task)?;
     isogate_core::validate_native_id(&task_id, false)
         .map_err(|e| ApiError::coded(e, "invalid_id"))?;

@@ -8,6 +8,7 @@ use axum::response::{IntoResponse, Response};
 use isogate_core::Iso;
 use serde::Serialize;
 
+use crate::http::auth::Caller;
 use crate::http::error::{ApiError, bad_request};
 use crate::listing::{Source, gather, select};
 use crate::state::AppState;
@@ -74,6 +75,7 @@ pub struct StatsMeta {
               (status = 502, description = "Every selected provider failed and nothing is cached", body = crate::http::error::Problem)))]
 pub async fn get_stats(
     State(state): State<AppState>,
+    caller: Caller,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
     let pairs: Vec<(String, String)> = serde_urlencoded::from_str(raw.as_deref().unwrap_or(""))
@@ -105,7 +107,7 @@ pub async fn get_stats(
         .map(|(k, v)| serde_urlencoded::to_string([(k, v)]).unwrap_or_default())
         .collect();
     let query = crate::routes::isos::parse_query(&state, Some(&rest.join("&")))?;
-    let selection = select(&state, &query.providers)?;
+    let selection = select(&state, &caller, &query.providers)?;
     let gathered = gather(&state, &selection, query.refresh, None).await;
     if let Some(failure) = gathered.total_failure() {
         return Err(failure);

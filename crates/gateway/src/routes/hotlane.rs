@@ -25,9 +25,9 @@ use axum::response::Response;
 use futures::future::Either;
 use tower::{Layer, Service};
 
-use crate::http::auth::{self, Authorized};
+use crate::http::auth::{self, Authorized, Caller};
 use crate::http::telemetry;
-use crate::routes::isos::{Hot, hot_answer};
+use crate::routes::isos::{Hot, HotMiss, hot_answer};
 use crate::state::AppState;
 
 /// The federated listing's route.
@@ -121,14 +121,10 @@ fn answer(state: &AppState, encoding: Encoding, req: &mut Request) -> Option<Res
     let started = Instant::now();
     // A rejected request passes on: the guard rejects it again, with the
     // problem body and the logging of every other error.
-    let caller = auth::authorize(state, req).ok()?;
-    let hot = hot_answer(
-        state,
-        only,
-        caller.as_deref(),
-        req.uri().query(),
-        req.headers(),
-    );
+    // Listings are GETs of the API group: read.
+    let caller = auth::authorize(state, req, Some(auth::Scope::Read)).ok()?;
+    let visible = caller.clone().map(Caller::new).unwrap_or_default();
+    let hot = hot_answer(state, only, &visible, req.uri().query(), req.headers());
     match hot {
         Hot::Answer(mut resp) => {
             // As the compression layer: bodies under 32 bytes (a 304's)
@@ -141,10 +137,13 @@ fn answer(state: &AppState, encoding: Encoding, req: &mut Request) -> Option<Res
             telemetry::finish(route, "GET", &id, started, &mut resp);
             Some(resp)
         }
-        Hot::Miss { .. } => {
+        Hot::Miss { key, epoch } => {
             if let Some(caller) = caller {
                 req.extensions_mut().insert(Authorized(caller));
             }
+            // The handler takes the key from here instead of building and
+            // looking it up a second time.
+            req.extensions_mut().insert(HotMiss { key, epoch });
             None
         }
     }
