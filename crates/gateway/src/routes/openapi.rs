@@ -665,11 +665,11 @@ impl Grammar {
         let list = |item: &str| format!("^({item}(,{item})*)?$");
         // Image groups (`isogate_core::identity::GroupField`).
         let group_text = "(family|version|arch|edition|provider)";
+        let group_numbers = typed("(providers|items|size_bytes)", num);
+        // Group booleans take eq, ne and in only.
+        let group_boolean = format!("consistent,((eq|ne),{boolean}|in,{boolean}(\\|{boolean})*)");
         let group_segment = format!(
-            "({group_text},(eq|ne|lt|le|gt|ge|like|in),[^;]*|{}|{})",
-            typed("(providers|items|size_bytes)", num),
-            // Group booleans take eq, ne and in only.
-            format!("consistent,((eq|ne),{boolean}|in,{boolean}(\\|{boolean})*)")
+            "({group_text},(eq|ne|lt|le|gt|ge|like|in),[^;]*|{group_numbers}|{group_boolean})"
         );
         let group_field = format!("({group_text}|providers|items|size_bytes|consistent)");
         Grammar {
