@@ -1,11 +1,14 @@
 //! The shared conformance suite against the CloudMC simulators: v1, and v2
-//! with each task shape.
+//! with each task shape, bare and through the default resilience stack
+//! (metrics, breaker, retry, timeout, concurrency) the gateway puts in front
+//! of every adapter: the contract holds for what the gateway calls too.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use isogate_cloudmc::{ApiVersion, CloudMcConfig, CloudMcProvider};
 use isogate_core::{ImportRequest, IsoProvider, IsoProviderExt, Status};
+use isogate_resilience::Resilience;
 use isogate_sim::cloudmc::{self, Options, SEED_ZONE_ID};
 use isogate_testkit::{Fixtures, Subject, run_conformance};
 use secrecy::SecretString;
@@ -29,7 +32,7 @@ fn provider(sim: &isogate_sim::SimServer, version: ApiVersion, key: &str) -> Clo
     .unwrap()
 }
 
-async fn run(version: cloudmc::ApiVersion, legacy_tasks: bool) {
+async fn run(version: cloudmc::ApiVersion, legacy_tasks: bool, layered: bool) {
     let sim = cloudmc::start(Options {
         version,
         legacy_tasks,
@@ -86,21 +89,31 @@ async fn run(version: cloudmc::ApiVersion, legacy_tasks: bool) {
         empty: Some(Arc::new(empty) as Arc<dyn IsoProvider>),
         ..Default::default()
     };
-    run_conformance(Subject::new(Arc::new(p), sim, fixtures)).await;
+    let subject: Arc<dyn IsoProvider> = if layered {
+        isogate_resilience::wrap(Arc::new(p), &Resilience::default()).0
+    } else {
+        Arc::new(p)
+    };
+    run_conformance(Subject::new(subject, sim, fixtures)).await;
     drop(empty_sim);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn conformance_v2_new_task_shape() {
-    run(cloudmc::ApiVersion::V2, false).await;
+    run(cloudmc::ApiVersion::V2, false, false).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn conformance_v2_legacy_task_shape() {
-    run(cloudmc::ApiVersion::V2, true).await;
+    run(cloudmc::ApiVersion::V2, true, false).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn conformance_v1() {
-    run(cloudmc::ApiVersion::V1, false).await;
+    run(cloudmc::ApiVersion::V1, false, false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conformance_v2_through_the_default_resilience_stack() {
+    run(cloudmc::ApiVersion::V2, false, true).await;
 }
