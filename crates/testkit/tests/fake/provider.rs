@@ -110,6 +110,7 @@ impl FakeProvider {
             404 if self.broken.missing_is_upstream => ErrorKind::Upstream,
             404 => ErrorKind::NotFound,
             400 | 422 => ErrorKind::InvalidInput,
+            409 => ErrorKind::Conflict,
             429 => ErrorKind::RateLimited,
             _ => ErrorKind::Upstream,
         };

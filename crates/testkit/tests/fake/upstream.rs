@@ -263,7 +263,7 @@ async fn download(State(s): State<Shared>, h: HeaderMap, Path(id): Path<String>)
             let url = format!("http://downloads.example/{}.iso", i.id);
             db.task("download_url", None, false, json!({"url": url}))
         }
-        Ok(_) => err(StatusCode::BAD_REQUEST, "iso is not extractable"),
+        Ok(_) => err(StatusCode::CONFLICT, "iso is not extractable"),
         Err(r) => r.into_response(),
     }
 }
