@@ -443,10 +443,11 @@ fn short_name(from: &str) -> String {
 /// Server ids are integers in the module: another id names no server there
 /// (not found, as for ISO ids); only an empty one is malformed.
 fn server_id(instance_id: &str) -> Result<&str> {
-    let id = instance_id.trim();
-    if id.is_empty() {
+    // Only a truly empty id is malformed; blanks (U+00A0 too) name no server.
+    if instance_id.is_empty() {
         return Err(Error::invalid_input("instance_id: must not be empty"));
     }
+    let id = instance_id.trim();
     if !id.bytes().all(|b| b.is_ascii_digit()) {
         return Err(Error::not_found(format!(
             "no server with id '{id}' (the module's server ids are numeric)"

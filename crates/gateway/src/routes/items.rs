@@ -249,8 +249,10 @@ fn offline_import_url(url: &str) -> bool {
 /// the action module's file names and VSS paths) and no control character.
 /// The document's `name` pattern says the same.
 fn check_name(name: &str) -> Result<(), ApiError> {
-    if name.is_empty() {
-        return Err(crate::http::error::bad_request("name: must not be empty"));
+    if name.trim().is_empty() {
+        return Err(crate::http::error::bad_request(
+            "name: must not be empty or blank",
+        ));
     }
     if name.chars().any(|c| c == '/' || c.is_control()) {
         return Err(crate::http::error::bad_request(

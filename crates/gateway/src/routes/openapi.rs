@@ -540,8 +540,9 @@ fn responses_of(
 
 /// Request bodies the server parses strictly say so.
 /// An item name as the gateway accepts it for every provider (see
-/// `crate::routes::items::check_name`): no `/` and no control character.
-const ITEM_NAME: &str = r"^[^/\u0000-\u001f\u007f-\u009f]+$";
+/// `crate::routes::items::check_name`): no `/`, no control character, not
+/// blank.
+const ITEM_NAME: &str = r"^[^/\u0000-\u001f\u007f-\u009f]*[^/\s\u0000-\u001f\u007f-\u009f][^/\u0000-\u001f\u007f-\u009f]*$";
 
 fn tailor_schemas(schemas: &mut serde_json::Map<String, serde_json::Value>) {
     use serde_json::json;
