@@ -86,6 +86,7 @@ struct Inner {
     operation: Option<String>,
     upstream_status: Option<u16>,
     retry_after: Option<Duration>,
+    code: Option<&'static str>,
     source: Option<Box<dyn std::error::Error + Send + Sync>>,
 }
 
@@ -110,6 +111,7 @@ impl Error {
                 operation: None,
                 upstream_status: None,
                 retry_after: None,
+                code: None,
                 source: None,
             }),
         }
@@ -169,6 +171,13 @@ impl Error {
         self.inner.upstream_status = Some(status);
         self
     }
+    /// Refines the kind's code with a more precise stable one (e.g.
+    /// `unknown_provider` for an `InvalidInput`), for problems the gateway
+    /// itself finds.
+    pub fn with_code(mut self, code: &'static str) -> Self {
+        self.inner.code = Some(code);
+        self
+    }
     /// Overrides the retryable flag.
     pub fn with_retryable(mut self, retryable: bool) -> Self {
         self.inner.retryable = retryable;
@@ -213,9 +222,13 @@ impl Error {
     pub fn retry_after(&self) -> Option<Duration> {
         self.inner.retry_after
     }
-    /// The stable code of the kind.
+    /// The stable code: the one given by [`Error::with_code`], else the kind's.
     pub fn code(&self) -> &'static str {
-        self.inner.kind.code()
+        self.inner.code.unwrap_or_else(|| self.inner.kind.code())
+    }
+    /// The code given by [`Error::with_code`], if any.
+    pub fn explicit_code(&self) -> Option<&'static str> {
+        self.inner.code
     }
 }
 

@@ -3,6 +3,7 @@
 //! [`app`] builds the router from an [`AppState`]; `main.rs` only loads the
 //! config, builds the state ([`build_state`]), binds and serves.
 
+pub mod access;
 pub mod config;
 pub mod http;
 pub mod listing;
@@ -34,9 +35,9 @@ use tower::ServiceBuilder;
 use tower_http::compression::CompressionLayer;
 use tower_http::cors::{AllowOrigin, Any, CorsLayer};
 
+pub use providers::ProviderHandle;
 pub use providers::embedded::Embedded;
-pub use providers::registry::build_state;
-pub use state::{AppState, ProviderHandle};
+pub use state::{AppState, build_state};
 
 use crate::http::auth::RouteGroup;
 use crate::http::{auth, error, telemetry};

@@ -80,7 +80,7 @@ async fn main() -> std::process::ExitCode {
         print!("{report}");
         return std::process::ExitCode::SUCCESS;
     }
-    if let Err(e) = isogate::http::auth::check_listen(&config.auth, config.server.listen) {
+    if let Err(e) = isogate::config::auth::check_listen(&config.auth, config.server.listen) {
         eprintln!("isogate: {e}");
         return std::process::ExitCode::from(2);
     }

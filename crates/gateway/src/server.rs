@@ -91,7 +91,7 @@ pub fn spawn_reload_on_sighup(
         while hup.recv().await.is_some() {
             let loaded = crate::config::Config::load_auth(&sources)
                 .map_err(|e| e.to_string())
-                .and_then(|auth| crate::http::auth::check_listen(&auth, listen).map(|()| auth));
+                .and_then(|auth| crate::config::auth::check_listen(&auth, listen).map(|()| auth));
             match loaded {
                 Ok(auth) => {
                     state.reload_keys(&auth);

@@ -1,76 +1,32 @@
-//! Shared application state: the providers, the cache, the cursor key.
+//! Shared application state: the catalogue (providers, snapshots, rendered
+//! answers, feed) and the HTTP edge's pieces (keys, the import guard, the
+//! cursor key, stream limits, readiness).
 
-use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
-use std::time::Duration;
 
-use isogate_core::{Capability, IsoProvider, ProviderKind};
-use isogate_resilience::Breaker;
-
-use crate::config::{Config, ProviderEntry};
-use crate::http::auth::Keys;
-use crate::listing::cache::ListingCache;
-use crate::listing::render::RenderedCache;
+use crate::access::Keys;
+use crate::config::{Config, ConfigError, ProviderEntry};
+use crate::listing::Catalogue;
+use crate::providers::ProviderHandle;
+use crate::providers::embedded::Embedded;
 use crate::security::ssrf::ImportGuard;
 
-/// One configured provider instance as the gateway uses it.
-#[derive(Clone, Debug)]
-pub struct ProviderHandle {
-    /// The configured name.
-    pub name: String,
-    /// Which adapter.
-    pub kind: ProviderKind,
-    /// How long a federated listing waits for it.
-    pub deadline: Duration,
-    /// What it supports (read once; constant by contract).
-    pub capability: Capability,
-    /// The adapter, wrapped in the gateway's layers.
-    pub provider: Arc<dyn IsoProvider>,
-    /// URL schemes an import through this provider may use.
-    pub import_schemes: Vec<String>,
-    /// The circuit breaker of its layers, when wrapped.
-    pub breaker: Option<Arc<Breaker>>,
-    /// `poll_interval_s` of its entry (`None`: the feed's default).
-    pub poll_interval_s: Option<u64>,
+/// Builds every provider and the state over them (with the shared tier
+/// attached when `[cache.shared]` is configured).
+pub fn build_state(
+    config: Config,
+    entries: &[ProviderEntry],
+    embedded: &Embedded,
+) -> Result<AppState, ConfigError> {
+    let handles = crate::providers::registry::build_handles(entries, embedded)?;
+    let state = AppState::new(config, handles);
+    crate::listing::shared::attach(&state)?;
+    Ok(state)
 }
 
-impl ProviderHandle {
-    /// Wraps a provider with its gateway settings.
-    pub fn new(provider: Arc<dyn IsoProvider>, deadline: Duration) -> Self {
-        ProviderHandle {
-            name: provider.name().to_owned(),
-            kind: provider.kind(),
-            deadline,
-            capability: provider.capability(),
-            import_schemes: crate::security::ssrf::default_schemes(&provider.capability()),
-            provider,
-            breaker: None,
-            poll_interval_s: None,
-        }
-    }
-
-    /// From a config entry and its built adapter.
-    pub fn from_entry(entry: &ProviderEntry, provider: Arc<dyn IsoProvider>) -> Self {
-        let mut handle = Self::new(provider, Duration::from_millis(entry.deadline_ms));
-        if let Some(schemes) = &entry.import_schemes {
-            handle.import_schemes = schemes.clone();
-        }
-        handle.poll_interval_s = entry.poll_interval_s;
-        handle
-    }
-
-    /// Wraps the adapter in the resilience layers (timeout, concurrency,
-    /// retries, breaker, metrics; see [`isogate_resilience`]).
-    pub fn layered(mut self, settings: &isogate_resilience::Resilience) -> Self {
-        let (provider, breaker) = isogate_resilience::wrap(self.provider, settings);
-        self.provider = provider;
-        self.breaker = Some(breaker);
-        self
-    }
-}
-
-/// Everything the handlers share. Cheap to clone.
+/// Everything the handlers share. Cheap to clone. It derefs to its
+/// [`Catalogue`], so what the listing path takes, a handler passes as `&state`.
 #[derive(Clone, Debug)]
 pub struct AppState {
     inner: Arc<Inner>,
@@ -78,18 +34,20 @@ pub struct AppState {
 
 #[derive(Debug)]
 struct Inner {
-    config: Config,
-    providers: BTreeMap<String, ProviderHandle>,
-    cache: ListingCache,
-    rendered: RenderedCache,
+    catalogue: Catalogue,
     cursor_key: Vec<u8>,
     ready: AtomicBool,
     keys: RwLock<Arc<Keys>>,
     import_guard: ImportGuard,
     finished_tasks: moka::sync::Cache<(String, String), ()>,
-    feed: Arc<isogate_feed::Feed>,
     sse_limiter: isogate_feed::ConnectionLimiter,
-    webhooks: std::sync::OnceLock<isogate_feed::WebhookDispatcher>,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Catalogue;
+    fn deref(&self) -> &Catalogue {
+        &self.inner.catalogue
+    }
 }
 
 impl AppState {
@@ -99,57 +57,27 @@ impl AppState {
             Some(k) => k.as_bytes().to_vec(),
             None => rand::random::<[u8; 32]>().to_vec(),
         };
-        let cache = ListingCache::new(config.cache.clone());
-        let rendered = RenderedCache::new(config.cache.rendered_max_bytes);
         let keys = RwLock::new(Arc::new(Keys::from_config(&config.auth)));
         let import_guard =
             ImportGuard::new(&config.server.import_host_allow, &config.server.import_dns);
-        let feed = Arc::new(isogate_feed::Feed::new(isogate_feed::LogOptions {
-            history: config.feed.history.max(1),
-            live: config.feed.live.max(1),
-        }));
-        if config.feed.active(&config.webhooks) {
-            cache.attach_feed(feed.clone());
-        }
         let sse_limiter =
             isogate_feed::ConnectionLimiter::new(config.feed.max_connections_per_key.max(1));
         AppState {
             inner: Arc::new(Inner {
-                providers: providers.into_iter().map(|p| (p.name.clone(), p)).collect(),
-                config,
-                cache,
-                rendered,
+                catalogue: Catalogue::new(config, providers),
                 cursor_key,
                 ready: AtomicBool::new(false),
                 keys,
                 import_guard,
                 finished_tasks: moka::sync::Cache::new(10_000),
-                feed,
                 sse_limiter,
-                webhooks: std::sync::OnceLock::new(),
             }),
         }
     }
 
-    /// The configuration in force.
-    pub fn config(&self) -> &Config {
-        &self.inner.config
-    }
-    /// All providers, by name.
-    pub fn providers(&self) -> impl Iterator<Item = &ProviderHandle> {
-        self.inner.providers.values()
-    }
-    /// One provider.
-    pub fn provider(&self, name: &str) -> Option<&ProviderHandle> {
-        self.inner.providers.get(name)
-    }
-    /// The snapshot cache.
-    pub fn cache(&self) -> &ListingCache {
-        &self.inner.cache
-    }
-    /// The rendered-answer cache.
-    pub fn rendered(&self) -> &RenderedCache {
-        &self.inner.rendered
+    /// The catalogue (also reached through `Deref`).
+    pub fn catalogue(&self) -> &Catalogue {
+        &self.inner.catalogue
     }
     /// The cursor HMAC key.
     pub fn cursor_key(&self) -> &[u8] {
@@ -177,7 +105,7 @@ impl AppState {
             .clone()
     }
     /// Replaces the API keys (SIGHUP); requests in flight keep the old ones.
-    pub fn reload_keys(&self, auth: &crate::http::auth::AuthConfig) {
+    pub fn reload_keys(&self, auth: &crate::config::auth::AuthConfig) {
         *self.inner.keys.write().unwrap_or_else(|p| p.into_inner()) =
             Arc::new(Keys::from_config(auth));
     }
@@ -185,31 +113,9 @@ impl AppState {
     pub fn import_guard(&self) -> &ImportGuard {
         &self.inner.import_guard
     }
-    /// The providers `caller` may use (none without a caller).
-    pub fn visible_providers<'a>(
-        &'a self,
-        caller: &'a crate::http::auth::Caller,
-    ) -> impl Iterator<Item = &'a ProviderHandle> {
-        self.providers().filter(move |h| caller.may_see(&h.name))
-    }
-    /// The change feed (fed by the cache when `[feed]` or a webhook is on).
-    pub fn feed(&self) -> &Arc<isogate_feed::Feed> {
-        &self.inner.feed
-    }
     /// Open `/v1/events` streams per key.
     pub fn sse_limiter(&self) -> &isogate_feed::ConnectionLimiter {
         &self.inner.sse_limiter
-    }
-    /// The webhook dispatcher, once [`crate::listing::feed::start`] started it.
-    pub fn webhooks(&self) -> Option<&isogate_feed::WebhookDispatcher> {
-        self.inner.webhooks.get()
-    }
-    /// Installs the dispatcher (once; a second is refused and returned).
-    pub fn set_webhooks(
-        &self,
-        d: isogate_feed::WebhookDispatcher,
-    ) -> Result<(), isogate_feed::WebhookDispatcher> {
-        self.inner.webhooks.set(d)
     }
     /// Whether the server is ready.
     pub fn is_ready(&self) -> bool {

@@ -280,7 +280,10 @@ async fn no_caller_sees_nothing() {
     let selection = isogate::listing::select(&state, &nobody, &[]).unwrap();
     assert!(selection.is_empty(), "no provider selected for no caller");
     let named = isogate::listing::select(&state, &nobody, &["a".to_string()]);
-    assert_eq!(named.err().and_then(|e| e.code), Some("provider_forbidden"));
+    assert_eq!(
+        named.err().and_then(|e| e.explicit_code()),
+        Some("provider_forbidden")
+    );
     let resp = isogate::routes::providers::list_providers(State(state.clone()), nobody).await;
     let body = axum::body::to_bytes(resp.into_body(), 1 << 20)
         .await

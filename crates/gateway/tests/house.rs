@@ -3,29 +3,11 @@
 //! and only the app builder (lib.rs) and `routes/` itself name `routes`.
 //!
 //! The module graph comes from `crate::<module>` references in src/**/*.rs
-//! (main.rs is a separate crate and names `isogate::`). The cycles that are
-//! still there are listed in [`KNOWN_BACK_EDGES`]: a new cycle fails, and so
-//! does a listed edge that has gone (the list only shrinks).
+//! (main.rs is a separate crate and names `isogate::`). There is no cycle:
+//! any edge that closes one fails, naming the modules.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-
-/// Edges that still close a cycle, each to be broken by moving the named
-/// piece down: (from, to, what).
-const KNOWN_BACK_EDGES: &[(&str, &str, &str)] = &[
-    // config's `[auth]` types live in http/auth.rs.
-    ("config", "http", "AuthConfig"),
-    // listing answers with ApiError and filters by Caller (http/).
-    ("listing", "http", "ApiError, Caller"),
-    // state holds the keys (http/auth.rs) and answers with ApiError.
-    ("state", "http", "Keys, AuthConfig, Caller"),
-    // the guard, the hot lane and the telemetry read AppState.
-    ("http", "state", "AppState"),
-    // federation reads AppState; state owns the cache and the rendered pages.
-    ("listing", "state", "AppState, ProviderHandle"),
-    // the SSRF guard answers with ApiError.
-    ("security", "http", "ApiError"),
-];
 
 fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
     for entry in std::fs::read_dir(dir).expect("read src") {
@@ -127,26 +109,42 @@ fn cycles(graph: &BTreeMap<String, BTreeSet<String>>) -> Vec<BTreeSet<String>> {
 }
 
 #[test]
-fn imports_between_modules_go_one_way_but_for_the_listed_edges() {
+fn imports_between_modules_go_one_way() {
     let house = house();
-    for (from, to, what) in KNOWN_BACK_EDGES {
-        assert!(
-            house.graph.get(*from).is_some_and(|e| e.contains(*to)),
-            "{from} -> {to} ({what}) is gone: take it off KNOWN_BACK_EDGES"
-        );
-    }
-    let mut graph = house.graph.clone();
-    for (from, to, _) in KNOWN_BACK_EDGES {
-        if let Some(edges) = graph.get_mut(*from) {
-            edges.remove(*to);
-        }
-    }
-    let found = cycles(&graph);
+    let found = cycles(&house.graph);
     assert!(
         found.is_empty(),
         "import cycles between top-level modules: {found:?} (graph: {:?})",
         house.graph
     );
+    // The order README's Layout table states, bottom first: each module may
+    // import only those before it.
+    let order = [
+        "config",
+        "access",
+        "security",
+        "providers",
+        "listing",
+        "state",
+        "http",
+        "routes",
+        "server",
+        "lib",
+    ];
+    for (module, deps) in &house.graph {
+        let Some(at) = order.iter().position(|m| m == module) else {
+            panic!(
+                "module `{module}` is not in the house's order: add it to README's Layout and here"
+            );
+        };
+        for dep in deps {
+            let dep_at = order.iter().position(|m| m == dep);
+            assert!(
+                dep_at.is_some_and(|d| d < at),
+                "`{module}` imports `{dep}`, which is not below it in the house's order {order:?}"
+            );
+        }
+    }
 }
 
 #[test]
@@ -197,4 +195,43 @@ fn only_the_app_builder_and_routes_name_routes() {
             path.display()
         );
     }
+}
+
+/// The query language's modules (`crates/core/src/query`) go one way too:
+/// parsing builds a `Query`, compiling makes its plan, matching and
+/// executing use both, and nothing below refers back up.
+#[test]
+fn the_query_language_has_no_module_cycle() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../core/src/query");
+    let mut graph: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for entry in std::fs::read_dir(&dir).expect("read core/src/query") {
+        let path = entry.expect("dir entry").path();
+        let name = path
+            .file_stem()
+            .expect("a name")
+            .to_string_lossy()
+            .into_owned();
+        if name == "mod" {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).expect("read a query module");
+        let mut refs = BTreeSet::new();
+        for (at, _) in text.match_indices("super::") {
+            let rest = &text[at + "super::".len()..];
+            let dep: String = rest
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
+            if !dep.is_empty() && dep != name && dep != "super" && dep != "Query" {
+                refs.insert(dep);
+            }
+        }
+        graph.insert(name, refs);
+    }
+    assert!(graph.contains_key("parse") && graph.contains_key("plan"));
+    let found = cycles(&graph);
+    assert!(
+        found.is_empty(),
+        "query module cycles: {found:?} ({graph:?})"
+    );
 }

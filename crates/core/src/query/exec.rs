@@ -5,8 +5,8 @@ use std::collections::BinaryHeap;
 
 use super::cursor::CursorCodec;
 use super::error::QueryError;
+use super::matcher::Matcher;
 use super::parse::{Paging, Query};
-use super::plan::Matcher;
 use super::sort::Sorter;
 use crate::Iso;
 

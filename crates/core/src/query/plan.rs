@@ -1,22 +1,18 @@
-//! The evaluable form of a query's selection (filters, `q`, providers,
-//! kinds), built once per query so testing an item allocates nothing.
-
-use std::borrow::Cow;
+//! The evaluable form of a query's filters and `q`, compiled once per query
+//! (a step after parsing: it knows nothing of [`super::Query`]).
 
 use super::ast::Filter;
 use super::error::QueryError;
 use super::filter::CompiledFilter;
-use super::parse::Query;
 use super::text::Needle;
-use crate::Iso;
 
 /// Compiled filters and `q`, remembering what they were compiled from.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Plan {
     /// The filters as given (`filters` is reordered by cost).
     source: Vec<Filter>,
-    filters: Vec<CompiledFilter>,
-    q: Option<(String, Needle)>,
+    pub(super) filters: Vec<CompiledFilter>,
+    pub(super) q: Option<(String, Needle)>,
 }
 
 impl Plan {
@@ -36,7 +32,7 @@ impl Plan {
     }
 
     /// Whether this plan was compiled from exactly these filters and `q`.
-    fn is_for(&self, filters: &[Filter], q: Option<&str>) -> bool {
+    pub(super) fn is_for(&self, filters: &[Filter], q: Option<&str>) -> bool {
         self.filters.len() == filters.len()
             && self
                 .filters
@@ -44,46 +40,5 @@ impl Plan {
                 .zip(filters)
                 .all(|(c, f)| c.filter() == f)
             && self.q.as_ref().map(|(s, _)| s.as_str()) == q
-    }
-}
-
-/// A query's selection, ready to test items.
-#[derive(Debug)]
-pub struct Matcher<'q> {
-    plan: Cow<'q, Plan>,
-    query: &'q Query,
-}
-
-impl<'q> Matcher<'q> {
-    /// The matcher of `query` (re-typing its filters if they were changed by
-    /// hand since parsing).
-    pub fn new(query: &'q Query) -> Result<Matcher<'q>, QueryError> {
-        let plan = if query.plan.is_for(&query.filters, query.q.as_deref()) {
-            Cow::Borrowed(&query.plan)
-        } else {
-            Cow::Owned(Plan::build(&query.filters, query.q.as_deref())?)
-        };
-        Ok(Matcher { plan, query })
-    }
-
-    /// Whether `item` passes every part of the selection.
-    #[inline]
-    pub fn matches(&self, item: &Iso) -> bool {
-        let q = self.query;
-        (q.providers.is_empty() || q.providers.contains(&item.provider))
-            && (q.kinds.is_empty() || q.kinds.contains(&item.kind))
-            && self.plan.filters.iter().all(|f| f.matches(item))
-            && self.plan.q.as_ref().is_none_or(|(_, n)| {
-                n.found_in(&item.name) || item.description.as_deref().is_some_and(|d| n.found_in(d))
-            })
-    }
-}
-
-impl Query {
-    /// Whether `item` passes the filters, `q`, `provider` and `kind` (all
-    /// AND-ed). A hand-built query whose filters do not type-check matches
-    /// nothing; use [`Matcher::new`] to see the error.
-    pub fn matches(&self, item: &Iso) -> bool {
-        Matcher::new(self).is_ok_and(|m| m.matches(item))
     }
 }

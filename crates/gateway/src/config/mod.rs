@@ -16,6 +16,7 @@ use figment::{Figment, Metadata, Profile, Provider};
 use isogate_core::ProviderKind;
 use serde::Deserialize;
 
+pub mod auth;
 pub mod feed;
 pub use feed::FeedConfig;
 
@@ -44,7 +45,7 @@ pub struct Config {
     pub simulators: SimulatorsConfig,
     /// Gateway API keys and per-key rate limits.
     #[serde(default)]
-    pub auth: crate::http::auth::AuthConfig,
+    pub auth: crate::config::auth::AuthConfig,
     /// The change feed (`GET /v1/events`).
     #[serde(default)]
     pub feed: FeedConfig,
@@ -351,11 +352,11 @@ impl Config {
     }
 
     /// Only the `[auth]` section of the same sources (SIGHUP key reload).
-    pub fn load_auth(sources: &Sources) -> Result<crate::http::auth::AuthConfig, ConfigError> {
+    pub fn load_auth(sources: &Sources) -> Result<crate::config::auth::AuthConfig, ConfigError> {
         let figment = Self::figment(sources)?;
-        let auth: crate::http::auth::AuthConfig = figment.extract_inner("auth").or_else(|e| {
+        let auth: crate::config::auth::AuthConfig = figment.extract_inner("auth").or_else(|e| {
             if e.missing() {
-                Ok(crate::http::auth::AuthConfig::default())
+                Ok(crate::config::auth::AuthConfig::default())
             } else {
                 Err(describe(&figment, e))
             }
@@ -855,7 +856,7 @@ mod tests {
         );
         assert_eq!(
             format!("{:?}", demo.auth),
-            format!("{:?}", crate::http::auth::AuthConfig::default())
+            format!("{:?}", crate::config::auth::AuthConfig::default())
         );
     }
 

@@ -17,18 +17,10 @@
 //!
 //! Scopes do not imply one another: a key that should read and write lists both.
 //!
-//! Provider allow-list: providers outside a key's list are left out of
-//! federated listings, stats and `/v1/providers` as if they were not
-//! configured. Naming one explicitly (a provider path, `provider=`, or a
-//! global id) is a 403 `provider_forbidden`: configured provider names are not
-//! treated as secrets, and a 403 tells an operator what to fix.
-//!
-//! The caller is carried to the handlers in a task-local ([`current`]) set by
-//! [`guard`] around the request, so listing code can filter without every
-//! handler taking an extra argument. Outside a request (background refreshes)
-//! nothing is filtered.
+//! The caller reaches the handlers as a [`Caller`] request extension (and
+//! extractor), an explicit value passed to whatever filters by provider; the
+//! allow-list rules are [`crate::access`]'s.
 
-use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -37,168 +29,11 @@ use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use isogate_core::{Error, ErrorKind};
-use serde::Deserialize;
-use sha2::{Digest, Sha256};
-use subtle::ConstantTimeEq;
 
+pub use crate::access::{Caller, Keys, Principal};
+pub use crate::config::auth::{AuthConfig, AuthMode, KeyConfig, RateLimitConfig, Scope};
 use crate::http::error::ApiError;
-use crate::http::ratelimit::RateLimits;
 use crate::state::AppState;
-
-/// `[auth]`.
-#[derive(Clone, Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct AuthConfig {
-    /// `keys` or `none`; unset means `keys` when any key is configured, else `none`
-    /// (and then the server only binds loopback addresses).
-    pub mode: Option<AuthMode>,
-    /// The keys.
-    pub keys: Vec<KeyConfig>,
-    /// Per-key request rate.
-    pub rate_limit: RateLimitConfig,
-}
-
-/// How requests are authenticated.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum AuthMode {
-    /// A configured key is required on every non-open route.
-    Keys,
-    /// No authentication (loopback demos, or behind an authenticating proxy).
-    None,
-}
-
-/// One `[[auth.keys]]` entry.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct KeyConfig {
-    /// Who holds the key (logs, rate-limit buckets); never the key itself.
-    pub name: String,
-    /// Lower-case hex SHA-256 of the key (`printf %s KEY | sha256sum`).
-    pub sha256: String,
-    /// Any of `read`, `write`, `admin`.
-    pub scopes: Vec<String>,
-    /// Provider names the key may use; `["*"]` (the default) for all.
-    #[serde(default = "all_providers")]
-    pub providers: Vec<String>,
-}
-
-fn all_providers() -> Vec<String> {
-    vec!["*".into()]
-}
-
-/// `[auth.rate_limit]`: a token bucket per key. `refresh=true` listings draw
-/// from a second, stricter bucket because each one reaches every upstream.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct RateLimitConfig {
-    /// Sustained requests per second per key; 0 disables the limit.
-    pub per_second: u32,
-    /// Requests a key may send at once above the sustained rate.
-    pub burst: u32,
-    /// Sustained `refresh=true` listings per minute per key; 0 disables.
-    pub refresh_per_minute: u32,
-    /// `refresh=true` listings a key may send at once.
-    pub refresh_burst: u32,
-    /// Apply the same limits to anonymous callers (`mode = "none"`), all
-    /// sharing one bucket. Off by default so local benchmarks are not throttled.
-    pub anonymous: bool,
-}
-
-impl Default for RateLimitConfig {
-    fn default() -> Self {
-        RateLimitConfig {
-            per_second: 50,
-            burst: 100,
-            refresh_per_minute: 12,
-            refresh_burst: 3,
-            anonymous: false,
-        }
-    }
-}
-
-impl AuthConfig {
-    /// The mode in force.
-    pub fn effective_mode(&self) -> AuthMode {
-        self.mode.unwrap_or(if self.keys.is_empty() {
-            AuthMode::None
-        } else {
-            AuthMode::Keys
-        })
-    }
-
-    /// Checks every key; the error names the key (by index and name) and field.
-    pub fn validate(&self) -> Result<(), String> {
-        if self.mode == Some(AuthMode::Keys) && self.keys.is_empty() {
-            return Err(".keys: mode = \"keys\" needs at least one [[auth.keys]]".into());
-        }
-        let mut names = BTreeSet::new();
-        for (i, key) in self.keys.iter().enumerate() {
-            let at = format!(".keys[{i}] ('{}')", key.name);
-            if key.name.is_empty() || !names.insert(key.name.as_str()) {
-                return Err(format!("{at}.name: empty or used twice"));
-            }
-            if key.sha256.len() != 64 || hex::decode(&key.sha256).is_err() {
-                return Err(format!("{at}.sha256: expected 64 hex digits"));
-            }
-            if key.scopes.is_empty() {
-                return Err(format!("{at}.scopes: expected some of read, write, admin"));
-            }
-            for scope in &key.scopes {
-                if Scope::parse(scope).is_none() {
-                    return Err(format!(
-                        "{at}.scopes: unknown scope '{scope}', expected read, write or admin"
-                    ));
-                }
-            }
-            if key.providers.is_empty() {
-                return Err(format!("{at}.providers: expected names or [\"*\"]"));
-            }
-        }
-        Ok(())
-    }
-}
-
-/// Refuses to serve a non-loopback address without keys unless `[auth]
-/// mode = "none"` says so explicitly.
-pub fn check_listen(auth: &AuthConfig, listen: std::net::SocketAddr) -> Result<(), String> {
-    if auth.mode.is_none() && auth.keys.is_empty() && !listen.ip().is_loopback() {
-        return Err(format!(
-            "refusing to listen on {listen} without API keys: configure [[auth.keys]], \
-             or set [auth] mode = \"none\" to serve unauthenticated on purpose"
-        ));
-    }
-    Ok(())
-}
-
-/// What a route needs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Scope {
-    /// Reads.
-    Read,
-    /// Changes to upstream catalogues.
-    Write,
-    /// Gateway administration.
-    Admin,
-}
-
-impl Scope {
-    fn parse(s: &str) -> Option<Scope> {
-        match s {
-            "read" => Some(Scope::Read),
-            "write" => Some(Scope::Write),
-            "admin" => Some(Scope::Admin),
-            _ => None,
-        }
-    }
-    fn as_str(self) -> &'static str {
-        match self {
-            Scope::Read => "read",
-            Scope::Write => "write",
-            Scope::Admin => "admin",
-        }
-    }
-}
 
 /// The groups of the route list, each guarded with the scope it names: the
 /// route list says which group a route is in, so no path string decides a
@@ -227,146 +62,6 @@ impl RouteGroup {
     }
 }
 
-/// A configured key, ready for comparison.
-#[derive(Clone)]
-struct Key {
-    digest: [u8; 32],
-    principal: Arc<Principal>,
-}
-
-impl std::fmt::Debug for Key {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // The digest is not the key, but it is offline-guessable for weak keys.
-        f.debug_struct("Key")
-            .field("name", &self.principal.name)
-            .finish_non_exhaustive()
-    }
-}
-
-/// Who is calling.
-#[derive(Clone, Debug)]
-pub struct Principal {
-    /// The key's name, or `anonymous`.
-    pub name: String,
-    scopes: Vec<Scope>,
-    /// `None`: every provider.
-    providers: Option<BTreeSet<String>>,
-}
-
-impl Principal {
-    /// The caller when authentication is off: everything allowed.
-    pub fn anonymous() -> Principal {
-        Principal {
-            name: "anonymous".into(),
-            scopes: vec![Scope::Read, Scope::Write, Scope::Admin],
-            providers: None,
-        }
-    }
-    /// Whether the caller holds `scope`.
-    pub fn has(&self, scope: Scope) -> bool {
-        self.scopes.contains(&scope)
-    }
-    /// Whether the caller may use `provider`.
-    pub fn allows(&self, provider: &str) -> bool {
-        self.providers.as_ref().is_none_or(|p| p.contains(provider))
-    }
-}
-
-/// The keys in force; replaced whole on reload.
-#[derive(Clone, Debug)]
-pub struct Keys {
-    mode: AuthMode,
-    keys: Vec<Key>,
-    /// The rate limits of this generation of keys.
-    pub limits: Arc<RateLimits>,
-    anonymous_limited: bool,
-    /// The caller when authentication is off, shared by every request.
-    anonymous: Arc<Principal>,
-}
-
-impl Keys {
-    /// From `[auth]` (already validated).
-    pub fn from_config(config: &AuthConfig) -> Keys {
-        let keys = config
-            .keys
-            .iter()
-            .filter_map(|k| {
-                let digest: [u8; 32] = hex::decode(&k.sha256).ok()?.try_into().ok()?;
-                let providers = if k.providers.iter().any(|p| p == "*") {
-                    None
-                } else {
-                    Some(k.providers.iter().cloned().collect())
-                };
-                Some(Key {
-                    digest,
-                    principal: Arc::new(Principal {
-                        name: k.name.clone(),
-                        scopes: k.scopes.iter().filter_map(|s| Scope::parse(s)).collect(),
-                        providers,
-                    }),
-                })
-            })
-            .collect();
-        Keys {
-            mode: config.effective_mode(),
-            keys,
-            limits: Arc::new(RateLimits::new(&config.rate_limit)),
-            anonymous_limited: config.rate_limit.anonymous,
-            anonymous: Arc::new(Principal::anonymous()),
-        }
-    }
-
-    /// Whether requests are charged to a rate limit.
-    pub fn limited(&self) -> bool {
-        self.mode == AuthMode::Keys || self.anonymous_limited
-    }
-
-    /// The mode in force.
-    pub fn mode(&self) -> AuthMode {
-        self.mode
-    }
-
-    /// The principal holding `presented`, comparing against every key so the
-    /// time taken does not say which (or whether one) matched.
-    fn find(&self, presented: &str) -> Option<Arc<Principal>> {
-        let digest: [u8; 32] = Sha256::digest(presented.as_bytes()).into();
-        let mut found = None;
-        for key in &self.keys {
-            if bool::from(key.digest.ct_eq(&digest)) {
-                found = Some(key.principal.clone());
-            }
-        }
-        found
-    }
-}
-
-/// Who is calling, as the guard found it: a request extension that the
-/// handlers extract and pass to whatever filters by provider. It is a value,
-/// not ambient state, so work spawned off a request cannot silently lose a
-/// key's allow-list; and no caller (an open route, a test, a spawned task)
-/// sees no provider at all.
-#[derive(Clone, Debug, Default)]
-pub struct Caller(Option<Arc<Principal>>);
-
-impl Caller {
-    /// A request made by `principal`.
-    pub fn new(principal: Arc<Principal>) -> Caller {
-        Caller(Some(principal))
-    }
-    /// No caller: nothing is visible.
-    pub fn none() -> Caller {
-        Caller(None)
-    }
-    /// The principal, if a guarded route found one.
-    pub fn principal(&self) -> Option<&Principal> {
-        self.0.as_deref()
-    }
-    /// Whether this caller may see `provider` (never, without a caller).
-    pub fn may_see(&self, provider: &str) -> bool {
-        self.0.as_ref().is_some_and(|p| p.allows(provider))
-    }
-}
-
 impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Caller {
     type Rejection = std::convert::Infallible;
     async fn from_request_parts(
@@ -379,17 +74,6 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Caller {
             .cloned()
             .unwrap_or_default())
     }
-}
-
-/// A 403 for a provider outside the caller's allow-list.
-pub fn provider_forbidden(provider: &str) -> ApiError {
-    ApiError::coded(
-        Error::new(
-            ErrorKind::Forbidden,
-            format!("this API key may not use provider '{provider}'"),
-        ),
-        "provider_forbidden",
-    )
 }
 
 /// The request middleware: header size, key, scope, rate limit; then the
@@ -561,6 +245,8 @@ fn rate_limited(wait: Duration, refresh: bool) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::auth::check_listen;
+    use sha2::{Digest, Sha256};
 
     fn key(name: &str, secret: &str, scopes: &[&str], providers: &[&str]) -> KeyConfig {
         KeyConfig {

@@ -102,7 +102,7 @@ impl ApiError {
 
     /// The stable code.
     pub fn code(&self) -> &'static str {
-        if let Some(code) = self.code {
+        if let Some(code) = self.code.or(self.error.explicit_code()) {
             return code;
         }
         match self.error.kind() {

@@ -5,6 +5,5 @@ pub mod auth;
 pub mod error;
 pub(crate) mod logformat;
 pub(crate) mod logsink;
-pub(crate) mod ratelimit;
 pub(crate) mod shared_limit;
 pub mod telemetry;

@@ -94,7 +94,7 @@ struct Inner {
     epoch: AtomicU64,
     /// The Redis tier replicas share, when `[cache.shared]` is on.
     shared: std::sync::OnceLock<crate::listing::shared::SharedListing>,
-    /// The change feed, told of every snapshot stored (see `crate::feed`).
+    /// The change feed, told of every snapshot stored (see `listing::feed`).
     feed: std::sync::OnceLock<Arc<isogate_feed::Feed>>,
 }
 

@@ -7,10 +7,10 @@ use futures::future::join_all;
 use isogate_core::{Error, ErrorKind, Iso, ListOptions};
 use serde::Serialize;
 
-use crate::http::error::ApiError;
+use crate::listing::Catalogue;
 use crate::listing::cache::{Freshness, Resolved, Snapshot};
 use crate::listing::render::TopQuery;
-use crate::state::{AppState, ProviderHandle};
+use crate::providers::ProviderHandle;
 
 /// `sources[].status`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
@@ -81,21 +81,19 @@ pub struct Gathered {
 /// the caller's allow-list a 403, and unnamed ones outside it are left out
 /// entirely (not even `skipped`).
 pub fn select(
-    state: &AppState,
-    caller: &crate::http::auth::Caller,
+    state: &Catalogue,
+    caller: &crate::access::Caller,
     names: &[String],
-) -> Result<Vec<(ProviderHandle, bool)>, ApiError> {
+) -> Result<Vec<(ProviderHandle, bool)>, Error> {
     for name in names {
         if state.provider(name).is_none() {
-            return Err(ApiError::coded(
-                Error::invalid_input(format!(
-                    "provider: no provider named '{name}' is configured"
-                )),
-                "unknown_provider",
-            ));
+            return Err(Error::invalid_input(format!(
+                "provider: no provider named '{name}' is configured"
+            ))
+            .with_code("unknown_provider"));
         }
         if !caller.may_see(name) {
-            return Err(crate::http::auth::provider_forbidden(name));
+            return Err(crate::access::provider_forbidden(name));
         }
     }
     Ok(state
@@ -110,7 +108,7 @@ pub fn select(
 /// computed as soon as it lands, while slower providers are still fetching,
 /// so the answer waits only for the last provider's share of the work.
 pub async fn gather(
-    state: &AppState,
+    state: &Catalogue,
     selection: &[(ProviderHandle, bool)],
     force: bool,
     early: Option<TopQuery<'_>>,
@@ -137,7 +135,7 @@ pub async fn gather(
 
 /// Fetches the selected providers directly with raw objects (`raw=true`),
 /// bypassing the cache, so snapshots never carry raw upstream objects.
-pub async fn gather_raw(state: &AppState, selection: &[(ProviderHandle, bool)]) -> Gathered {
+pub async fn gather_raw(state: &Catalogue, selection: &[(ProviderHandle, bool)]) -> Gathered {
     let resolutions = join_all(selection.iter().map(|(handle, selected)| async move {
         if !*selected {
             return None;
@@ -258,7 +256,7 @@ impl Gathered {
 
     /// When every selected provider failed with nothing to serve: 504 if all
     /// timed out, else 502, naming the first failure.
-    pub fn total_failure(&self) -> Option<ApiError> {
+    pub fn total_failure(&self) -> Option<Error> {
         let asked: Vec<&Source> = self
             .sources
             .iter()
@@ -286,14 +284,11 @@ impl Gathered {
         if let [only] = names.as_slice() {
             error = error.with_provider(*only);
         }
-        Some(ApiError::coded(
-            error,
-            if all_timeouts {
-                "all_providers_timed_out"
-            } else {
-                "all_providers_failed"
-            },
-        ))
+        Some(error.with_code(if all_timeouts {
+            "all_providers_timed_out"
+        } else {
+            "all_providers_failed"
+        }))
     }
 
     /// The versions of the snapshots served, for rendered-page keys.

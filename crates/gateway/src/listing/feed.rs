@@ -13,9 +13,10 @@ use rand::Rng;
 use url::Url;
 
 use crate::config::ConfigError;
+use crate::listing::Catalogue;
 use crate::listing::cache::Snapshot;
+use crate::providers::ProviderHandle;
 use crate::security::ssrf::ImportGuard;
-use crate::state::{AppState, ProviderHandle};
 
 /// Called by the cache where a successful load stored `snap`.
 pub fn snapshot_landed(feed: Option<&Arc<Feed>>, provider: &str, snap: &Snapshot) {
@@ -32,7 +33,7 @@ pub struct WebhookGuard(ImportGuard);
 
 impl WebhookGuard {
     /// The guard of `state`'s configuration.
-    pub fn new(state: &AppState) -> WebhookGuard {
+    pub fn new(state: &Catalogue) -> WebhookGuard {
         let cfg = state.config();
         WebhookGuard(ImportGuard::new(
             &cfg.feed.webhook_host_allow,
@@ -51,14 +52,14 @@ impl UrlGuard for WebhookGuard {
             self.0
                 .check(url.as_str(), &schemes)
                 .await
-                .map_err(|e| e.error.message().to_owned())
+                .map_err(|e| e.message().to_owned())
         })
     }
 }
 
 /// Starts the webhooks and the pollers of `state` (inside a runtime, once).
 /// A webhook refused by the guard or misconfigured is a configuration error.
-pub async fn start(state: &AppState) -> Result<(), ConfigError> {
+pub async fn start(state: &Catalogue) -> Result<(), ConfigError> {
     let cfg = state.config();
     if !cfg.webhooks.is_empty() {
         let guard: Arc<dyn UrlGuard> = Arc::new(WebhookGuard::new(state));
@@ -83,7 +84,7 @@ pub async fn start(state: &AppState) -> Result<(), ConfigError> {
 }
 
 /// The poll interval of `provider` (zero: not polled).
-fn handle_interval(state: &AppState, provider: &str) -> Duration {
+fn handle_interval(state: &Catalogue, provider: &str) -> Duration {
     let cfg = state.config();
     let secs = state
         .provider(provider)
@@ -97,7 +98,7 @@ fn jittered(interval: Duration) -> Duration {
     interval.mul_f64(rand::rng().random_range(0.9..=1.1))
 }
 
-async fn poll_loop(state: AppState, handle: ProviderHandle, interval: Duration) {
+async fn poll_loop(state: Catalogue, handle: ProviderHandle, interval: Duration) {
     // A random first delay: a restart does not list every upstream at once.
     let first = interval.mul_f64(rand::rng().random_range(0.1..=1.0));
     tokio::time::sleep(first).await;
@@ -108,7 +109,7 @@ async fn poll_loop(state: AppState, handle: ProviderHandle, interval: Duration) 
 }
 
 /// One poll: a refresh through the cache, then the provider's status.
-pub async fn poll_once(state: &AppState, handle: &ProviderHandle) {
+pub async fn poll_once(state: &Catalogue, handle: &ProviderHandle) {
     let outcome = tokio::time::timeout(
         handle.deadline.max(Duration::from_secs(1)) * 4,
         state.cache().refresh(&handle.provider),
@@ -144,7 +145,7 @@ pub async fn poll_once(state: &AppState, handle: &ProviderHandle) {
 }
 
 /// Sets the feed's gauges and counters for `/metrics`.
-pub fn record_metrics(state: &AppState) {
+pub fn record_metrics(state: &Catalogue) {
     metrics::gauge!("isogate_events_subscribers").set(state.feed().log().subscribers() as f64);
     metrics::gauge!("isogate_events_history").set(state.feed().log().len() as f64);
     let Some(d) = state.webhooks() else {

@@ -2,9 +2,11 @@
 //! rendered pages and answers.
 
 pub mod cache;
+mod catalogue;
 mod federation;
 pub mod feed;
 pub mod render;
 pub mod shared;
 
+pub use catalogue::Catalogue;
 pub use federation::*;

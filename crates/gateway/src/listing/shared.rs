@@ -382,7 +382,7 @@ async fn local_fetch(
 
 /// Builds the tier from `[cache.shared]` (no I/O: a replica starts while
 /// Redis is down), starts its subscriber and attaches it to the cache.
-pub fn attach(state: &crate::state::AppState) -> Result<(), crate::config::ConfigError> {
+pub fn attach(state: &crate::listing::Catalogue) -> Result<(), crate::config::ConfigError> {
     use crate::config::ConfigError;
     let cache_config = &state.config().cache;
     let Some(mut config) = cache_config.shared.clone().filter(|c| c.enabled()) else {

@@ -1,5 +1,8 @@
-//! Upstream providers: the registry that builds one handle per configured
-//! provider, and the embedded demo simulators.
+//! Upstream providers: the handle the gateway keeps per configured provider,
+//! the registry that builds them, and the embedded demo simulators.
 
 pub mod embedded;
+pub mod handle;
 pub mod registry;
+
+pub use handle::ProviderHandle;

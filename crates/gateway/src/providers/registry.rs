@@ -6,24 +6,22 @@ use std::sync::Arc;
 use isogate_core::{IsoProvider, ProviderKind};
 use serde::de::DeserializeOwned;
 
-use crate::config::{Config, ConfigError, ProviderEntry, adapter_config_error};
+use crate::config::{ConfigError, ProviderEntry, adapter_config_error};
+use crate::providers::ProviderHandle;
 use crate::providers::embedded::{Embedded, sim_name};
-use crate::state::{AppState, ProviderHandle};
 
-/// Builds every provider and the state over them.
-pub fn build_state(
-    config: Config,
+/// Builds every configured provider, wrapped in its resilience layers.
+pub fn build_handles(
     entries: &[ProviderEntry],
     embedded: &Embedded,
-) -> Result<AppState, ConfigError> {
-    let mut handles = Vec::new();
-    for entry in entries {
-        let provider = build_provider(entry, embedded)?;
-        handles.push(ProviderHandle::from_entry(entry, provider).layered(&entry.resilience));
-    }
-    let state = AppState::new(config, handles);
-    crate::listing::shared::attach(&state)?;
-    Ok(state)
+) -> Result<Vec<ProviderHandle>, ConfigError> {
+    entries
+        .iter()
+        .map(|entry| {
+            let provider = build_provider(entry, embedded)?;
+            Ok(ProviderHandle::from_entry(entry, provider).layered(&entry.resilience))
+        })
+        .collect()
 }
 
 /// Builds one adapter from its entry, resolving `sim:` base URLs.

@@ -5,7 +5,7 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
-use crate::http::auth::Caller;
+use crate::access::Caller;
 use crate::http::error::ApiError;
 use crate::routes::common::provider;
 use crate::state::AppState;

@@ -10,9 +10,10 @@ use isogate_core::Operation;
 use isogate_core::{Error, ErrorKind, Outcome, encode_segment};
 use serde::de::DeserializeOwned;
 
-use crate::http::auth::Caller;
+use crate::access::Caller;
 use crate::http::error::ApiError;
-use crate::state::{AppState, ProviderHandle};
+use crate::providers::ProviderHandle;
+use crate::state::AppState;
 
 /// The provider by name, or a 404 problem.
 pub fn provider<'a>(
@@ -28,7 +29,7 @@ pub fn provider<'a>(
     })?;
     // Outside the caller's allow-list: 403 (see crate::http::auth).
     if !caller.may_see(name) {
-        return Err(crate::http::auth::provider_forbidden(name));
+        return Err(crate::access::provider_forbidden(name).into());
     }
     Ok(handle)
 }

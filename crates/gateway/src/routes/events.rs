@@ -146,7 +146,7 @@ pub async fn get_events(
                 ));
             }
             if !caller.may_see(p) {
-                return Err(auth::provider_forbidden(p));
+                return Err(crate::access::provider_forbidden(p).into());
             }
         }
         selector = selector.query(query);

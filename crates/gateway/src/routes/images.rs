@@ -6,7 +6,7 @@
 //! from the providers the caller may see; they are then grouped by identity
 //! and `filter`/`sort`/paging apply to the groups' fields.
 
-use crate::http::auth::Caller;
+use crate::access::Caller;
 use axum::Json;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, header};
@@ -240,7 +240,7 @@ async fn grouped(
     let selection = select(state, caller, &query.providers)?;
     let gathered = gather(state, &selection, query.refresh, None).await;
     if let Some(failure) = gathered.total_failure() {
-        return Err(failure);
+        return Err(failure.into());
     }
     let matcher = Matcher::new(&query).map_err(query_error)?;
     let groups = group(gathered.items().filter(|i| matcher.matches(i)));

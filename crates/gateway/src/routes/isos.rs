@@ -12,7 +12,7 @@ use isogate_core::query::{CursorCodec, Limits, Query, merge, project};
 use isogate_core::{Error, GlobalId};
 use serde::Serialize;
 
-use crate::http::auth::Caller;
+use crate::access::Caller;
 use crate::http::error::ApiError;
 use crate::listing::cache::Freshness;
 use crate::listing::render::{HotAnswer, RenderedPage, TopQuery, digest, hot_key, page_key};
@@ -232,7 +232,7 @@ async fn listing(
         gather(&state, &selection, query.refresh, Some(top_query)).await
     };
     if let Some(failure) = gathered.total_failure() {
-        return Err(failure);
+        return Err(failure.into());
     }
     let cacheable = !query.raw && !query.refresh;
     let key = page_key(raw.unwrap_or(""), &gathered.versions(&gathered.sources));

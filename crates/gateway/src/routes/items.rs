@@ -17,7 +17,7 @@ use isogate_core::{
 use percent_encoding::percent_decode_str;
 use serde::Deserialize;
 
-use crate::http::auth::Caller;
+use crate::access::Caller;
 use crate::http::error::ApiError;
 use crate::routes::common::{ApiJson, outcome_response, provider, require};
 use crate::state::AppState;

@@ -183,11 +183,11 @@ pub fn document() -> utoipa::openapi::OpenApi {
 /// only when keys are required, and the parameters' grammar as the server
 /// enforces it, so a client generated from it, or a fuzzer, sends only what
 /// the server accepts.
-pub fn document_for(state: &crate::AppState) -> serde_json::Value {
+pub fn document_for(state: &crate::state::AppState) -> serde_json::Value {
     let mut doc = serde_json::to_value(document()).unwrap_or_default();
     let names: Vec<String> = state.providers().map(|h| h.name.clone()).collect();
     let keys = state.keys();
-    let keyed = keys.mode() == crate::http::auth::AuthMode::Keys;
+    let keyed = keys.mode() == crate::config::auth::AuthMode::Keys;
     let limited = keyed || state.config().auth.rate_limit.anonymous;
     let grammar = Grammar::new(
         &names,
@@ -267,7 +267,7 @@ fn sse_messages(doc: &mut serde_json::Value) {
 /// parameter: so each import-capable provider gets its own concrete path
 /// (`/v1/providers/<name>/isos`, POST only; it wins over the template) with
 /// its own body schema, and the template keeps the listing alone.
-fn concrete_imports(doc: &mut serde_json::Value, state: &crate::AppState) {
+fn concrete_imports(doc: &mut serde_json::Value, state: &crate::state::AppState) {
     use serde_json::json;
     const TEMPLATE: &str = "/v1/providers/{provider}/isos";
     let Some(template) = doc["paths"]
@@ -718,7 +718,7 @@ fn escape(name: &str) -> String {
 /// template first (an item path ending in `/history` is the history
 /// resource), as OpenAPI matches them. A provider's own capability 405
 /// (`routes::common::require`) is narrower: it lists what that provider does.
-pub fn documented_methods(state: &crate::AppState, path: &str) -> Vec<String> {
+pub fn documented_methods(state: &crate::state::AppState, path: &str) -> Vec<String> {
     allowed_by(&document_for(state), path)
 }
 

@@ -6,10 +6,11 @@ use axum::response::{IntoResponse, Response};
 use isogate_core::Operation;
 use serde::Serialize;
 
-use crate::http::auth::Caller;
+use crate::access::Caller;
 use crate::http::error::ApiError;
+use crate::providers::ProviderHandle;
 use crate::routes::common::{outcome_response, provider, require};
-use crate::state::{AppState, ProviderHandle};
+use crate::state::AppState;
 
 /// One provider as `/v1/providers` shows it.
 #[derive(Debug, Serialize, utoipa::ToSchema)]

@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use isogate_core::Iso;
 use serde::Serialize;
 
-use crate::http::auth::Caller;
+use crate::access::Caller;
 use crate::http::error::{ApiError, bad_request};
 use crate::listing::{Source, gather, select};
 use crate::state::AppState;
@@ -110,7 +110,7 @@ pub async fn get_stats(
     let selection = select(&state, &caller, &query.providers)?;
     let gathered = gather(&state, &selection, query.refresh, None).await;
     if let Some(failure) = gathered.total_failure() {
-        return Err(failure);
+        return Err(failure.into());
     }
     let matcher =
         isogate_core::query::Matcher::new(&query).map_err(crate::routes::isos::query_error)?;

@@ -26,8 +26,6 @@ use futures::future::BoxFuture;
 use isogate_core::{Capability, Error};
 use url::{Host, Url};
 
-use crate::http::error::ApiError;
-
 /// Resolves host names (pluggable so tests need no DNS).
 pub trait Resolver: Send + Sync + fmt::Debug {
     /// Every address of `host`.
@@ -120,7 +118,7 @@ impl ImportGuard {
 
     /// Checks `raw` for an import through a provider accepting `schemes`.
     /// The rejection never echoes the URL (it may hold credentials).
-    pub async fn check(&self, raw: &str, schemes: &[String]) -> Result<(), ApiError> {
+    pub async fn check(&self, raw: &str, schemes: &[String]) -> Result<(), Error> {
         let url = Url::parse(raw.trim()).map_err(|_| reject("it is not an absolute URL"))?;
         if !schemes.iter().any(|s| s == url.scheme()) {
             return Err(reject(&format!(
@@ -164,7 +162,7 @@ impl ImportGuard {
         }
     }
 
-    fn check_literal(&self, text: &str, ip: IpAddr) -> Result<(), ApiError> {
+    fn check_literal(&self, text: &str, ip: IpAddr) -> Result<(), Error> {
         if self.allowed(text) {
             return Ok(());
         }
@@ -185,14 +183,11 @@ pub fn default_schemes(capability: &Capability) -> Vec<String> {
         .collect()
 }
 
-fn reject(why: &str) -> ApiError {
-    ApiError::coded(
-        Error::invalid_input(format!("url: rejected: {why}")),
-        "import_url_rejected",
-    )
+fn reject(why: &str) -> Error {
+    Error::invalid_input(format!("url: rejected: {why}")).with_code("import_url_rejected")
 }
 
-fn check_name(name: &str) -> Result<(), ApiError> {
+fn check_name(name: &str) -> Result<(), Error> {
     const EXACT: [&str; 5] = [
         "localhost",
         "metadata.google.internal",
@@ -318,7 +313,7 @@ mod tests {
         guard
             .check(url, &http())
             .await
-            .map_err(|e| e.error.message().to_owned())
+            .map_err(|e| e.message().to_owned())
     }
 
     #[tokio::test]
@@ -448,8 +443,8 @@ mod tests {
             .check("http://admin:SENTINEL@releases.ubuntu.com/x.iso", &cloudmc)
             .await
             .unwrap_err();
-        assert!(!e.error.to_string().contains("SENTINEL"));
+        assert!(!e.to_string().contains("SENTINEL"));
         assert_eq!(e.code(), "import_url_rejected");
-        assert_eq!(e.status().as_u16(), 400);
+        assert_eq!(e.kind(), isogate_core::ErrorKind::InvalidInput);
     }
 }
