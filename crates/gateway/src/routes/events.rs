@@ -22,6 +22,7 @@ use crate::state::AppState;
 #[into_params(parameter_in = Query)]
 pub struct EventsParams {
     /// Resume after this event id (the `Last-Event-ID` header wins when both are given).
+    #[param(pattern = "^([0-9]{1,19}-[0-9]{1,19})?$")]
     pub since: Option<String>,
     /// Only `iso.*` events whose item passes this listing filter (`field,op,value;...`).
     pub filter: Option<String>,
@@ -56,7 +57,7 @@ const PARAMS: [&str; 7] = [
 /// providers' events only.
 #[utoipa::path(get, path = "/v1/events", tag = "events",
     params(EventsParams,
-           ("Last-Event-ID" = Option<String>, Header, description = "Resume after this id (sent by reconnecting EventSource clients)")),
+           ("Last-Event-ID" = Option<String>, Header, nullable = false, pattern = "^([0-9]{1,19}-[0-9]{1,19})?$", description = "Resume after this id (sent by reconnecting EventSource clients); anything else is a 400")),
     responses(
         (status = 200, description = "An endless `text/event-stream` (or until `timeout_s`); each `data:` is one Event", content_type = "text/event-stream", body = isogate_feed::Event),
         (status = 400, description = "A bad parameter or event id", body = crate::http::error::Problem),
