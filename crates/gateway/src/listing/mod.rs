@@ -1,6 +1,7 @@
 //! The listing path: federation over providers, the snapshot cache, and the
 //! rendered pages and answers.
 
+pub mod answer;
 pub mod cache;
 mod catalogue;
 mod federation;

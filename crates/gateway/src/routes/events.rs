@@ -138,7 +138,7 @@ pub async fn get_events(
             ..Limits::default()
         };
         let query =
-            Query::parse(&query_pairs, &limits).map_err(crate::routes::isos::query_error)?;
+            Query::parse(&query_pairs, &limits).map_err(crate::listing::answer::query_error)?;
         for p in &query.providers {
             if state.provider(p).is_none() {
                 return Err(ApiError::coded(

@@ -137,13 +137,13 @@ fn answer(state: &AppState, encoding: Encoding, req: &mut Request) -> Option<Res
             telemetry::finish(route, "GET", &id, started, &mut resp);
             Some(resp)
         }
-        Hot::Miss { key, epoch } => {
+        Hot::Miss(slot) => {
             if let Some(caller) = caller {
                 req.extensions_mut().insert(Authorized(caller));
             }
             // The handler takes the key from here instead of building and
             // looking it up a second time.
-            req.extensions_mut().insert(HotMiss { key, epoch });
+            req.extensions_mut().insert(HotMiss(slot));
             None
         }
     }

@@ -18,8 +18,8 @@ use isogate_core::query::{Limits, Matcher, Query};
 use serde::Serialize;
 
 use crate::http::error::{ApiError, bad_request};
+use crate::listing::answer::{ListMeta, parse_pairs, query_error};
 use crate::listing::{Gathered, Source, gather, select};
-use crate::routes::isos::{ListMeta, parse_query, query_error};
 use crate::state::AppState;
 
 /// The images query (documentation only: the handlers parse the raw query).
@@ -213,7 +213,7 @@ fn group_query(state: &AppState, pairs: &[(String, String)]) -> Result<GroupQuer
         max_filters: state.config().server.max_filters,
         ..Limits::default()
     };
-    GroupQuery::parse(pairs, &limits).map_err(query_error)
+    Ok(GroupQuery::parse(pairs, &limits).map_err(query_error)?)
 }
 
 /// The items the item parameters choose, from the caller's providers, grouped.
@@ -225,7 +225,7 @@ async fn grouped(
     providers_param: &str,
 ) -> Result<(Vec<ImageGroup>, Gathered), ApiError> {
     // The listing's parser checks the item parameters exactly as `/v1/isos` does.
-    let mut item_pairs: Vec<(&str, &str)> = Vec::new();
+    let mut item_pairs: Vec<(String, String)> = Vec::new();
     for (k, v) in pairs {
         let k = match k.as_str() {
             "item_filter" => "filter",
@@ -233,10 +233,9 @@ async fn grouped(
             p if p == providers_param => "provider",
             _ => continue,
         };
-        item_pairs.push((k, v));
+        item_pairs.push((k.to_owned(), v.clone()));
     }
-    let encoded = serde_urlencoded::to_string(&item_pairs).unwrap_or_default();
-    let query: Query = parse_query(state, Some(&encoded))?;
+    let query: Query = parse_pairs(state, item_pairs)?;
     let selection = select(state, caller, &query.providers)?;
     let gathered = gather(state, &selection, query.refresh, None).await;
     if let Some(failure) = gathered.total_failure() {

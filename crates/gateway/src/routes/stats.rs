@@ -10,6 +10,7 @@ use serde::Serialize;
 
 use crate::access::Caller;
 use crate::http::error::{ApiError, bad_request};
+use crate::listing::answer::{parse_pairs, query_error, query_pairs};
 use crate::listing::{Source, gather, select};
 use crate::state::AppState;
 
@@ -78,9 +79,10 @@ pub async fn get_stats(
     caller: Caller,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
-    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(raw.as_deref().unwrap_or(""))
-        .map_err(|_| bad_request("the query string is not valid URL encoding"))?;
-    let group_by: Vec<String> = match pairs.iter().find(|(k, _)| k == "group_by") {
+    let (group, pairs): (Vec<_>, Vec<_>) = query_pairs(raw.as_deref())?
+        .into_iter()
+        .partition(|(k, _)| k == "group_by");
+    let group_by: Vec<String> = match group.first() {
         // Empty is the same as absent, as for every listing parameter.
         None => vec!["provider".into()],
         Some((_, v)) if v.is_empty() => vec!["provider".into()],
@@ -101,19 +103,14 @@ pub async fn get_stats(
             )));
         }
     }
-    let rest: Vec<String> = pairs
-        .iter()
-        .filter(|(k, _)| k != "group_by")
-        .map(|(k, v)| serde_urlencoded::to_string([(k, v)]).unwrap_or_default())
-        .collect();
-    let query = crate::routes::isos::parse_query(&state, Some(&rest.join("&")))?;
+    // The rest is the listing's query, parsed from the pairs as decoded.
+    let query = parse_pairs(&state, pairs)?;
     let selection = select(&state, &caller, &query.providers)?;
     let gathered = gather(&state, &selection, query.refresh, None).await;
     if let Some(failure) = gathered.total_failure() {
         return Err(failure.into());
     }
-    let matcher =
-        isogate_core::query::Matcher::new(&query).map_err(crate::routes::isos::query_error)?;
+    let matcher = isogate_core::query::Matcher::new(&query).map_err(query_error)?;
     let mut groups: BTreeMap<Vec<Option<String>>, (u64, u64)> = BTreeMap::new();
     let (mut total, mut bytes) = (0u64, 0u64);
     for item in gathered.items().filter(|i| matcher.matches(i)) {
