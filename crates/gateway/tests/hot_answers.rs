@@ -351,3 +351,27 @@ mod lane {
         assert_eq!(after - before, 2);
     }
 }
+
+/// A problem's body carries the request id, written from the problem itself
+/// (not parsed back out of the bytes), with or without compression; a
+/// compressed error answer comes out plain, its `Content-Encoding` gone.
+#[tokio::test]
+async fn problems_carry_the_request_id_with_compression_on_or_off() {
+    for toml in ["", "[server]\ncompression = true\n"] {
+        let state = state_with(vec![Fake::new("a", 1)], toml);
+        let req = Request::get("/v1/isos?sort=nope")
+            .header(header::ACCEPT_ENCODING, "gzip")
+            .header("x-request-id", "req-problem-1")
+            .body(Body::empty())
+            .unwrap();
+        let (resp, body) = support::call(&state, req).await;
+        assert_eq!(resp.status(), StatusCode::BAD_REQUEST, "{toml}");
+        assert!(
+            resp.headers().get(header::CONTENT_ENCODING).is_none(),
+            "{toml}"
+        );
+        assert_eq!(body["request_id"], "req-problem-1", "{toml}: {body}");
+        assert_eq!(body["code"], "invalid_query", "{toml}");
+        assert_eq!(resp.headers()["x-request-id"], "req-problem-1");
+    }
+}

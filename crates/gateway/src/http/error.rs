@@ -22,7 +22,7 @@ pub struct ApiError {
 }
 
 /// The problem+json body.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct Problem {
     /// A URI naming the problem type.
     #[serde(rename = "type")]
@@ -153,6 +153,11 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// A problem answer's body as data, kept on the response so the request-id
+/// layer writes the body again with `request_id` instead of parsing it.
+#[derive(Clone, Debug)]
+pub(crate) struct ProblemBody(pub(crate) Problem);
+
 /// Writes a problem body; the request-id layer stamps `request_id` into it.
 pub fn problem_response(
     status: StatusCode,
@@ -161,6 +166,7 @@ pub fn problem_response(
 ) -> Response {
     let body = serde_json::to_vec(problem).unwrap_or_default();
     let mut resp = (status, body).into_response();
+    resp.extensions_mut().insert(ProblemBody(problem.clone()));
     resp.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/problem+json"),

@@ -13,6 +13,7 @@ use axum::response::Response;
 use chrono::Utc;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
+use crate::http::error::ProblemBody;
 use crate::http::logformat::LineFormat;
 use crate::http::logsink::LogSink;
 
@@ -55,9 +56,7 @@ pub async fn observe(req: Request, next: Next) -> Response {
     let route = route.as_ref().map_or("unmatched", MatchedPath::as_str);
     let method = method_label(req.method());
     let mut resp = next.run(req).await;
-    if is_problem(&resp) {
-        resp = stamp_request_id(resp, &id).await;
-    }
+    stamp_request_id(&mut resp, &id);
     finish(route, method, &id, started, &mut resp);
     resp
 }
@@ -189,26 +188,21 @@ fn record(route: &str, method: &'static str, status: u16, elapsed: f64) {
     });
 }
 
-fn is_problem(resp: &Response) -> bool {
-    resp.headers()
-        .get(header::CONTENT_TYPE)
-        .is_some_and(|v| v.as_bytes().starts_with(b"application/problem+json"))
-}
-
-async fn stamp_request_id(resp: Response, id: &str) -> Response {
-    let (mut parts, body) = resp.into_parts();
-    let Ok(bytes) = axum::body::to_bytes(body, 64 * 1024).await else {
-        return Response::from_parts(parts, Body::empty());
+/// Writes a problem answer's body again with the request id (from the
+/// problem kept as data on the response: nothing is parsed).
+fn stamp_request_id(resp: &mut Response, id: &str) {
+    let Some(ProblemBody(mut problem)) = resp.extensions_mut().remove::<ProblemBody>() else {
+        return;
     };
-    let stamped = match serde_json::from_slice::<serde_json::Value>(&bytes) {
-        Ok(serde_json::Value::Object(mut map)) => {
-            map.insert("request_id".into(), id.into());
-            serde_json::to_vec(&map).unwrap_or_else(|_| bytes.to_vec())
-        }
-        _ => bytes.to_vec(),
+    problem.request_id = Some(id.to_owned());
+    let Ok(body) = serde_json::to_vec(&problem) else {
+        return;
     };
-    parts.headers.remove(header::CONTENT_LENGTH);
-    Response::from_parts(parts, Body::from(stamped))
+    // Written plain: a compression layer inside may have encoded the first
+    // body, and a problem is a few hundred bytes.
+    resp.headers_mut().remove(header::CONTENT_LENGTH);
+    resp.headers_mut().remove(header::CONTENT_ENCODING);
+    *resp.body_mut() = Body::from(body);
 }
 
 /// Writes the log lines still buffered (before exit, or before printing to
