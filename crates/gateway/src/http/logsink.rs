@@ -90,11 +90,7 @@ impl LogSink {
 
     /// Writes what is buffered now (blocks while stdout does).
     pub fn flush(&self) {
-        let mut spare = self
-            .inner
-            .writing
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
+        let mut spare = self.inner.writing.lock().unwrap_or_else(|e| e.into_inner());
         // Take the batch out under the buffer's lock (a swap), write it
         // outside it: appends never wait for stdout.
         std::mem::swap(&mut *self.lock(), &mut *spare);
@@ -214,9 +210,16 @@ mod tests {
         let expected = line.repeat(n) + "last\n";
         assert_eq!(all, expected.as_bytes());
         let writes = batches.lock().unwrap().len();
-        assert!(writes < n / 10, "{writes} writes for {n} lines: not batched");
+        assert!(
+            writes < n / 10,
+            "{writes} writes for {n} lines: not batched"
+        );
         sink.flush();
-        assert_eq!(batches.lock().unwrap().len(), writes, "an empty buffer writes nothing");
+        assert_eq!(
+            batches.lock().unwrap().len(),
+            writes,
+            "an empty buffer writes nothing"
+        );
     }
 
     #[test]
@@ -239,7 +242,10 @@ mod tests {
             while !*open {
                 open = cv.wait(open).unwrap();
             }
-            w.fetch_add(batch.iter().filter(|b| **b == b'\n').count() as u64, Ordering::SeqCst);
+            w.fetch_add(
+                batch.iter().filter(|b| **b == b'\n').count() as u64,
+                Ordering::SeqCst,
+            );
         });
         let line = format!("{}\n", "y".repeat(1023));
         // More than MAX_BUFFERED, from another thread, while stdout is stuck.
@@ -261,6 +267,9 @@ mod tests {
         cv.notify_all();
         sink.flush();
         let total = written.load(Ordering::SeqCst) + sink.dropped();
-        assert_eq!(total, lines as u64, "every line written or counted as dropped");
+        assert_eq!(
+            total, lines as u64,
+            "every line written or counted as dropped"
+        );
     }
 }
