@@ -391,6 +391,15 @@ impl EventDraft {
     }
 }
 
+impl EventDraft {
+    /// The event as a stream entry's body: its JSON with a placeholder id
+    /// (`0-0`; the stream assigns the real one) and the time now.
+    pub fn stream_body(self) -> Vec<u8> {
+        let event = self.into_event(EventId::default(), Utc::now());
+        serde_json::to_vec(&event).unwrap_or_else(|_| b"{}".to_vec())
+    }
+}
+
 /// The `source` of a provider's events.
 pub fn source_of(provider: &str) -> String {
     format!("/providers/{provider}")
@@ -404,6 +413,9 @@ pub struct Record {
     provider: Option<String>,
     /// For `iso.changed`: the whole item before, so a filter can match either side.
     prior: Option<Iso>,
+    /// Read from the shared stream (another replica's, or this one's after
+    /// the round trip), not appended by this process.
+    mirrored: bool,
 }
 
 impl Record {
@@ -422,7 +434,25 @@ impl Record {
             json: Bytes::from(json),
             provider,
             prior,
+            mirrored: false,
         }
+    }
+
+    /// An entry of the shared stream: its id (assigned by Redis) and its
+    /// body (the event as [`EventDraft::stream_body`] wrote it). `None` for
+    /// an id or body this build cannot read.
+    pub fn from_stream(id: &str, body: &[u8]) -> Option<Record> {
+        let id: EventId = id.parse().ok()?;
+        let mut event: Event = serde_json::from_slice(body).ok()?;
+        event.id = id;
+        let mut r = Record::new(event);
+        r.mirrored = true;
+        Some(r)
+    }
+
+    /// Whether it came from the shared stream (see [`Record::from_stream`]).
+    pub fn is_mirrored(&self) -> bool {
+        self.mirrored
     }
 
     /// The event.

@@ -39,8 +39,9 @@ pub use event::{
 };
 pub use feed::Feed;
 pub use filter::{Selector, parse_types};
-pub use log::{EventLog, LogOptions, Subscription};
+pub use log::{EventLog, LogOptions, Subscription, reset_at};
 pub use sse::{ConnectionLimiter, ConnectionPermit, SseOptions, resume_point, sse_stream};
 pub use webhook::{
-    AllowHosts, EndpointStatus, UrlGuard, WebhookConfig, WebhookDispatcher, WebhookError,
+    AllowHosts, EndpointStatus, UrlGuard, WebhookConfig, WebhookDispatcher, WebhookEndpoint,
+    WebhookError,
 };
