@@ -14,13 +14,25 @@ use url::Url;
 
 use crate::config::ConfigError;
 use crate::listing::cache::Snapshot;
+use crate::listing::feed_shared::{self, SharedFeed};
 use crate::security::ssrf::ImportGuard;
 use crate::state::{AppState, ProviderHandle};
 
-/// Called by the cache where a successful load stored `snap`.
-pub fn snapshot_landed(feed: Option<&Arc<Feed>>, provider: &str, snap: &Snapshot) {
-    if let Some(feed) = feed {
-        feed.snapshot(provider, &snap.items, snap.incomplete.is_none());
+/// Called by the cache where a successful load stored `snap`. With the
+/// shared tier, the shared stream decides what is appended (see
+/// [`crate::listing::feed_shared`]).
+pub fn snapshot_landed(
+    feed: Option<&Arc<Feed>>,
+    shared: Option<&SharedFeed>,
+    provider: &str,
+    snap: &Arc<Snapshot>,
+) {
+    match (shared, feed) {
+        (Some(s), _) => s.landed(provider, snap),
+        (None, Some(feed)) => {
+            feed.snapshot(provider, &snap.items, snap.incomplete.is_none());
+        }
+        (None, None) => {}
     }
 }
 
@@ -60,17 +72,29 @@ impl UrlGuard for WebhookGuard {
 /// A webhook refused by the guard or misconfigured is a configuration error.
 pub async fn start(state: &AppState) -> Result<(), ConfigError> {
     let cfg = state.config();
+    if !cfg.feed.active(&cfg.webhooks) {
+        return Ok(());
+    }
+    // With the shared tier, events go through its stream (issue 18).
+    let shared = state.cache().shared().map(|s| {
+        let sf = SharedFeed::start(s.tier().clone(), state.feed().clone(), cfg.feed.history);
+        state.cache().attach_shared_feed(sf.clone());
+        sf
+    });
     if !cfg.webhooks.is_empty() {
         let guard: Arc<dyn UrlGuard> = Arc::new(WebhookGuard::new(state));
         let d = WebhookDispatcher::start(state.feed().log(), &cfg.webhooks, guard)
             .await
             .map_err(|isogate_feed::WebhookError::Config(m)| ConfigError(m))?;
+        if let Some(sf) = &shared {
+            let lease = Duration::from_millis(cfg.feed.webhook_lease_ms.max(100));
+            for ep in d.endpoints() {
+                tokio::spawn(feed_shared::consume(sf.clone(), ep, lease));
+            }
+        }
         if state.set_webhooks(d).is_err() {
             return Err(ConfigError("webhooks: started twice".into()));
         }
-    }
-    if !cfg.feed.active(&cfg.webhooks) {
-        return Ok(());
     }
     for handle in state.providers() {
         let interval = handle_interval(state, &handle.name);
@@ -133,14 +157,17 @@ pub async fn poll_once(state: &AppState, handle: &ProviderHandle) {
         Some(isogate_resilience::BreakerState::Closed) | None => Breaker::Closed,
         Some(_) => Breaker::Open,
     };
-    state.feed().observe_status(
-        &handle.name,
-        ProviderStatus {
-            health,
-            breaker,
-            error,
-        },
-    );
+    let status = ProviderStatus {
+        health,
+        breaker,
+        error,
+    };
+    match state.cache().shared_feed() {
+        Some(sf) => sf.status(&handle.name, status),
+        None => {
+            state.feed().observe_status(&handle.name, status);
+        }
+    }
 }
 
 /// Sets the feed's gauges and counters for `/metrics`.

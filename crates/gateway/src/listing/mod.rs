@@ -4,6 +4,7 @@
 pub mod cache;
 mod federation;
 pub mod feed;
+pub mod feed_shared;
 pub mod render;
 pub mod shared;
 

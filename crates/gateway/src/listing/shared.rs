@@ -360,7 +360,7 @@ async fn resync(tier: &SharedTier, cache: &ListingCache, providers: &[String]) {
 fn adopt(cache: &ListingCache, s: isogate_shared_tier::Snapshot) -> Arc<Snapshot> {
     let age = (Utc::now() - s.fetched_at).to_std().unwrap_or_default();
     let fetched_at = Instant::now().checked_sub(age).unwrap_or_else(Instant::now);
-    cache.snapshot_of(
+    cache.adopted_snapshot_of(
         s.items,
         fetched_at,
         s.fetched_at,
