@@ -450,6 +450,13 @@ impl Record {
         Some(r)
     }
 
+    /// Marks a record of the shared stream's life (a `reset` when the
+    /// stream takes over), which the in-process webhook queue leaves alone.
+    pub(crate) fn into_mirrored(mut self) -> Record {
+        self.mirrored = true;
+        self
+    }
+
     /// Whether it came from the shared stream (see [`Record::from_stream`]).
     pub fn is_mirrored(&self) -> bool {
         self.mirrored

@@ -137,6 +137,20 @@ impl EventLog {
         true
     }
 
+    /// Moves an empty log's position to `position` without telling anyone
+    /// (a replica joining the shared stream: its live subscribers follow
+    /// from the stream's newest entry). `false`, and nothing done, if the
+    /// log holds events (use [`EventLog::reset_to`]).
+    pub fn rebase(&self, position: EventId) -> bool {
+        let mut st = self.lock();
+        if !st.ring.is_empty() {
+            return false;
+        }
+        st.floor = position;
+        st.last = position;
+        true
+    }
+
     /// Starts over at `position` (the shared stream took over from this
     /// process's own ids, or the other way round): the history is dropped,
     /// every subscriber gets one `reset` (`reason`) with id `position` and
@@ -146,7 +160,17 @@ impl EventLog {
         st.ring.clear();
         st.floor = position;
         st.last = position;
-        let _ = self.inner.tx.send(reset_record(&st, reason));
+        let draft = EventDraft {
+            ty: EventType::Reset,
+            provider: None,
+            subject: None,
+            data: EventData::Reset(ResetData {
+                reason: reason.to_owned(),
+                oldest: None,
+            }),
+        };
+        let record = Record::new(draft.into_event(position, Utc::now())).into_mirrored();
+        let _ = self.inner.tx.send(Arc::new(record));
     }
 
     /// The newest id issued (the floor when nothing was).

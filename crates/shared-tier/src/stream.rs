@@ -43,12 +43,16 @@ pub struct StreamEntry {
 pub enum AppendGuard {
     /// Append unconditionally.
     None,
-    /// Append only if `key`'s value is `expect` (`""`: missing), then set it
-    /// to `set` (`""`: delete it). Even with no events the key moves on.
-    Expect {
-        /// The guarded key's name under the prefix (e.g. `feedbase:<provider>`).
-        key: String,
-        /// The value it must hold.
+    /// One snapshot's diff: append only if the feed's baseline version of
+    /// `provider` (`feedbase:<provider>`) is `expect` (`""`: none yet), then
+    /// make it `set` (even with no events), and keep a copy of the tier's
+    /// snapshot as the feed's baseline (`feedsnap:<provider>`, a server-side
+    /// `COPY`) when the tier's snapshot still is version `set`, so a replica
+    /// whose own baseline lags can diff from it ([`SharedTier::feed_baseline`]).
+    Baseline {
+        /// The provider.
+        provider: String,
+        /// The baseline version it must hold.
         expect: String,
         /// Its value afterwards.
         set: String,
@@ -86,13 +90,21 @@ pub struct RangeAfter {
 }
 
 const APPEND: &str = r#"
--- KEYS: stream, guard (or the stream again). ARGV: maxlen, mode, expect, set, bodies...
+-- KEYS: stream, guard (or the stream again), [snap, meta, feedsnap].
+-- ARGV: maxlen, mode, expect, set, bodies...
 local mode = ARGV[2]
 if mode ~= 'none' then
   local cur = redis.call('GET', KEYS[2]) or ''
   if mode == 'expect' and cur ~= ARGV[3] then return {'0', cur} end
   if mode == 'changes' and cur == ARGV[4] then return {'0', cur} end
   if ARGV[4] == '' then redis.call('DEL', KEYS[2]) else redis.call('SET', KEYS[2], ARGV[4]) end
+  if mode == 'expect' and KEYS[5] then
+    if redis.call('HGET', KEYS[4], 'pub') == ARGV[4] and redis.call('EXISTS', KEYS[3]) == 1 then
+      redis.call('COPY', KEYS[3], KEYS[5], 'REPLACE')
+    else
+      redis.call('DEL', KEYS[5])
+    end
+  end
 end
 local out = {'1'}
 for i = 5, #ARGV do
@@ -244,17 +256,25 @@ impl SharedTier {
         let mut inv = APPEND_SCRIPT.prepare_invoke();
         let (mode, key, expect, set) = match guard {
             AppendGuard::None => ("none", k.feed(), "", ""),
-            AppendGuard::Expect { key, expect, set } => {
-                ("expect", k.named(key), expect.as_str(), set.as_str())
-            }
+            AppendGuard::Baseline {
+                provider,
+                expect,
+                set,
+            } => (
+                "expect",
+                k.named(&format!("feedbase:{provider}")),
+                expect.as_str(),
+                set.as_str(),
+            ),
             AppendGuard::Changes { key, set } => ("changes", k.named(key), "", set.as_str()),
         };
-        inv.key(k.feed())
-            .key(key)
-            .arg(maxlen.max(1))
-            .arg(mode)
-            .arg(expect)
-            .arg(set);
+        inv.key(k.feed()).key(key);
+        if let AppendGuard::Baseline { provider, .. } = guard {
+            inv.key(k.snap(provider))
+                .key(k.meta(provider))
+                .key(k.named(&format!("feedsnap:{provider}")));
+        }
+        inv.arg(maxlen.max(1)).arg(mode).arg(expect).arg(set);
         for b in bodies {
             inv.arg(b.as_slice());
         }
@@ -268,9 +288,39 @@ impl SharedTier {
             .await?;
         match out.split_first() {
             Some((ok, ids)) if ok == "1" => Ok(AppendOutcome::Appended(ids.to_vec())),
-            Some((_, cur)) => Ok(AppendOutcome::Refused(cur.first().cloned().unwrap_or_default())),
+            Some((_, cur)) => Ok(AppendOutcome::Refused(
+                cur.first().cloned().unwrap_or_default(),
+            )),
             None => Err(malformed("feed_append")),
         }
+    }
+
+    /// The feed's baseline snapshot of `provider` (see
+    /// [`AppendGuard::Baseline`]), if one is kept.
+    pub async fn feed_baseline(
+        &self,
+        provider: &str,
+    ) -> Result<Option<crate::Snapshot>, TierError> {
+        let key = self.inner.keys.named(&format!("feedsnap:{provider}"));
+        let mut c = self.conn();
+        let bytes: Option<Vec<u8>> = self
+            .call(
+                "feed_baseline",
+                self.inner.config.snapshot_timeout(),
+                async move { redis::cmd("GET").arg(key).query_async(&mut c).await },
+            )
+            .await?;
+        let Some(bytes) = bytes.filter(|b| !b.is_empty()) else {
+            return Ok(None);
+        };
+        tokio::task::spawn_blocking(move || crate::decode(&bytes))
+            .await
+            .unwrap_or(Err(crate::CodecError::Corrupt("decoder task failed")))
+            .map(Some)
+            .map_err(|source| TierError::Codec {
+                provider: provider.to_owned(),
+                source,
+            })
     }
 
     /// Whether the stream can resume after `id`, and what comes after it
@@ -368,9 +418,11 @@ impl SharedTier {
             .arg(if pending { "0" } else { ">" });
         let mut c = self.conn();
         let v: Value = self
-            .call("group_read", self.inner.config.snapshot_timeout(), async move {
-                cmd.query_async(&mut c).await
-            })
+            .call(
+                "group_read",
+                self.inner.config.snapshot_timeout(),
+                async move { cmd.query_async(&mut c).await },
+            )
             .await?;
         Ok(read_reply(&v))
     }
@@ -483,7 +535,9 @@ impl FeedReader {
             let conn = self
                 .tier
                 .call("feed_read", inner.config.snapshot_timeout(), async move {
-                    client.get_multiplexed_async_connection_with_config(&cfg).await
+                    client
+                        .get_multiplexed_async_connection_with_config(&cfg)
+                        .await
                 })
                 .await?;
             self.conn = Some(conn);
@@ -502,7 +556,9 @@ impl FeedReader {
         let mut c = conn.clone();
         let r: Result<Value, TierError> = self
             .tier
-            .call("feed_read", timeout, async move { cmd.query_async(&mut c).await })
+            .call("feed_read", timeout, async move {
+                cmd.query_async(&mut c).await
+            })
             .await;
         match r {
             Ok(v) => Ok(read_reply(&v)),

@@ -170,7 +170,11 @@ impl WebhookDispatcher {
     /// Every endpoint, for delivery from a queue outside the log (a
     /// consumer group of the shared stream).
     pub fn endpoints(&self) -> Vec<WebhookEndpoint> {
-        self.endpoints.iter().cloned().map(WebhookEndpoint).collect()
+        self.endpoints
+            .iter()
+            .cloned()
+            .map(WebhookEndpoint)
+            .collect()
     }
 
     /// Stops delivery now.

@@ -40,8 +40,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use isogate_feed::{
-    EventDraft, EventId, Feed, ProviderStatus, Record, Selector, Subscription,
-    WebhookEndpoint, diff_snapshots, reset_at,
+    EventDraft, EventId, Feed, ProviderStatus, Record, Selector, Subscription, WebhookEndpoint,
+    reset_at,
 };
 use isogate_shared_tier::{AppendGuard, AppendOutcome, SharedTier, StreamEntry};
 use sha2::{Digest, Sha256};
@@ -212,12 +212,7 @@ async fn appender(weak: std::sync::Weak<Inner>, mut rx: mpsc::UnboundedReceiver<
     }
 }
 
-async fn landed(
-    inner: &Inner,
-    bases: &mut HashMap<String, Option<u64>>,
-    p: &str,
-    snap: &Snapshot,
-) {
+async fn landed(inner: &Inner, bases: &mut HashMap<String, Option<u64>>, p: &str, snap: &Snapshot) {
     let complete = snap.incomplete.is_none();
     if snap.adopted {
         // Another replica fetched it and announced its changes.
@@ -238,9 +233,8 @@ async fn landed(
     };
     let base = bases.insert(p.to_owned(), Some(version)).flatten();
     let drafts = inner.feed.diff(p, &snap.items, complete);
-    let key = format!("feedbase:{p}");
-    let guard = AppendGuard::Expect {
-        key: key.clone(),
+    let guard = AppendGuard::Baseline {
+        provider: p.to_owned(),
         expect: base.map(|b| b.to_string()).unwrap_or_default(),
         set: version.to_string(),
     };
@@ -257,25 +251,31 @@ async fn landed(
             return;
         }
     };
-    // Our baseline was not the feed's: another replica's snapshot landed
-    // in the feed that this one never loaded.
+    // Our baseline was not the feed's: a snapshot landed in the feed that
+    // this replica never loaded (or this is its first). Diff from the
+    // feed's own baseline copy when it is there.
     let feed_base: Option<u64> = refused.parse().ok();
     if feed_base.is_some_and(|b| b >= version) {
         // The feed is already past this snapshot.
         return;
     }
-    let drafts = match (feed_base, inner.tier.get_snapshot(p).await) {
+    let drafts = match (feed_base, inner.tier.feed_baseline(p).await) {
         (Some(b), Ok(Some(s))) if s.version == b => {
-            if complete {
-                diff_snapshots(p, &s.items, &snap.items)
-            } else {
-                drafts
-            }
+            let mut prev = s.items;
+            prev.iter_mut().for_each(isogate_core::identity::recognise);
+            let mut d = isogate_feed::Differ::new();
+            d.snapshot(p, &prev, true);
+            d.snapshot(p, &snap.items, complete)
         }
+        // No copy (expired, or the tier's snapshot was replaced before the
+        // copy): a first snapshot here announces nothing the feed has not
+        // (its `provider.synced`); a lagging baseline's diff holds every
+        // change since it, maybe with repeats, never with gaps.
+        _ if base.is_none() && feed_base.is_some() => Vec::new(),
         _ => drafts,
     };
-    let guard = AppendGuard::Expect {
-        key,
+    let guard = AppendGuard::Baseline {
+        provider: p.to_owned(),
         expect: refused,
         set: version.to_string(),
     };
@@ -286,7 +286,7 @@ async fn landed(
     {
         Ok(AppendOutcome::Appended(_)) => {}
         Ok(AppendOutcome::Refused(_)) => {
-            tracing::debug!(provider = %p, version, "feed moved on twice during one append; diff dropped");
+            tracing::debug!(provider = %p, version, "feed moved on during one append; diff dropped");
         }
         Err(_) => local(inner, drafts),
     }
@@ -329,7 +329,10 @@ async fn mirror(weak: std::sync::Weak<Inner>) {
                 // First contact (or after a gap): follow from the newest entry.
                 let last = inner.tier.feed_last_id().await?;
                 let id: EventId = last.parse().unwrap_or_default();
-                if inner.diverged.swap(false, Ordering::Relaxed) || id < log.last_id() {
+                let diverged = inner.diverged.swap(false, Ordering::Relaxed);
+                if diverged || (id < log.last_id() && !log.rebase(id)) {
+                    // Local ids were issued, or the mirror held entries the
+                    // stream may no longer continue from: start over, loudly.
                     log.reset_to(id, "failover");
                 }
                 cursor = Some(last);
