@@ -43,7 +43,18 @@ fn free_port() -> u16 {
 
 impl RedisServer {
     fn start() -> Self {
-        let port = free_port();
+        Self::on(free_port())
+    }
+
+    /// SIGKILL, like a crash (no persistence: it comes back empty).
+    fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    fn on(port: u16) -> Self {
         let child = Command::new("redis-server")
             .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
             .args(["--save", "", "--appendonly", "no", "--protected-mode", "no"])
@@ -78,10 +89,7 @@ impl RedisServer {
 
 impl Drop for RedisServer {
     fn drop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
+        self.kill();
     }
 }
 
@@ -556,4 +564,60 @@ async fn a_replica_killed_with_undelivered_webhook_events_leaves_them_to_the_oth
     assert_eq!(received.ids(), want, "after {took:?}");
     let other = &replicas[1 - holder];
     assert_eq!(other.state.webhooks().unwrap().status()[0].delivered, 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_redis_down_events_stay_local_without_errors_and_the_switch_back_is_a_reset() {
+    let mut redis = RedisServer::start();
+    let (hook, _received) = receiver().await;
+    let (config, entries) = config(&redis.url(), hook, "iso.*");
+    let sims = Embedded::start(&config.simulators, &entries).await.unwrap();
+    let replicas = [replica(&config, &entries, &sims)];
+    let base = &replicas[0].base;
+    let q = format!("?provider={V2}");
+    let mut a = sse(base, &q, Some("0-0")).await;
+    let mut b = sse(base, &q, Some("0-0")).await;
+    let shared_id = a.collect(1, Duration::from_secs(8), is("provider.synced")).await[0]
+        .id
+        .clone()
+        .unwrap();
+    b.collect(1, Duration::from_secs(8), is("provider.synced")).await;
+
+    // Redis dies: a write still works and its event reaches the open
+    // stream, from this replica's own ring.
+    redis.kill();
+    let port = redis.port;
+    import(base, "while-redis-is-down").await;
+    let added = a.collect(1, Duration::from_secs(8), is("iso.added")).await;
+    assert_eq!(added[0].data["data"]["name"], "while-redis-is-down");
+    let local_id = added[0].id.clone().unwrap();
+    for uri in ["/v1/isos?per_page=5", "/v1/providers", "/readyz"] {
+        let resp = http().get(format!("{base}{uri}")).send().await.unwrap();
+        assert!(resp.status().as_u16() < 500, "{uri}: {}", resp.status());
+    }
+    // A resume from a shared id is answered from the local mirror meanwhile.
+    let mut resumed = sse(base, &q, Some(&shared_id)).await;
+    let replay = resumed.collect(1, Duration::from_secs(3), is("iso.added")).await;
+    assert_eq!(replay[0].id.as_deref(), Some(local_id.as_str()));
+
+    // Redis comes back (empty): the open stream is told to re-list, once,
+    // and then follows the stream again.
+    let _redis = RedisServer::on(port);
+    let reset = b
+        .collect(1, Duration::from_secs(10), |f| f.event == "reset")
+        .await;
+    assert_eq!(reset[0].data["data"]["reason"], "failover");
+    // A client resuming across the switch with a local id gets `reset`,
+    // not a silent gap.
+    let mut late = sse(base, &q, Some(&local_id)).await;
+    let first = late.next(Duration::from_secs(3)).await.unwrap();
+    assert_eq!(first.event, "reset", "{first:#?}");
+    // And a change now goes through the (new) stream.
+    import(base, "after-redis-is-back").await;
+    let added = b.collect(1, Duration::from_secs(8), is("iso.added")).await;
+    assert_eq!(added[0].data["data"]["name"], "after-redis-is-back");
+    let id = added[0].id.clone().unwrap();
+    let mut again = sse(base, &q, Some(&reset[0].id.clone().unwrap())).await;
+    let replay = again.collect(1, Duration::from_secs(3), is("iso.added")).await;
+    assert_eq!(replay[0].id.as_deref(), Some(id.as_str()), "resumed from the stream");
 }
