@@ -577,11 +577,14 @@ async fn with_redis_down_events_stay_local_without_errors_and_the_switch_back_is
     let q = format!("?provider={V2}");
     let mut a = sse(base, &q, Some("0-0")).await;
     let mut b = sse(base, &q, Some("0-0")).await;
-    let shared_id = a.collect(1, Duration::from_secs(8), is("provider.synced")).await[0]
+    let shared_id = a
+        .collect(1, Duration::from_secs(8), is("provider.synced"))
+        .await[0]
         .id
         .clone()
         .unwrap();
-    b.collect(1, Duration::from_secs(8), is("provider.synced")).await;
+    b.collect(1, Duration::from_secs(8), is("provider.synced"))
+        .await;
 
     // Redis dies: a write still works and its event reaches the open
     // stream, from this replica's own ring.
@@ -597,7 +600,9 @@ async fn with_redis_down_events_stay_local_without_errors_and_the_switch_back_is
     }
     // A resume from a shared id is answered from the local mirror meanwhile.
     let mut resumed = sse(base, &q, Some(&shared_id)).await;
-    let replay = resumed.collect(1, Duration::from_secs(3), is("iso.added")).await;
+    let replay = resumed
+        .collect(1, Duration::from_secs(3), is("iso.added"))
+        .await;
     assert_eq!(replay[0].id.as_deref(), Some(local_id.as_str()));
 
     // Redis comes back (empty): the open stream is told to re-list, once,
@@ -618,6 +623,12 @@ async fn with_redis_down_events_stay_local_without_errors_and_the_switch_back_is
     assert_eq!(added[0].data["data"]["name"], "after-redis-is-back");
     let id = added[0].id.clone().unwrap();
     let mut again = sse(base, &q, Some(&reset[0].id.clone().unwrap())).await;
-    let replay = again.collect(1, Duration::from_secs(3), is("iso.added")).await;
-    assert_eq!(replay[0].id.as_deref(), Some(id.as_str()), "resumed from the stream");
+    let replay = again
+        .collect(1, Duration::from_secs(3), is("iso.added"))
+        .await;
+    assert_eq!(
+        replay[0].id.as_deref(),
+        Some(id.as_str()),
+        "resumed from the stream"
+    );
 }

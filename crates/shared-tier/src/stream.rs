@@ -79,7 +79,7 @@ pub enum AppendOutcome {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RangeAfter {
     /// Whether everything after the id is still in the stream: the id is an
-    /// entry, the last trimmed one, or the newest ever added.
+    /// entry, the newest ever added, or `0-0` while nothing was trimmed.
     pub resumable: bool,
     /// The oldest entry's id, if the stream has one.
     pub first: Option<String>,
@@ -115,17 +115,28 @@ return out
 
 const RANGE_AFTER: &str = r#"
 -- KEYS: stream. ARGV: id, count. Returns {resumable, first, last, id, body, ...}.
-if redis.call('EXISTS', KEYS[1]) == 0 then return {'0', '', '0-0'} end
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  -- Nothing was ever added: only the start resumes (there is nothing to miss).
+  if ARGV[1] == '0-0' then return {'1', '', '0-0'} end
+  return {'0', '', '0-0'}
+end
 local info = redis.call('XINFO', 'STREAM', KEYS[1])
-local last, deleted, first = '0-0', '0-0', ''
+local last, first, length, added = '0-0', '', 0, 0
 for i = 1, #info, 2 do
   local k, v = info[i], info[i + 1]
   if k == 'last-generated-id' then last = v
-  elseif k == 'max-deleted-entry-id' then deleted = v
+  elseif k == 'length' then length = v
+  elseif k == 'entries-added' then added = v
   elseif k == 'first-entry' and v then first = v[1] end
 end
 local id = ARGV[1]
-local ok = id == last or id == deleted or #redis.call('XRANGE', KEYS[1], id, id) == 1
+-- Trimming does not record what it dropped (max-deleted-entry-id counts
+-- XDEL only), so an id that is no entry resumes only as the newest id, or
+-- as the start of a stream that never lost one: a client whose id was
+-- trimmed at the very edge gets a reset it could have done without, never
+-- a gap.
+local ok = id == last or (id == '0-0' and added == length)
+  or #redis.call('XRANGE', KEYS[1], id, id) == 1
 if not ok then return {'0', first, last} end
 local out = {'1', first, last}
 for _, e in ipairs(redis.call('XRANGE', KEYS[1], '(' .. id, '+', 'COUNT', ARGV[2])) do
