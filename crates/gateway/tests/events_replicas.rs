@@ -65,16 +65,18 @@ impl RedisServer {
             .unwrap_or_else(|e| {
                 panic!("cannot start redis-server (Debian package `redis-server`): {e}")
             });
+        // Owned from here: a panic below kills it on drop.
+        let server = RedisServer {
+            child: Some(child),
+            port,
+        };
         let deadline = Instant::now() + Duration::from_secs(5);
         while Instant::now() < deadline {
             if let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) {
                 let _ = s.set_read_timeout(Some(Duration::from_millis(500)));
                 let mut buf = [0u8; 16];
                 if s.write_all(b"PING\r\n").is_ok() && matches!(s.read(&mut buf), Ok(n) if n > 0) {
-                    return RedisServer {
-                        child: Some(child),
-                        port,
-                    };
+                    return server;
                 }
             }
             std::thread::sleep(Duration::from_millis(20));
