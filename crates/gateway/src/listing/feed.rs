@@ -45,12 +45,32 @@ pub struct WebhookGuard(ImportGuard);
 impl WebhookGuard {
     /// The guard of `state`'s configuration.
     pub fn new(state: &AppState) -> WebhookGuard {
-        let cfg = state.config();
+        WebhookGuard::of(state.config())
+    }
+
+    /// The guard of `cfg`.
+    pub fn of(cfg: &crate::config::Config) -> WebhookGuard {
         WebhookGuard(ImportGuard::new(
             &cfg.feed.webhook_host_allow,
             &cfg.server.import_dns,
         ))
     }
+}
+
+/// `check-config`: every `[[webhooks]]` URL through the guard the server
+/// applies at start, so a refused receiver fails the check, not the start.
+pub async fn check_webhook_urls(cfg: &crate::config::Config) -> Result<(), ConfigError> {
+    let guard = WebhookGuard::of(cfg);
+    for (i, w) in cfg.webhooks.iter().enumerate() {
+        let url = Url::parse(w.url.trim())
+            .map_err(|_| ConfigError(format!("webhooks[{i}].url: not an absolute URL")))?;
+        guard.check(&url).await.map_err(|why| {
+            ConfigError(format!(
+                "webhooks[{i}].url refused: {why} (feed.webhook_host_allow lists receivers allowed on private or loopback addresses)"
+            ))
+        })?;
+    }
+    Ok(())
 }
 
 const WEBHOOK_SCHEMES: [&str; 2] = ["http", "https"];
