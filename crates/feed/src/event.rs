@@ -261,7 +261,9 @@ pub struct SyncedData {
 pub struct ResetData {
     /// `expired` (the resume point is older than the history), `unknown`
     /// (not issued by this history: another run or replica), `lagged` (the
-    /// subscriber fell behind the history while connected).
+    /// subscriber fell behind the history while connected), `failover` (the
+    /// replicas' shared stream took over from this replica's own ids, or the
+    /// other way round).
     pub reason: String,
     /// The oldest id the history still holds, if any.
     #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
