@@ -194,6 +194,10 @@ pub async fn poll_once(state: &AppState, handle: &ProviderHandle) {
 pub fn record_metrics(state: &AppState) {
     metrics::gauge!("isogate_events_subscribers").set(state.feed().log().subscribers() as f64);
     metrics::gauge!("isogate_events_history").set(state.feed().log().len() as f64);
+    if let Some(sf) = state.cache().shared_feed() {
+        // 0 while Redis is unreachable: events stay on this replica.
+        metrics::gauge!("isogate_events_shared_stream_up").set(f64::from(u8::from(sf.mirror_up())));
+    }
     let Some(d) = state.webhooks() else {
         return;
     };

@@ -459,7 +459,8 @@ pub async fn consume(sf: SharedFeed, ep: WebhookEndpoint, lease: Duration) {
             }
         };
         if batch.is_empty() {
-            idle(&sf, Duration::from_secs(1)).await;
+            // Short of the lease's life, so an idle holder keeps it.
+            idle(&sf, Duration::from_secs(1).min(lease / 3)).await;
             continue;
         }
         for entry in batch {
