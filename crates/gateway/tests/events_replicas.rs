@@ -209,13 +209,23 @@ impl Drop for Replica {
 }
 
 fn config(redis: &str, hook: SocketAddr, types: &str) -> (Config, Vec<ProviderEntry>) {
+    config_polled(redis, hook, types, 1)
+}
+
+/// `poll_s` 0: no background pollers (the test polls).
+fn config_polled(
+    redis: &str,
+    hook: SocketAddr,
+    types: &str,
+    poll_s: u64,
+) -> (Config, Vec<ProviderEntry>) {
     let toml = EMBEDDED_DEFAULT.replace(
         "[server]\n",
         "[server]\ncursor_key = \"events-replicas-test-cursor-key-0123\"\n",
     );
     let toml = format!(
         "{toml}\n[cache.shared]\nurl = \"{redis}\"\nreconnect_max_ms = 400\ncall_timeout_ms = 1000\n\
-         [feed]\ndefault_poll_interval_s = 1\nheartbeat_s = 1\nwebhook_host_allow = [\"127.0.0.1\"]\nwebhook_lease_ms = 1500\n\
+         [feed]\ndefault_poll_interval_s = {poll_s}\nheartbeat_s = 1\nwebhook_host_allow = [\"127.0.0.1\"]\nwebhook_lease_ms = 1500\n\
          [[webhooks]]\nname = \"inventory\"\nurl = \"http://{hook}/hooks/token\"\nsecret = \"{WH_SECRET}\"\n\
          types = [\"{types}\"]\nproviders = [\"{V2}\"]\nbackoff_initial_ms = 100\nbackoff_max_ms = 200\n"
     );
@@ -632,5 +642,61 @@ async fn with_redis_down_events_stay_local_without_errors_and_the_switch_back_is
         replay[0].id.as_deref(),
         Some(id.as_str()),
         "resumed from the stream"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_outage_both_replicas_see_is_one_status_event_and_so_is_the_recovery() {
+    let redis = RedisServer::start();
+    let (hook, _received) = receiver().await;
+    let (config, entries) = config_polled(&redis.url(), hook, "iso.*", 0);
+    let sims = Embedded::start(&config.simulators, &entries).await.unwrap();
+    let replicas = [
+        replica(&config, &entries, &sims),
+        replica(&config, &entries, &sims),
+    ];
+    let mut s = sse(&replicas[1].base, "?types=provider.status", None).await;
+    let poll = |r: usize| {
+        let state = replicas[r].state.clone();
+        async move {
+            let handle = state.provider("hostkey").unwrap().clone();
+            isogate::feed::poll_once(&state, &handle).await;
+        }
+    };
+    // Healthy: no news, from either.
+    poll(0).await;
+    poll(1).await;
+    let sim = sims
+        .servers()
+        .iter()
+        .find(|x| x.name() == "action")
+        .unwrap();
+    sim.control().set_faults(isogate_sim::Faults {
+        error_rate: 1.0,
+        error_status: 500,
+        ..Default::default()
+    });
+    // Both replicas see the outage (each lists and fails on its own).
+    poll(0).await;
+    poll(1).await;
+    sim.control().heal();
+    poll(1).await;
+    poll(0).await;
+    let mut got = Vec::new();
+    while let Some(f) = s.next(Duration::from_millis(1500)).await {
+        if f.event == "provider.status" {
+            got.push((
+                f.data["data"]["status"].as_str().unwrap().to_owned(),
+                f.data["data"]["previous"].as_str().unwrap_or("").to_owned(),
+            ));
+        }
+    }
+    assert_eq!(
+        got,
+        [
+            ("stale".to_owned(), "ok".to_owned()),
+            ("ok".to_owned(), "stale".to_owned())
+        ],
+        "one event per change of the deployment's status, not one per replica"
     );
 }
