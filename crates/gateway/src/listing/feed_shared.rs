@@ -351,8 +351,8 @@ async fn mirror(weak: std::sync::Weak<Inner>) {
                 inner.mirror_up.store(true, Ordering::Relaxed);
                 return Ok(());
             }
-            // The blocking read runs without holding the handle, so a dropped
-            // gateway ends the task within one block.
+            // The handle is upgraded per read, so a dropped gateway ends the
+            // task within one block.
             let entries = reader.read(&at, BLOCK, BATCH).await?;
             follow(&inner, &entries, &mut cursor);
             Ok(())
