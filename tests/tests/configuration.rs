@@ -191,3 +191,29 @@ fn check_config_names_where_each_provider_came_from() {
         "{out}"
     );
 }
+
+#[test]
+fn check_config_runs_the_webhook_url_guard() {
+    let hook = |allow: &str| {
+        format!(
+            "{VSS_CAMPUS}[feed]\nwebhook_host_allow = [{allow}]\n\
+             [[webhooks]]\nurl = \"http://127.0.0.1:9/hooks/secret-token\"\nsecret = \"s3cret-value\"\n"
+        )
+    };
+    // Loopback is refused unless allow-listed, as at start.
+    let path = config_file("hook-refused.toml", &hook(""));
+    let (code, _, err) = check_config(&["--config", path.to_str().unwrap()], &[]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("webhooks[0].url refused"), "{err}");
+    assert!(
+        err.contains("webhook_host_allow"),
+        "names the way out: {err}"
+    );
+    assert!(
+        !err.contains("secret-token"),
+        "no URL path (it may be the credential): {err}"
+    );
+    let path = config_file("hook-allowed.toml", &hook("\"127.0.0.1\""));
+    let (code, out, err) = check_config(&["--config", path.to_str().unwrap()], &[]);
+    assert_eq!(code, Some(0), "{out}{err}");
+}

@@ -261,7 +261,9 @@ pub struct SyncedData {
 pub struct ResetData {
     /// `expired` (the resume point is older than the history), `unknown`
     /// (not issued by this history: another run or replica), `lagged` (the
-    /// subscriber fell behind the history while connected).
+    /// subscriber fell behind the history while connected), `failover` (the
+    /// replicas' shared stream took over from this replica's own ids, or the
+    /// other way round).
     pub reason: String,
     /// The oldest id the history still holds, if any.
     #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
@@ -391,6 +393,15 @@ impl EventDraft {
     }
 }
 
+impl EventDraft {
+    /// The event as a stream entry's body: its JSON with a placeholder id
+    /// (`0-0`; the stream assigns the real one) and the time now.
+    pub fn stream_body(self) -> Vec<u8> {
+        let event = self.into_event(EventId::default(), Utc::now());
+        serde_json::to_vec(&event).unwrap_or_else(|_| b"{}".to_vec())
+    }
+}
+
 /// The `source` of a provider's events.
 pub fn source_of(provider: &str) -> String {
     format!("/providers/{provider}")
@@ -404,6 +415,9 @@ pub struct Record {
     provider: Option<String>,
     /// For `iso.changed`: the whole item before, so a filter can match either side.
     prior: Option<Iso>,
+    /// Read from the shared stream (another replica's, or this one's after
+    /// the round trip), not appended by this process.
+    mirrored: bool,
 }
 
 impl Record {
@@ -422,7 +436,32 @@ impl Record {
             json: Bytes::from(json),
             provider,
             prior,
+            mirrored: false,
         }
+    }
+
+    /// An entry of the shared stream: its id (assigned by Redis) and its
+    /// body (the event as [`EventDraft::stream_body`] wrote it). `None` for
+    /// an id or body this build cannot read.
+    pub fn from_stream(id: &str, body: &[u8]) -> Option<Record> {
+        let id: EventId = id.parse().ok()?;
+        let mut event: Event = serde_json::from_slice(body).ok()?;
+        event.id = id;
+        let mut r = Record::new(event);
+        r.mirrored = true;
+        Some(r)
+    }
+
+    /// Marks a record of the shared stream's life (a `reset` when the
+    /// stream takes over), which the in-process webhook queue leaves alone.
+    pub(crate) fn into_mirrored(mut self) -> Record {
+        self.mirrored = true;
+        self
+    }
+
+    /// Whether it came from the shared stream (see [`Record::from_stream`]).
+    pub fn is_mirrored(&self) -> bool {
+        self.mirrored
     }
 
     /// The event.

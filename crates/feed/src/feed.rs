@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 use isogate_core::Iso;
 
 use crate::diff::{Differ, ProviderStatus, StatusTracker};
-use crate::event::Record;
+use crate::event::{EventDraft, Record};
 use crate::log::{EventLog, LogOptions};
 
 /// A differ, a status tracker and the log they append to.
@@ -45,6 +45,21 @@ impl Feed {
         let mut differ = self.differ.lock().unwrap_or_else(|p| p.into_inner());
         let drafts = differ.snapshot(provider, items, complete);
         self.log.append_all(drafts)
+    }
+
+    /// The events `items` make against `provider`'s last snapshot, without
+    /// appending them (the caller appends elsewhere: the shared stream). The
+    /// baseline moves on to `items` either way.
+    pub fn diff(&self, provider: &str, items: &[Iso], complete: bool) -> Vec<EventDraft> {
+        let mut differ = self.differ.lock().unwrap_or_else(|p| p.into_inner());
+        differ.snapshot(provider, items, complete)
+    }
+
+    /// The `provider.status` event `status` makes, if any, without
+    /// appending it (see [`Feed::diff`]).
+    pub fn status_change(&self, provider: &str, status: ProviderStatus) -> Option<EventDraft> {
+        let mut tracker = self.status.lock().unwrap_or_else(|p| p.into_inner());
+        tracker.observe(provider, status)
     }
 
     /// The gateway's view of `provider` now: appends a `provider.status`

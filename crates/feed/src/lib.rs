@@ -17,12 +17,13 @@
 //! - [`webhook`]: Standard Webhooks delivery (signatures, retries with
 //!   backoff and jitter, per-endpoint order, dead letters, status).
 //!
-//! Backing the log with a Redis Stream later keeps every contract here:
-//! ids are the stream's ids, `append` is `XADD MAXLEN ~ history`,
-//! `subscribe_from(id)` is `XRANGE (id +` (with "older than the first
-//! entry" meaning `reset`) followed by `XREAD BLOCK` from the last id read,
-//! and a webhook endpoint's queue is a consumer group (`XREADGROUP`,
-//! `XACK` after delivery or dead-letter) so one replica delivers each event.
+//! With the gateway's shared tier the log is a mirror of one Redis Stream
+//! (the gateway's `listing/feed_shared.rs`): ids are the stream's
+//! ([`Record::from_stream`], [`EventLog::insert`]), a `Last-Event-ID` is
+//! answered by `XRANGE` ([`Subscription::replay`]), a switch between the
+//! stream and this process's own ids is one `reset` ([`EventLog::reset_to`]),
+//! and webhook endpoints are consumer groups ([`WebhookEndpoint`]). Without
+//! it, the ring alone, as described here.
 
 pub mod diff;
 pub mod event;
@@ -39,8 +40,9 @@ pub use event::{
 };
 pub use feed::Feed;
 pub use filter::{Selector, parse_types};
-pub use log::{EventLog, LogOptions, Subscription};
+pub use log::{EventLog, LogOptions, Subscription, reset_at};
 pub use sse::{ConnectionLimiter, ConnectionPermit, SseOptions, resume_point, sse_stream};
 pub use webhook::{
-    AllowHosts, EndpointStatus, UrlGuard, WebhookConfig, WebhookDispatcher, WebhookError,
+    AllowHosts, EndpointStatus, UrlGuard, WebhookConfig, WebhookDispatcher, WebhookEndpoint,
+    WebhookError,
 };

@@ -118,6 +118,61 @@ impl EventLog {
         record
     }
 
+    /// Adds an event whose id was assigned elsewhere (the shared stream) and
+    /// tells the subscribers. Ids must grow: one not above the newest held
+    /// (a repeat) is dropped and `false` answered.
+    pub fn insert(&self, record: Arc<Record>) -> bool {
+        let mut st = self.lock();
+        if record.id() <= st.last {
+            return false;
+        }
+        st.last = record.id();
+        st.ring.push_back(record.clone());
+        while st.ring.len() > st.history {
+            if let Some(old) = st.ring.pop_front() {
+                st.floor = old.id();
+            }
+        }
+        let _ = self.inner.tx.send(record);
+        true
+    }
+
+    /// Moves an empty log's position to `position` without telling anyone
+    /// (a replica joining the shared stream: its live subscribers follow
+    /// from the stream's newest entry). `false`, and nothing done, if the
+    /// log holds events (use [`EventLog::reset_to`]).
+    pub fn rebase(&self, position: EventId) -> bool {
+        let mut st = self.lock();
+        if !st.ring.is_empty() {
+            return false;
+        }
+        st.floor = position;
+        st.last = position;
+        true
+    }
+
+    /// Starts over at `position` (the shared stream took over from this
+    /// process's own ids, or the other way round): the history is dropped,
+    /// every subscriber gets one `reset` (`reason`) with id `position` and
+    /// follows from there, even if `position` is below ids it has passed.
+    pub fn reset_to(&self, position: EventId, reason: &str) {
+        let mut st = self.lock();
+        st.ring.clear();
+        st.floor = position;
+        st.last = position;
+        let draft = EventDraft {
+            ty: EventType::Reset,
+            provider: None,
+            subject: None,
+            data: EventData::Reset(ResetData {
+                reason: reason.to_owned(),
+                oldest: None,
+            }),
+        };
+        let record = Record::new(draft.into_event(position, Utc::now())).into_mirrored();
+        let _ = self.inner.tx.send(Arc::new(record));
+    }
+
     /// The newest id issued (the floor when nothing was).
     pub fn last_id(&self) -> EventId {
         self.lock().last
@@ -191,16 +246,22 @@ fn after_in(st: &State, id: EventId) -> Vec<Arc<Record>> {
 }
 
 fn reset_record(st: &State, reason: &str) -> Arc<Record> {
+    reset_at(st.last, reason, st.ring.front().map(|r| r.id()))
+}
+
+/// A `reset` event with id `position` (where the stream continues from):
+/// `reason` as [`ResetData::reason`], `oldest` the oldest id still held.
+pub fn reset_at(position: EventId, reason: &str, oldest: Option<EventId>) -> Arc<Record> {
     let draft = EventDraft {
         ty: EventType::Reset,
         provider: None,
         subject: None,
         data: EventData::Reset(ResetData {
             reason: reason.to_owned(),
-            oldest: st.ring.front().map(|r| r.id()),
+            oldest,
         }),
     };
-    Arc::new(Record::new(draft.into_event(st.last, Utc::now())))
+    Arc::new(Record::new(draft.into_event(position, Utc::now())))
 }
 
 /// One subscriber's position in the log: its replay, then live events,
@@ -232,6 +293,11 @@ impl Subscription {
                 continue;
             }
             match self.rx.recv().await {
+                // The log started over (see `EventLog::reset_to`): follow it.
+                Ok(r) if r.ty() == EventType::Reset => {
+                    self.last = r.id();
+                    return Some(r);
+                }
                 Ok(r) => {
                     if r.id() <= self.last {
                         continue;
@@ -257,6 +323,15 @@ impl Subscription {
             self.backlog = VecDeque::from([reset_record(&st, "lagged")]);
             self.last = st.last;
         }
+    }
+
+    /// Replaces what this subscription replays first: `backlog` (the
+    /// entries after `position`, read from the shared stream after this
+    /// subscription was made, so nothing between the two is missed), then
+    /// live events after the newest of them.
+    pub fn replay(&mut self, backlog: Vec<Arc<Record>>, position: EventId) {
+        self.backlog = backlog.into();
+        self.last = position;
     }
 
     /// Live events received by the log but not yet taken by this

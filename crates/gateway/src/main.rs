@@ -68,6 +68,11 @@ async fn main() -> std::process::ExitCode {
                 return std::process::ExitCode::from(2);
             }
         }
+        // The webhook URL guard, as the server applies it at start.
+        if let Err(e) = isogate::feed::check_webhook_urls(&config).await {
+            eprintln!("isogate: {e}");
+            return std::process::ExitCode::from(2);
+        }
         let mut report = format!("config ok: {} provider(s)\n", entries.len());
         for entry in &entries {
             report.push_str(&format!(

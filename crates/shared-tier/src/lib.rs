@@ -30,13 +30,15 @@
 //! `seq`, `base` (the seed), `floor` (invalidate-all), `snap:<provider>`
 //! (encoded snapshot, TTL = `snapshot_ttl_ms`), `meta:<provider>` (hash:
 //! `pub` highest stored version, `floor` last invalidation; no TTL),
-//! `lease:<provider>`, `rl:<key>`, `cursor_key`; channel `events`.
+//! `lease:<provider>`, `rl:<key>`, `cursor_key`; channel `events`; the change
+//! feed's stream `feed` and its guards (see [`stream`]).
 
 mod codec;
 mod config;
 mod error;
 mod scripts;
 mod status;
+mod stream;
 mod subscriber;
 #[doc(hidden)]
 pub mod testdata;
@@ -58,6 +60,7 @@ pub use codec::{
 pub use config::SharedTierConfig;
 pub use error::TierError;
 pub use status::TierStatus;
+pub use stream::{AppendGuard, AppendOutcome, FeedReader, RangeAfter, StreamEntry};
 pub use subscriber::TierEvent;
 
 use error::Redactor;

@@ -137,6 +137,11 @@ impl WebhookDispatcher {
             let intake_ep = ep.clone();
             tasks.push(tokio::spawn(async move {
                 while let Some(rec) = sub.recv().await {
+                    // The shared stream's entries are delivered through its
+                    // consumer groups (one replica each), not by every replica.
+                    if rec.is_mirrored() {
+                        continue;
+                    }
                     // Counted before sending so the worker never takes one off first.
                     intake_ep.update(|s| s.queued += 1);
                     match tx.try_send((Instant::now(), rec)) {
@@ -162,6 +167,16 @@ impl WebhookDispatcher {
             .collect()
     }
 
+    /// Every endpoint, for delivery from a queue outside the log (a
+    /// consumer group of the shared stream).
+    pub fn endpoints(&self) -> Vec<WebhookEndpoint> {
+        self.endpoints
+            .iter()
+            .cloned()
+            .map(WebhookEndpoint)
+            .collect()
+    }
+
     /// Stops delivery now.
     pub fn shutdown(self) {}
 }
@@ -176,22 +191,76 @@ impl Drop for WebhookDispatcher {
 
 async fn worker(ep: Arc<Endpoint>, mut rx: mpsc::Receiver<(Instant, Arc<Record>)>) {
     while let Some((queued_at, rec)) = rx.recv().await {
-        ep.update(|s| s.in_flight = Some(rec.id().to_string()));
-        // The outcome is counted in the same update that takes the event
-        // off the queue, so a status never shows it twice or not at all.
-        let delivered = deliver(&ep, queued_at, &rec).await;
-        ep.update(|s| {
-            s.in_flight = None;
-            s.queued = s.queued.saturating_sub(1);
-            if delivered {
-                s.delivered += 1;
-                s.last_delivered = Some(rec.id().to_string());
-                s.last_success_at = Some(Utc::now());
-            } else {
-                s.dead_lettered += 1;
-                s.last_dead_lettered = Some(rec.id().to_string());
+        deliver_counted(&ep, queued_at, &rec).await;
+    }
+}
+
+/// One queued event through to its outcome; `true` if delivered, `false`
+/// if dead-lettered.
+async fn deliver_counted(ep: &Endpoint, queued_at: Instant, rec: &Record) -> bool {
+    ep.update(|s| s.in_flight = Some(rec.id().to_string()));
+    // The outcome is counted in the same update that takes the event
+    // off the queue, so a status never shows it twice or not at all.
+    let delivered = deliver(ep, queued_at, rec).await;
+    ep.update(|s| {
+        s.in_flight = None;
+        s.queued = s.queued.saturating_sub(1);
+        if delivered {
+            s.delivered += 1;
+            s.last_delivered = Some(rec.id().to_string());
+            s.last_success_at = Some(Utc::now());
+        } else {
+            s.dead_lettered += 1;
+            s.last_dead_lettered = Some(rec.id().to_string());
+        }
+    });
+    delivered
+}
+
+/// One endpoint of a [`WebhookDispatcher`], delivering events handed to it
+/// (by a consumer of the shared stream). Shares the endpoint's status,
+/// signing, retries and dead-lettering with the in-process queue.
+#[derive(Clone, Debug)]
+pub struct WebhookEndpoint(Arc<Endpoint>);
+
+impl WebhookEndpoint {
+    /// The configured name (or the redacted URL).
+    pub fn name(&self) -> &str {
+        &self.0.cfg.name
+    }
+
+    /// A stable identity of the endpoint across replicas with the same
+    /// configuration: its name and full URL (never shown: it may hold a token).
+    pub fn identity(&self) -> String {
+        format!("{}\n{}", self.0.cfg.name, self.0.cfg.url)
+    }
+
+    /// Whether the endpoint wants `rec` (its types, filter, providers).
+    pub fn wants(&self, rec: &Record) -> bool {
+        self.0.cfg.selector.matches(rec)
+    }
+
+    /// Delivers `rec` (retrying within the window from `queued_at`) and
+    /// counts it in the status: `true` delivered, `false` dead-lettered.
+    /// Cancel-safe at any await: a cancelled delivery is counted as neither
+    /// (its queue entry stays, so it is delivered later).
+    pub async fn deliver(&self, rec: &Record, queued_at: Instant) -> bool {
+        self.0.update(|s| s.queued += 1);
+        struct Uncount<'a>(&'a Endpoint, bool);
+        impl Drop for Uncount<'_> {
+            fn drop(&mut self) {
+                if !self.1 {
+                    self.0.update(|s| {
+                        s.queued = s.queued.saturating_sub(1);
+                        s.in_flight = None;
+                    });
+                }
             }
-        });
+        }
+        let mut guard = Uncount(&self.0, false);
+        let delivered = deliver_counted(&self.0, queued_at, rec).await;
+        guard.1 = true;
+        delivered
     }
 }
 

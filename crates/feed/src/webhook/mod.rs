@@ -10,6 +10,6 @@ mod guard;
 mod sign;
 
 pub use config::{WebhookConfig, WebhookError};
-pub use deliver::{EndpointStatus, WebhookDispatcher};
+pub use deliver::{EndpointStatus, WebhookDispatcher, WebhookEndpoint};
 pub use guard::{AllowHosts, UrlGuard, redact_url};
 pub use sign::{SigningKey, sign};

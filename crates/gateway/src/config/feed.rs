@@ -30,6 +30,10 @@ pub struct FeedConfig {
     /// `server.import_host_allow`: trusting a mirror for imports must not
     /// let events be posted to it, nor the reverse.
     pub webhook_host_allow: Vec<String>,
+    /// With `[cache.shared]`: how long a replica's hold on delivering to one
+    /// webhook endpoint lasts unless renewed; after a replica dies, another
+    /// takes over its undelivered events within about twice this.
+    pub webhook_lease_ms: u64,
 }
 
 impl Default for FeedConfig {
@@ -44,6 +48,7 @@ impl Default for FeedConfig {
             max_stream_s: 0,
             default_poll_interval_s: 60,
             webhook_host_allow: Vec::new(),
+            webhook_lease_ms: 5_000,
         }
     }
 }
@@ -61,6 +66,7 @@ impl FeedConfig {
             ("history", self.history as u64),
             ("live", self.live as u64),
             ("heartbeat_s", self.heartbeat_s),
+            ("webhook_lease_ms", self.webhook_lease_ms),
             ("max_buffered", self.max_buffered as u64),
             (
                 "max_connections_per_key",

@@ -33,6 +33,9 @@ pub struct Snapshot {
     pub incomplete: Option<String>,
     /// Its version in the shared tier (issue 17), when it came from or went to it.
     pub tier_version: Option<u64>,
+    /// Loaded from the shared tier (another replica fetched it), so its
+    /// changes are that replica's to announce (issue 18).
+    pub adopted: bool,
 }
 
 impl Snapshot {
@@ -96,6 +99,8 @@ struct Inner {
     shared: std::sync::OnceLock<crate::listing::shared::SharedListing>,
     /// The change feed, told of every snapshot stored (see `listing::feed`).
     feed: std::sync::OnceLock<Arc<isogate_feed::Feed>>,
+    /// The feed's shared stream, when `[cache.shared]` is on (issue 18).
+    shared_feed: std::sync::OnceLock<crate::listing::feed_shared::SharedFeed>,
 }
 
 #[derive(Default)]
@@ -128,6 +133,7 @@ impl ListingCache {
                 epoch: AtomicU64::new(0),
                 shared: std::sync::OnceLock::new(),
                 feed: std::sync::OnceLock::new(),
+                shared_feed: std::sync::OnceLock::new(),
             }),
         }
     }
@@ -167,6 +173,27 @@ impl ListingCache {
             version: self.inner.versions.fetch_add(1, Ordering::Relaxed),
             incomplete,
             tier_version,
+            adopted: false,
+        })
+    }
+
+    /// [`Self::snapshot_of`] for another replica's snapshot, read from the tier.
+    pub(crate) fn adopted_snapshot_of(
+        &self,
+        items: Vec<Iso>,
+        fetched_at: Instant,
+        fetched_at_utc: DateTime<Utc>,
+        incomplete: Option<String>,
+        tier_version: Option<u64>,
+    ) -> Arc<Snapshot> {
+        Arc::new(Snapshot {
+            items,
+            fetched_at,
+            fetched_at_utc,
+            version: self.inner.versions.fetch_add(1, Ordering::Relaxed),
+            incomplete,
+            tier_version,
+            adopted: true,
         })
     }
 
@@ -209,6 +236,16 @@ pub(crate) fn prepare(mut listing: isogate_core::Listing) -> isogate_core::Listi
 }
 
 impl ListingCache {
+    /// Sends every snapshot stored from now on through the shared stream (once).
+    pub(crate) fn attach_shared_feed(&self, f: crate::listing::feed_shared::SharedFeed) {
+        let _ = self.inner.shared_feed.set(f);
+    }
+
+    /// The feed's shared stream, when attached.
+    pub(crate) fn shared_feed(&self) -> Option<&crate::listing::feed_shared::SharedFeed> {
+        self.inner.shared_feed.get()
+    }
+
     /// Tells `feed` of every snapshot stored from now on (once).
     pub fn attach_feed(&self, feed: Arc<isogate_feed::Feed>) {
         let _ = self.inner.feed.set(feed);
@@ -406,7 +443,12 @@ impl ListingCache {
         match (current, &outcome) {
             (true, Ok(snap)) => {
                 self.inner.epoch.fetch_add(1, Ordering::AcqRel);
-                crate::listing::feed::snapshot_landed(self.inner.feed.get(), name, snap);
+                crate::listing::feed::snapshot_landed(
+                    self.inner.feed.get(),
+                    self.inner.shared_feed.get(),
+                    name,
+                    snap,
+                );
             }
             (false, Ok(_)) => {
                 // Invalidated while inserting: take the old rows out again

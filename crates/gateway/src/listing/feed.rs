@@ -15,13 +15,25 @@ use url::Url;
 use crate::config::ConfigError;
 use crate::listing::Catalogue;
 use crate::listing::cache::Snapshot;
+use crate::listing::feed_shared::{self, SharedFeed};
 use crate::providers::ProviderHandle;
 use crate::security::ssrf::ImportGuard;
 
-/// Called by the cache where a successful load stored `snap`.
-pub fn snapshot_landed(feed: Option<&Arc<Feed>>, provider: &str, snap: &Snapshot) {
-    if let Some(feed) = feed {
-        feed.snapshot(provider, &snap.items, snap.incomplete.is_none());
+/// Called by the cache where a successful load stored `snap`. With the
+/// shared tier, the shared stream decides what is appended (see
+/// [`crate::listing::feed_shared`]).
+pub fn snapshot_landed(
+    feed: Option<&Arc<Feed>>,
+    shared: Option<&SharedFeed>,
+    provider: &str,
+    snap: &Arc<Snapshot>,
+) {
+    match (shared, feed) {
+        (Some(s), _) => s.landed(provider, snap),
+        (None, Some(feed)) => {
+            feed.snapshot(provider, &snap.items, snap.incomplete.is_none());
+        }
+        (None, None) => {}
     }
 }
 
@@ -34,12 +46,32 @@ pub struct WebhookGuard(ImportGuard);
 impl WebhookGuard {
     /// The guard of `state`'s configuration.
     pub fn new(state: &Catalogue) -> WebhookGuard {
-        let cfg = state.config();
+        WebhookGuard::of(state.config())
+    }
+
+    /// The guard of `cfg`.
+    pub fn of(cfg: &crate::config::Config) -> WebhookGuard {
         WebhookGuard(ImportGuard::new(
             &cfg.feed.webhook_host_allow,
             &cfg.server.import_dns,
         ))
     }
+}
+
+/// `check-config`: every `[[webhooks]]` URL through the guard the server
+/// applies at start, so a refused receiver fails the check, not the start.
+pub async fn check_webhook_urls(cfg: &crate::config::Config) -> Result<(), ConfigError> {
+    let guard = WebhookGuard::of(cfg);
+    for (i, w) in cfg.webhooks.iter().enumerate() {
+        let url = Url::parse(w.url.trim())
+            .map_err(|_| ConfigError(format!("webhooks[{i}].url: not an absolute URL")))?;
+        guard.check(&url).await.map_err(|why| {
+            ConfigError(format!(
+                "webhooks[{i}].url refused: {why} (feed.webhook_host_allow lists receivers allowed on private or loopback addresses)"
+            ))
+        })?;
+    }
+    Ok(())
 }
 
 const WEBHOOK_SCHEMES: [&str; 2] = ["http", "https"];
@@ -61,17 +93,29 @@ impl UrlGuard for WebhookGuard {
 /// A webhook refused by the guard or misconfigured is a configuration error.
 pub async fn start(state: &Catalogue) -> Result<(), ConfigError> {
     let cfg = state.config();
+    if !cfg.feed.active(&cfg.webhooks) {
+        return Ok(());
+    }
+    // With the shared tier, events go through its stream (issue 18).
+    let shared = state.cache().shared().map(|s| {
+        let sf = SharedFeed::start(s.tier().clone(), state.feed().clone(), cfg.feed.history);
+        state.cache().attach_shared_feed(sf.clone());
+        sf
+    });
     if !cfg.webhooks.is_empty() {
         let guard: Arc<dyn UrlGuard> = Arc::new(WebhookGuard::new(state));
         let d = WebhookDispatcher::start(state.feed().log(), &cfg.webhooks, guard)
             .await
             .map_err(|isogate_feed::WebhookError::Config(m)| ConfigError(m))?;
+        if let Some(sf) = &shared {
+            let lease = Duration::from_millis(cfg.feed.webhook_lease_ms.max(100));
+            for ep in d.endpoints() {
+                tokio::spawn(feed_shared::consume(sf.clone(), ep, lease));
+            }
+        }
         if state.set_webhooks(d).is_err() {
             return Err(ConfigError("webhooks: started twice".into()));
         }
-    }
-    if !cfg.feed.active(&cfg.webhooks) {
-        return Ok(());
     }
     for handle in state.providers() {
         let interval = handle_interval(state, &handle.name);
@@ -134,20 +178,27 @@ pub async fn poll_once(state: &Catalogue, handle: &ProviderHandle) {
         Some(isogate_resilience::BreakerState::Closed) | None => Breaker::Closed,
         Some(_) => Breaker::Open,
     };
-    state.feed().observe_status(
-        &handle.name,
-        ProviderStatus {
-            health,
-            breaker,
-            error,
-        },
-    );
+    let status = ProviderStatus {
+        health,
+        breaker,
+        error,
+    };
+    match state.cache().shared_feed() {
+        Some(sf) => sf.status(&handle.name, status),
+        None => {
+            state.feed().observe_status(&handle.name, status);
+        }
+    }
 }
 
 /// Sets the feed's gauges and counters for `/metrics`.
 pub fn record_metrics(state: &Catalogue) {
     metrics::gauge!("isogate_events_subscribers").set(state.feed().log().subscribers() as f64);
     metrics::gauge!("isogate_events_history").set(state.feed().log().len() as f64);
+    if let Some(sf) = state.cache().shared_feed() {
+        // 0 while Redis is unreachable: events stay on this replica.
+        metrics::gauge!("isogate_events_shared_stream_up").set(f64::from(u8::from(sf.mirror_up())));
+    }
     let Some(d) = state.webhooks() else {
         return;
     };

@@ -6,6 +6,7 @@ pub mod cache;
 mod catalogue;
 mod federation;
 pub mod feed;
+pub mod feed_shared;
 pub mod render;
 pub mod shared;
 

@@ -181,7 +181,11 @@ pub async fn get_events(
         ));
     };
 
-    let sub = state.feed().log().subscribe_from(since, selector);
+    let sub = match state.cache().shared_feed() {
+        // Any replica's id resumes here (issue 18).
+        Some(sf) => sf.subscribe(since, selector).await,
+        None => state.feed().log().subscribe_from(since, selector),
+    };
     let opts = SseOptions {
         heartbeat: Duration::from_secs(cfg.heartbeat_s),
         max_buffered: cfg.max_buffered,
