@@ -36,7 +36,7 @@ async fn main() -> anyhow::Result<()> {
     // the same bytes.
     let toml = toml.replacen("compression = true", "compression = false", 1);
     let (config, entries) = Config::from_toml(&toml)?;
-    isogate::http::telemetry::init_logging("text");
+    isogate::init_logging("text");
     let embedded = Embedded::start(&config.simulators, &entries).await?;
     let state = build_state(config, &entries, &embedded)?;
     state.set_ready();
@@ -49,6 +49,6 @@ async fn main() -> anyhow::Result<()> {
         anyhow::ensure!(resp.status() == StatusCode::OK, "{}", resp.status());
         resp.into_body().collect().await?;
     }
-    isogate::http::telemetry::flush_logs();
+    isogate::flush_logs();
     Ok(())
 }

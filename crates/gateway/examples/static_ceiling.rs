@@ -38,6 +38,6 @@ async fn main() -> anyhow::Result<()> {
         }
     });
     let listener = tokio::net::TcpListener::bind(addr).await?;
-    isogate::serve::serve(listener, app, std::future::pending()).await?;
+    isogate::serve(listener, app, std::future::pending()).await?;
     Ok(())
 }

@@ -3,24 +3,30 @@
 //! [`app`] builds the router from an [`AppState`]; `main.rs` only loads the
 //! config, builds the state ([`build_state`]), binds and serves.
 
-pub mod access;
+pub(crate) mod access;
 pub mod config;
-pub mod http;
+pub(crate) mod http;
 pub mod listing;
-pub mod providers;
-pub mod routes;
-pub mod security;
-pub mod server;
-pub mod state;
+pub(crate) mod providers;
+pub(crate) mod routes;
+pub(crate) mod security;
+pub(crate) mod server;
+pub(crate) mod state;
 
-// The paths main.rs, the tests and the benches name.
+// What main.rs, the tests, the benches and the examples name; the rest of
+// the crate is its own.
+pub use access::{Caller, Principal};
+pub use http::telemetry::{flush_logs, init_logging};
 /// The change feed's start-up (`main.rs`).
 pub use listing::feed;
 pub use providers::embedded;
+pub use providers::registry::validate_entry;
 pub use routes::hotlane;
 pub use routes::openapi;
+/// A handler called without the app in `hardening_auth::no_caller_sees_nothing`.
+pub use routes::providers::list_providers;
 pub use security::ssrf;
-pub use server as serve;
+pub use server::{serve, spawn_reload_on_sighup};
 
 use std::time::Duration;
 

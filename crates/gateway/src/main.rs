@@ -59,11 +59,11 @@ async fn main() -> std::process::ExitCode {
             return std::process::ExitCode::from(2);
         }
     };
-    isogate::http::telemetry::init_logging(&config.server.log_format);
+    isogate::init_logging(&config.server.log_format);
     if matches!(cli.command, Some(Command::CheckConfig)) {
         // Build every adapter (simulators not started) so adapter-level errors show too.
         for entry in &entries {
-            if let Err(e) = isogate::providers::registry::validate_entry(entry) {
+            if let Err(e) = isogate::validate_entry(entry) {
                 eprintln!("isogate: {e}");
                 return std::process::ExitCode::from(2);
             }
@@ -90,7 +90,7 @@ async fn main() -> std::process::ExitCode {
         return std::process::ExitCode::from(2);
     }
     let served = serve(config, entries, sources).await;
-    isogate::http::telemetry::flush_logs();
+    isogate::flush_logs();
     match served {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
@@ -112,7 +112,7 @@ async fn serve(
     let listener = tokio::net::TcpListener::bind(listen).await?;
     let addr = listener.local_addr()?;
     #[cfg(unix)]
-    isogate::server::spawn_reload_on_sighup(state.clone(), sources, listen);
+    isogate::spawn_reload_on_sighup(state.clone(), sources, listen);
     #[cfg(not(unix))]
     let _ = sources;
     state.set_ready();
@@ -128,10 +128,10 @@ async fn serve(
         "isogate listening on http://{addr}\n  providers: {}\n  try: curl 'http://{addr}/v1/isos?per_page=5'   docs: http://{addr}/docs\n",
         names.join(", ")
     );
-    isogate::http::telemetry::flush_logs();
+    isogate::flush_logs();
     let _ = std::io::Write::write_all(&mut std::io::stdout(), banner.as_bytes());
     let _ = std::io::Write::flush(&mut std::io::stdout());
-    isogate::server::serve(listener, app(state), shutdown_signal()).await?;
+    isogate::serve(listener, app(state), shutdown_signal()).await?;
     tracing::info!("shut down cleanly");
     Ok(())
 }

@@ -61,13 +61,9 @@ async fn gateway_over(base: &str, extra: &str) -> Gw {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(isogate::serve::serve(
-        listener,
-        app(state.clone()),
-        async move {
-            let _ = stopped.await;
-        },
-    ));
+    tokio::spawn(isogate::serve(listener, app(state.clone()), async move {
+        let _ = stopped.await;
+    }));
     Gw {
         addr,
         state,

@@ -271,7 +271,7 @@ async fn answers_kept_for_one_key_are_never_served_to_a_narrower_one() {
 #[tokio::test]
 async fn no_caller_sees_nothing() {
     use axum::extract::State;
-    use isogate::http::auth::{Caller, Principal};
+    use isogate::{Caller, Principal};
     let (a, b) = (Fake::new("a", 3), Fake::new("b", 2));
     let state = state_with(vec![a.clone(), b], "");
     let nobody = Caller::none();
@@ -284,7 +284,7 @@ async fn no_caller_sees_nothing() {
         named.err().and_then(|e| e.explicit_code()),
         Some("provider_forbidden")
     );
-    let resp = isogate::routes::providers::list_providers(State(state.clone()), nobody).await;
+    let resp = isogate::list_providers(State(state.clone()), nobody).await;
     let body = axum::body::to_bytes(resp.into_body(), 1 << 20)
         .await
         .unwrap();

@@ -30,8 +30,8 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use isogate_core::{Error, ErrorKind};
 
-pub use crate::access::{Caller, Keys, Principal};
-pub use crate::config::auth::{AuthConfig, AuthMode, KeyConfig, RateLimitConfig, Scope};
+use crate::access::{Caller, Principal};
+use crate::config::auth::{AuthMode, Scope};
 use crate::http::error::ApiError;
 use crate::state::AppState;
 
@@ -245,7 +245,8 @@ fn rate_limited(wait: Duration, refresh: bool) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::auth::check_listen;
+    use crate::access::Keys;
+    use crate::config::auth::{AuthConfig, KeyConfig, check_listen};
     use sha2::{Digest, Sha256};
 
     fn key(name: &str, secret: &str, scopes: &[&str], providers: &[&str]) -> KeyConfig {

@@ -12,7 +12,6 @@ use isogate_core::query::{Limits, Query};
 use isogate_core::{Error, ErrorKind};
 use isogate_feed::{Selector, SseOptions, parse_types, resume_point, sse_stream};
 
-use crate::http::auth;
 use crate::http::error::{ApiError, bad_request};
 use crate::state::AppState;
 
@@ -20,6 +19,7 @@ use crate::state::AppState;
 /// unknown names are refused like the listing's).
 #[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
+#[allow(dead_code)] // read by the document only
 pub struct EventsParams {
     /// Resume after this event id (the `Last-Event-ID` header wins when both are given).
     #[param(pattern = "^([0-9]{1,19}-[0-9]{1,19})?$")]
@@ -66,7 +66,7 @@ const PARAMS: [&str; 7] = [
         (status = 429, description = "Too many open streams for this key", body = crate::http::error::Problem)))]
 pub async fn get_events(
     State(state): State<AppState>,
-    caller: auth::Caller,
+    caller: crate::access::Caller,
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {

@@ -25,7 +25,9 @@ use axum::response::Response;
 use futures::future::Either;
 use tower::{Layer, Service};
 
-use crate::http::auth::{self, Authorized, Caller};
+use crate::access::Caller;
+use crate::config::auth::Scope;
+use crate::http::auth::{self, Authorized};
 use crate::http::telemetry;
 use crate::routes::isos::{Hot, HotMiss, hot_answer};
 use crate::state::AppState;
@@ -122,7 +124,7 @@ fn answer(state: &AppState, encoding: Encoding, req: &mut Request) -> Option<Res
     // A rejected request passes on: the guard rejects it again, with the
     // problem body and the logging of every other error.
     // Listings are GETs of the API group: read.
-    let caller = auth::authorize(state, req, Some(auth::Scope::Read)).ok()?;
+    let caller = auth::authorize(state, req, Some(Scope::Read)).ok()?;
     let visible = caller.clone().map(Caller::new).unwrap_or_default();
     let hot = hot_answer(state, only, &visible, req.uri().query(), req.headers());
     match hot {

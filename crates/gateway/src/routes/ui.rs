@@ -73,11 +73,6 @@ static ASSETS: [Asset; 11] = [
     asset!("vendor/", "chart-4.5.1.umd.min.js", JS, Cache::Immutable),
 ];
 
-/// Whether `path` is one of the dashboard's (open) paths.
-pub fn is_ui_path(path: &str) -> bool {
-    path == "/ui" || path == "/ui/" || path.starts_with("/ui/assets/")
-}
-
 /// The `/ui` routes, merged into the API router.
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -225,11 +220,5 @@ mod tests {
                 .unwrap()
                 .contains("immutable")
         );
-    }
-
-    #[test]
-    fn only_the_dashboard_paths_are_open() {
-        assert!(is_ui_path("/ui") && is_ui_path("/ui/") && is_ui_path("/ui/assets/app.js"));
-        assert!(!is_ui_path("/uix") && !is_ui_path("/ui/other") && !is_ui_path("/v1/ui"));
     }
 }

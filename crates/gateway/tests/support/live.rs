@@ -52,7 +52,7 @@ impl Live {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(isogate::serve::serve(listener, app(state), async move {
+        tokio::spawn(isogate::serve(listener, app(state), async move {
             let _ = stopped.await;
         }));
         Live {
