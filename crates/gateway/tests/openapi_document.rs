@@ -164,3 +164,66 @@ async fn unsupported_operations_and_methods_answer_405_with_the_allow_the_docume
         "{h}"
     );
 }
+
+/// The router and the document are two lists (the item routes share one
+/// catch-all, since native ids hold `/` and a route cannot match a suffix
+/// after a wildcard), so they are held together here: every documented
+/// operation is routed (never `route_not_found` or `method_not_allowed`), and
+/// every route of the route list (lib.rs, ui.rs) is documented or open.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_documented_operation_is_routed_and_every_route_documented() {
+    let (live, doc) = served(false).await;
+    let mut checked = 0;
+    for (path, method, _) in operations(&doc) {
+        let concrete = path
+            .replace("{provider}", "vss-prod")
+            .replace("{native_id}", "x")
+            .replace("{id}", "vss-prod:x")
+            .replace("{instance}", "i-1")
+            .replace("{task}", "t-1");
+        let url = if concrete == "/v1/events" {
+            format!("{}{concrete}?timeout_s=1", live.base())
+        } else {
+            format!("{}{concrete}", live.base())
+        };
+        let mut cmd = std::process::Command::new("curl");
+        cmd.args(["-s", "-m", "10", "-X", &method.to_uppercase(), &url]);
+        if method == "post" || method == "patch" {
+            cmd.args(["-H", "content-type: application/json", "-d", "{}"]);
+        }
+        let out = live::run(cmd).await;
+        let body = String::from_utf8_lossy(&out.stdout);
+        for code in ["\"route_not_found\"", "\"method_not_allowed\""] {
+            assert!(
+                !body.contains(code),
+                "{method} {path} is documented but answered {code}: {body}"
+            );
+        }
+        checked += 1;
+    }
+    assert!(checked >= 20, "only {checked} operations in the document");
+
+    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut routed = Vec::new();
+    for file in ["lib.rs", "routes/ui.rs"] {
+        let text = std::fs::read_to_string(src.join(file)).unwrap();
+        for (at, _) in text.match_indices(".route(\"") {
+            let rest = &text[at + ".route(\"".len()..];
+            routed.push(rest[..rest.find('"').unwrap()].to_owned());
+        }
+    }
+    let paths = doc["paths"].as_object().unwrap();
+    // Open pages and assets, not API operations.
+    let open = ["/openapi.json", "/docs", "/docs/{*file}", "/ui", "/ui/", "/ui/assets/{file}"];
+    for route in &routed {
+        let documented = match route.strip_suffix("/{*native_id}") {
+            Some(base) => paths.keys().any(|p| p.starts_with(&format!("{base}/{{native_id}}"))),
+            None => paths.contains_key(route),
+        };
+        assert!(
+            documented || open.contains(&route.as_str()),
+            "route {route} is not in the document"
+        );
+    }
+    assert!(routed.len() >= 15, "only {} routes read from lib.rs", routed.len());
+}
