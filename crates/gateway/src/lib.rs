@@ -136,7 +136,7 @@ fn stack(state: &AppState, group: RouteGroup, api: Router<AppState>) -> Router<A
         api.layer(
             ServiceBuilder::new()
                 .option_layer(
-                    (group == RouteGroup::Api)
+                    (group == RouteGroup::Api && server.hot_lane)
                         .then(|| HotLaneLayer::new(state.clone(), Encoding::Identity)),
                 )
                 .layer(middleware::from_fn(telemetry::observe))
@@ -147,8 +147,9 @@ fn stack(state: &AppState, group: RouteGroup, api: Router<AppState>) -> Router<A
         // cannot share the stack; they get their own calls when configured.
         let api = api.layer(guarded);
         // CORS headers depend on the request's origin: no lane with CORS.
-        let lane = (group == RouteGroup::Api && cors.is_none() && server.compression)
-            .then_some(Encoding::IdentityOfCompressed);
+        let lane =
+            (group == RouteGroup::Api && cors.is_none() && server.compression && server.hot_lane)
+                .then_some(Encoding::IdentityOfCompressed);
         let api = match cors {
             Some(cors) => api.layer(cors),
             None => api,

@@ -93,6 +93,9 @@ pub struct ServerConfig {
     pub cors_origins: Vec<String>,
     /// gzip/br for large answers.
     pub compression: bool,
+    /// Answer stored listings before the middleware stack (the hot lane);
+    /// off, every request takes the whole stack (for measuring what it saves).
+    pub hot_lane: bool,
     /// Key for cursor HMACs; random per start when absent (cursors then die with a restart).
     pub cursor_key: Option<String>,
     /// Log format: `text` or `json`.
@@ -118,6 +121,7 @@ impl Default for ServerConfig {
             max_filters: 32,
             cors_origins: Vec::new(),
             compression: true,
+            hot_lane: true,
             cursor_key: None,
             log_format: "text".into(),
             max_header_bytes: 16 * 1024,
