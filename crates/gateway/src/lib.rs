@@ -120,10 +120,7 @@ fn stack(state: &AppState, group: RouteGroup, api: Router<AppState>) -> Router<A
     // Innermost last; auth is inside CORS (preflights need no key).
     let guarded = ServiceBuilder::new()
         .layer(middleware::from_fn_with_state(state.clone(), options_allow))
-        .layer(middleware::from_fn_with_state(
-            (state.clone(), group),
-            auth::guard,
-        ))
+        .layer(auth::GuardLayer::new(state.clone(), group))
         .layer(middleware::from_fn_with_state(
             Duration::from_millis(server.request_timeout_ms),
             request_deadline,
@@ -139,7 +136,7 @@ fn stack(state: &AppState, group: RouteGroup, api: Router<AppState>) -> Router<A
                     (group == RouteGroup::Api && server.hot_lane)
                         .then(|| HotLaneLayer::new(state.clone(), Encoding::Identity)),
                 )
-                .layer(middleware::from_fn(telemetry::observe))
+                .layer(telemetry::ObserveLayer)
                 .layer(guarded),
         )
     } else {
@@ -162,7 +159,7 @@ fn stack(state: &AppState, group: RouteGroup, api: Router<AppState>) -> Router<A
         api.layer(
             ServiceBuilder::new()
                 .option_layer(lane.map(|encoding| HotLaneLayer::new(state.clone(), encoding)))
-                .layer(middleware::from_fn(telemetry::observe)),
+                .layer(telemetry::ObserveLayer),
         )
     }
 }

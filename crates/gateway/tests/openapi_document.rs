@@ -214,10 +214,19 @@ async fn every_documented_operation_is_routed_and_every_route_documented() {
     }
     let paths = doc["paths"].as_object().unwrap();
     // Open pages and assets, not API operations.
-    let open = ["/openapi.json", "/docs", "/docs/{*file}", "/ui", "/ui/", "/ui/assets/{file}"];
+    let open = [
+        "/openapi.json",
+        "/docs",
+        "/docs/{*file}",
+        "/ui",
+        "/ui/",
+        "/ui/assets/{file}",
+    ];
     for route in &routed {
         let documented = match route.strip_suffix("/{*native_id}") {
-            Some(base) => paths.keys().any(|p| p.starts_with(&format!("{base}/{{native_id}}"))),
+            Some(base) => paths
+                .keys()
+                .any(|p| p.starts_with(&format!("{base}/{{native_id}}"))),
             None => paths.contains_key(route),
         };
         assert!(
@@ -225,5 +234,9 @@ async fn every_documented_operation_is_routed_and_every_route_documented() {
             "route {route} is not in the document"
         );
     }
-    assert!(routed.len() >= 15, "only {} routes read from lib.rs", routed.len());
+    assert!(
+        routed.len() >= 15,
+        "only {} routes read from lib.rs",
+        routed.len()
+    );
 }

@@ -21,14 +21,18 @@
 //! extractor), an explicit value passed to whatever filters by provider; the
 //! allow-list rules are [`crate::access`]'s.
 
+use std::convert::Infallible;
+use std::future::{Ready, ready};
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::{HeaderValue, Method, StatusCode, header};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use futures::future::{BoxFuture, Either};
 use isogate_core::{Error, ErrorKind};
+use tower::{Layer, Service};
 
 use crate::access::{Caller, Principal};
 use crate::config::auth::{AuthMode, Scope};
@@ -76,31 +80,86 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Caller {
     }
 }
 
-/// The request middleware: header size, key, scope, rate limit; then the
-/// handler runs with the caller as a [`Caller`] extension.
-pub async fn guard(
-    State((state, group)): State<(AppState, RouteGroup)>,
-    mut req: Request,
-    next: Next,
-) -> Response {
-    // Checked already by the hot lane, which let the request through.
-    if let Some(Authorized(principal)) = req.extensions().get::<Authorized>().cloned() {
-        req.extensions_mut().insert(Caller::new(principal));
-        return next.run(req).await;
+/// The request guard: header size, key, scope, rate limit; then the
+/// handler runs with the caller as a [`Caller`] extension. A concrete layer:
+/// only the shared-tier rate limit (a Redis round trip) boxes a future.
+#[derive(Clone, Debug)]
+pub struct GuardLayer {
+    state: AppState,
+    group: RouteGroup,
+}
+
+impl GuardLayer {
+    /// The guard of `group`'s routes.
+    pub fn new(state: AppState, group: RouteGroup) -> Self {
+        GuardLayer { state, group }
     }
-    match authorize(&state, &req, group.scope(req.method())) {
-        Ok(Some(principal)) => {
-            let refresh = is_refresh(req.uri().query());
-            if let Err(rejection) =
-                crate::http::shared_limit::check(&state, &principal.name, refresh).await
-            {
-                return rejection.into_response();
-            }
-            req.extensions_mut().insert(Caller::new(principal));
-            next.run(req).await
+}
+
+impl<S> Layer<S> for GuardLayer {
+    type Service = Guard<S>;
+    fn layer(&self, inner: S) -> Guard<S> {
+        Guard {
+            state: self.state.clone(),
+            group: self.group,
+            inner,
         }
-        Ok(None) => next.run(req).await,
-        Err(rejection) => rejection.into_response(),
+    }
+}
+
+/// See [`GuardLayer`].
+#[derive(Clone, Debug)]
+pub struct Guard<S> {
+    state: AppState,
+    group: RouteGroup,
+    inner: S,
+}
+
+type Answer = Result<Response, Infallible>;
+
+impl<S> Service<Request> for Guard<S>
+where
+    S: Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Either<S::Future, Either<Ready<Answer>, BoxFuture<'static, Answer>>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: Request) -> Self::Future {
+        // Checked already by the hot lane, which let the request through.
+        if let Some(Authorized(principal)) = req.extensions_mut().remove::<Authorized>() {
+            req.extensions_mut().insert(Caller::new(principal));
+            return Either::Left(self.inner.call(req));
+        }
+        match authorize(&self.state, &req, self.group.scope(req.method())) {
+            Ok(Some(principal)) if crate::http::shared_limit::on(&self.state) => {
+                // The ready clone serves this request; `self` keeps a fresh one.
+                let clone = self.inner.clone();
+                let mut inner = std::mem::replace(&mut self.inner, clone);
+                let state = self.state.clone();
+                Either::Right(Either::Right(Box::pin(async move {
+                    let refresh = is_refresh(req.uri().query());
+                    if let Err(rejection) =
+                        crate::http::shared_limit::check(&state, &principal.name, refresh).await
+                    {
+                        return Ok(rejection.into_response());
+                    }
+                    req.extensions_mut().insert(Caller::new(principal));
+                    inner.call(req).await
+                })))
+            }
+            Ok(Some(principal)) => {
+                req.extensions_mut().insert(Caller::new(principal));
+                Either::Left(self.inner.call(req))
+            }
+            Ok(None) => Either::Left(self.inner.call(req)),
+            Err(rejection) => Either::Right(Either::Left(ready(Ok(rejection.into_response())))),
+        }
     }
 }
 

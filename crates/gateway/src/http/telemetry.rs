@@ -2,16 +2,20 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::OnceLock;
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::extract::{MatchedPath, Request};
 use axum::http::{HeaderName, HeaderValue, Method, header};
-use axum::middleware::Next;
 use axum::response::Response;
 use chrono::Utc;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use tower::{Layer, Service};
 
 use crate::http::error::ProblemBody;
 use crate::http::logformat::LineFormat;
@@ -47,18 +51,79 @@ pub fn render_metrics() -> String {
 /// A constant: a name given as text is parsed on every use.
 const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
-/// Request id in and out, metrics by route and status, one log line per
-/// request; problem bodies get the request id stamped in.
-pub async fn observe(req: Request, next: Next) -> Response {
-    let started = Instant::now();
-    let id = request_id(req.headers());
-    let route = req.extensions().get::<MatchedPath>().cloned();
-    let route = route.as_ref().map_or("unmatched", MatchedPath::as_str);
-    let method = method_label(req.method());
-    let mut resp = next.run(req).await;
-    stamp_request_id(&mut resp, &id);
-    finish(route, method, &id, started, &mut resp);
-    resp
+/// Adds [`Observe`] around a service: request id in and out, metrics by
+/// route and status, one log line per request; problem bodies get the
+/// request id stamped in. A concrete layer (no boxed `Next` per request, as
+/// `middleware::from_fn` would build).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ObserveLayer;
+
+impl<S> Layer<S> for ObserveLayer {
+    type Service = Observe<S>;
+    fn layer(&self, inner: S) -> Observe<S> {
+        Observe { inner }
+    }
+}
+
+/// See [`ObserveLayer`].
+#[derive(Clone, Debug)]
+pub struct Observe<S> {
+    inner: S,
+}
+
+impl<S> Service<Request> for Observe<S>
+where
+    S: Service<Request, Response = Response, Error = Infallible>,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Observed<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request) -> Self::Future {
+        let started = Instant::now();
+        let id = request_id(req.headers());
+        let route = req.extensions().get::<MatchedPath>().cloned();
+        let method = method_label(req.method());
+        Observed {
+            inner: self.inner.call(req),
+            started,
+            id,
+            route,
+            method,
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The answer of an observed request, recorded when it is ready.
+    pub struct Observed<F> {
+        #[pin]
+        inner: F,
+        started: Instant,
+        id: String,
+        route: Option<MatchedPath>,
+        method: &'static str,
+    }
+}
+
+impl<F> Future for Observed<F>
+where
+    F: Future<Output = Result<Response, Infallible>>,
+{
+    type Output = Result<Response, Infallible>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let Ok(mut resp) = std::task::ready!(this.inner.poll(cx));
+        stamp_request_id(&mut resp, this.id);
+        let route = this.route.as_ref().map_or("unmatched", MatchedPath::as_str);
+        finish(route, this.method, this.id, *this.started, &mut resp);
+        Poll::Ready(Ok(resp))
+    }
 }
 
 /// The request's id: `X-Request-Id` when it is sane (printable ASCII, at

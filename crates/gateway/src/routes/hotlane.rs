@@ -5,7 +5,7 @@
 //! the handler's extractors, a task-local scope) cost more than the lookup
 //! itself. The lane authorises the request exactly as `auth::guard` does,
 //! and when a [`HotAnswer`](crate::listing::render::HotAnswer) for it is stored, it
-//! answers with its metrics, log line and request id as `telemetry::observe`
+//! answers with its metrics, log line and request id as `telemetry::Observe`
 //! would. Anything else passes through unchanged, marked as already
 //! authorised so the key is not checked (or charged to its rate limit) twice.
 //!
