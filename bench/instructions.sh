@@ -8,7 +8,8 @@
 #   bench/instructions.sh            # isogate (embedded demo, API key, info logs) and the hyper ceiling
 #   TOP=40 bench/instructions.sh     # more functions per server
 #
-# Knobs: N1 (1000), N2 (11000), TOP (25), SKIP_BUILD, CARGO_TARGET_DIR.
+# Knobs: N1 (1000), N2 (11000), TOP (25), SKIP_BUILD, CARGO_TARGET_DIR,
+# HOT_LANE=false (every request through the whole stack), SKIP_CEILING=1.
 # Under valgrind the CPU's SHA extensions are not offered, so the API key's
 # SHA-256 runs in software (~3,400 instructions that the real CPU does not spend).
 set -euo pipefail
@@ -34,6 +35,7 @@ cat >"$WORK/isogate.toml" <<EOF
 [server]
 listen = "127.0.0.1:$PORT"
 compression = false
+${HOT_LANE:+hot_lane = $HOT_LANE}
 [cache]
 fresh_ttl_s = 3600
 stale_ttl_s = 7200
@@ -105,6 +107,7 @@ for i in $(seq 1 100); do
 done
 kill "$pid"
 wait "$pid" || true
+[[ -n "${SKIP_CEILING:-}" ]] && { echo "raw output: $WORK"; exit 0; }
 count ceiling "http://127.0.0.1:$PORT/page50.json" "" \
   "$TARGET/release/examples/static_ceiling" "127.0.0.1:$PORT" "$WORK/www"
 echo "raw output: $WORK"
