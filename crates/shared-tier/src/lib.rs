@@ -52,8 +52,8 @@ use tokio::sync::broadcast;
 use tokio::time::Instant;
 
 pub use codec::{
-    CodecError, FORMAT_VERSION, Header, MAX_PAYLOAD, Snapshot, decode, decode_header, encode,
-    encode_payload,
+    CHUNK_ITEMS, CodecError, FORMAT_VERSION, Header, MAX_PAYLOAD, Snapshot, decode, decode_header,
+    encode, encode_payload,
 };
 pub use config::SharedTierConfig;
 pub use error::TierError;
