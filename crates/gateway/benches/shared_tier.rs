@@ -133,8 +133,13 @@ async fn simulators() -> Vec<SimServer> {
 }
 
 /// The demo config over these simulators, snapshots fresh for the whole
-/// run, the tier on when `redis` is given.
-fn config(sims: &[SimServer], redis: Option<u16>) -> (Config, Vec<isogate::config::ProviderEntry>) {
+/// run, the tier on when `redis` is given, the change feed (on by default)
+/// off when `feed` is false.
+fn config(
+    sims: &[SimServer],
+    redis: Option<u16>,
+    feed: bool,
+) -> (Config, Vec<isogate::config::ProviderEntry>) {
     let mut toml = EMBEDDED_DEFAULT.replace(
         "[cache]\nfresh_ttl_s = 30\nstale_ttl_s = 300\nstale_if_error_s = 3600\n",
         "[cache]\nfresh_ttl_s = 86400\nstale_ttl_s = 86400\nstale_if_error_s = 86400\n",
@@ -158,11 +163,14 @@ fn config(sims: &[SimServer], redis: Option<u16>) -> (Config, Vec<isogate::confi
             "\n[cache.shared]\nurl = \"redis://127.0.0.1:{port}\"\n"
         ));
     }
+    if !feed {
+        toml.push_str("\n[feed]\nenabled = false\n");
+    }
     Config::from_toml(&toml).expect("bench config")
 }
 
-async fn gateway(sims: &[SimServer], redis: Option<u16>) -> (AppState, Router) {
-    let (config, entries) = config(sims, redis);
+async fn gateway(sims: &[SimServer], redis: Option<u16>, feed: bool) -> (AppState, Router) {
+    let (config, entries) = config(sims, redis, feed);
     let state = build_state(config, &entries, &Embedded::default()).expect("state");
     state.set_ready();
     if let Some(shared) = state.cache().shared() {
@@ -196,10 +204,16 @@ async fn drop_snapshots(state: &AppState) {
     }
 }
 
-fn upstream_requests(sims: &[SimServer]) -> u64 {
+/// Every simulator's request counters.
+fn upstream_requests(sims: &[SimServer]) -> Vec<(String, u64)> {
     sims.iter()
-        .map(|s| s.control().counts().values().sum::<u64>())
-        .sum()
+        .flat_map(|s| {
+            s.control()
+                .counts()
+                .into_iter()
+                .map(move |(k, v)| (format!("{} {k}", s.name()), v))
+        })
+        .collect()
 }
 
 async fn total_items(state: &AppState) -> usize {
@@ -259,50 +273,103 @@ fn main() {
 
 async fn run(rounds: usize, redis: u16) {
     let sims = simulators().await;
-    let (off, off_router) = gateway(&sims, None).await;
-    let (winner, winner_router) = gateway(&sims, Some(redis)).await;
+    let (off, off_router) = gateway(&sims, None, true).await;
+    let (off_nf, off_nf_router) = gateway(&sims, None, false).await;
+    let (winner, winner_router) = gateway(&sims, Some(redis), true).await;
 
     let mut cold = Series("cold federated listing, tier off", Vec::new());
+    let mut cold_nf = Series("cold federated listing, tier off, feed off", Vec::new());
     let mut cold_on = Series("cold federated listing, tier on (lease winner)", Vec::new());
     let mut join = Series("replica joining the warm tier: first page", Vec::new());
+    let mut join_nf = Series(
+        "replica joining the warm tier, feed off: first page",
+        Vec::new(),
+    );
+    let mut join_load = Series(
+        "  of which (feed off): five snapshots loaded (GET + decode + adopt)",
+        Vec::new(),
+    );
+    let mut join_render = Series(
+        "  of which (feed off): the first page from them (federation + render)",
+        Vec::new(),
+    );
+    // Joins (feed on) in which a Redis call timed out and the replica
+    // fetched upstream itself instead (see BENCHMARKS.md).
+    let mut fell_back = 0;
     let mut items = 0;
     let mut bytes = 0usize;
     for round in 0..=rounds {
-        drop_snapshots(&off).await;
-        let t = first_page(&off_router).await;
         // Round 0 warms connections, pools and allocator on every path.
-        if round > 0 {
-            cold.1.push(ms(t));
+        let keep = round > 0;
+        for (state, router, series) in [
+            (&off, &off_router, &mut cold),
+            (&off_nf, &off_nf_router, &mut cold_nf),
+            (&winner, &winner_router, &mut cold_on),
+        ] {
+            drop_snapshots(state).await;
+            let t = first_page(router).await;
+            if keep {
+                series.1.push(ms(t));
+            }
         }
         items = total_items(&off).await;
 
-        drop_snapshots(&winner).await;
-        let t = first_page(&winner_router).await;
-        if round > 0 {
-            cold_on.1.push(ms(t));
-        }
-
-        let (joiner, joiner_router) = gateway(&sims, Some(redis)).await;
+        // A new replica: its own state and cache over the tier the winner filled.
+        let (joiner, joiner_router) = gateway(&sims, Some(redis), true).await;
         let before = upstream_requests(&sims);
         let t = first_page(&joiner_router).await;
-        assert_eq!(
-            upstream_requests(&sims),
-            before,
-            "the joining replica answered from the tier, not upstream"
-        );
-        if round > 0 {
+        if keep {
             join.1.push(ms(t));
+            fell_back += usize::from(upstream_requests(&sims) != before);
         }
         if round == rounds {
             for h in joiner.providers() {
                 let s = joiner.cache().peek(&h.name).await.expect("adopted");
-                assert!(s.tier_version.is_some(), "{} came from the tier", h.name);
+                let w = winner.cache().peek(&h.name).await.expect("published");
+                if s.tier_version.is_none() {
+                    continue; // one of the fallbacks
+                }
+                assert_eq!(s.tier_version, w.tier_version, "{}", h.name);
                 assert!(
-                    s.items.iter().any(|i| i.arch.is_some()),
-                    "{}: the recognised identity came with the snapshot",
+                    s.items == w.items,
+                    "{}: the adopted rows, recognised identity included, are the fetched ones",
                     h.name
                 );
             }
+        }
+        drop(joiner_router);
+        drop(joiner);
+
+        let (joiner, joiner_router) = gateway(&sims, Some(redis), false).await;
+        let t = first_page(&joiner_router).await;
+        assert_eq!(
+            upstream_requests(&sims),
+            before,
+            "the joining replica (feed off) answered from the tier, not upstream"
+        );
+        if keep {
+            join_nf.1.push(ms(t));
+        }
+        drop(joiner_router);
+        drop(joiner);
+
+        // The same join in two steps: loads first (all providers at once, as
+        // a request does), then the page.
+        let (joiner, joiner_router) = gateway(&sims, Some(redis), false).await;
+        let t = Instant::now();
+        let loads = futures::future::join_all(
+            joiner
+                .providers()
+                .map(|h| joiner.cache().refresh(&h.provider)),
+        )
+        .await;
+        let loaded = t.elapsed();
+        assert!(loads.iter().all(Result::is_ok));
+        let rendered = first_page(&joiner_router).await;
+        assert_eq!(upstream_requests(&sims), before, "loaded from the tier");
+        if keep {
+            join_load.1.push(ms(loaded));
+            join_render.1.push(ms(rendered));
         }
         drop(joiner_router);
         drop(joiner);
@@ -359,7 +426,7 @@ async fn run(rounds: usize, redis: u16) {
     }
 
     // Hot path: the cached page, tier off vs on (the joined replica's kind of state).
-    let (on, on_router) = gateway(&sims, Some(redis)).await;
+    let (on, on_router) = gateway(&sims, Some(redis), true).await;
     first_page(&on_router).await;
     let mut hot_off = Series("cached page of 50, tier off", Vec::new());
     let mut hot_on = Series("cached page of 50, tier on", Vec::new());
@@ -402,7 +469,15 @@ async fn run(rounds: usize, redis: u16) {
         "\n## shared tier, one run: {items} items over 5 providers, {LATENCY_MS} ms per upstream request, {rounds} rounds\n"
     );
     println!("| step | median | range |\n|---|---|---|");
-    for s in [&cold, &cold_on, &join] {
+    for s in [
+        &cold,
+        &cold_nf,
+        &cold_on,
+        &join,
+        &join_nf,
+        &join_load,
+        &join_render,
+    ] {
         s.row("ms");
     }
     for s in [&get100k, &dec100k, &enc100k] {
@@ -413,9 +488,14 @@ async fn run(rounds: usize, redis: u16) {
     }
     println!();
     println!(
-        "join / cold (median): {:.1} %; best join / best cold: {:.1} %",
+        "join / cold (median): {:.1} %; best join / best cold: {:.1} %; joins that fell back upstream: {fell_back} of {rounds}",
         100.0 * join.median() / cold.median(),
         100.0 * join.min() / cold.min()
+    );
+    println!(
+        "feed off: join / cold (median): {:.1} %; best / best: {:.1} %",
+        100.0 * join_nf.median() / cold_nf.median(),
+        100.0 * join_nf.min() / cold_nf.min()
     );
     println!(
         "100k-item GET + decode / cold (median): {:.1} %",
@@ -435,7 +515,7 @@ async fn run(rounds: usize, redis: u16) {
         "100k-item snapshot in Redis: {bytes} bytes, {:.1} B/item",
         bytes as f64 / n as f64
     );
-    drop((off, winner, on));
+    drop((off, off_nf, winner, on));
 }
 
 /// Commands Redis has processed so far (`INFO stats`), to show the hot path
