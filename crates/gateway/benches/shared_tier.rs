@@ -398,6 +398,7 @@ async fn run(rounds: usize, redis: u16) {
         .expect("publish");
     let mut get100k = Series("100k-item snapshot: GET + decode", Vec::new());
     let mut dec100k = Series("100k-item snapshot: decode alone", Vec::new());
+    let mut dec100k_1 = Series("100k-item snapshot: decode alone, one thread", Vec::new());
     let mut enc100k = Series("100k-item snapshot: encode + compress", Vec::new());
     for round in 0..=rounds {
         let t = Instant::now();
@@ -414,6 +415,14 @@ async fn run(rounds: usize, redis: u16) {
         let took_dec = t.elapsed();
         assert!(d == snap, "the snapshot round-trips");
         drop(d);
+        let e = encoded.clone();
+        let t = Instant::now();
+        let d = tokio::task::spawn_blocking(move || isogate_shared_tier::decode_on(&e, 1))
+            .await
+            .expect("task")
+            .expect("decode");
+        let took_dec_1 = t.elapsed();
+        drop(d);
         let t = Instant::now();
         let e = isogate_shared_tier::encode(&snap).expect("encode");
         let took_enc = t.elapsed();
@@ -421,6 +430,7 @@ async fn run(rounds: usize, redis: u16) {
         if round > 0 {
             get100k.1.push(ms(took));
             dec100k.1.push(ms(took_dec));
+            dec100k_1.1.push(ms(took_dec_1));
             enc100k.1.push(ms(took_enc));
         }
     }
@@ -480,7 +490,7 @@ async fn run(rounds: usize, redis: u16) {
     ] {
         s.row("ms");
     }
-    for s in [&get100k, &dec100k, &enc100k] {
+    for s in [&get100k, &dec100k, &dec100k_1, &enc100k] {
         s.row("ms");
     }
     for s in [&hot_off, &hot_on] {

@@ -133,6 +133,11 @@ fn bench(c: &mut Criterion) {
     g.bench_function("decompress_decode", |b| {
         b.iter_with_large_drop(|| decode(black_box(&bytes)).expect("decode"))
     });
+    g.bench_function("decompress_decode_one_thread", |b| {
+        b.iter_with_large_drop(|| {
+            isogate_shared_tier::decode_on(black_box(&bytes), 1).expect("decode")
+        })
+    });
     // What storing the identity saves each replica that adopts a snapshot.
     g.bench_function("recognise", |b| {
         b.iter_batched(

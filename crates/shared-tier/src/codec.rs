@@ -198,6 +198,12 @@ pub fn encode_payload(s: &Snapshot) -> Vec<u8> {
 
 /// Decompresses and decodes a snapshot, its chunks on all cores.
 pub fn decode(bytes: &[u8]) -> Result<Snapshot, CodecError> {
+    decode_on(bytes, MAX_THREADS)
+}
+
+/// [`decode`] on at most `threads` threads (the bench's one-core figure).
+#[doc(hidden)]
+pub fn decode_on(bytes: &[u8], threads: usize) -> Result<Snapshot, CodecError> {
     let header = decode_header(bytes)?;
     let mut r = Reader {
         buf: bytes,
@@ -257,7 +263,7 @@ pub fn decode(bytes: &[u8]) -> Result<Snapshot, CodecError> {
         return Err(CodecError::Corrupt("trailing bytes"));
     }
     let table = Table { strings, rules };
-    let items = decode_chunks(&chunks, &table, items, d)?;
+    let items = decode_chunks(&chunks, &table, items, d, threads)?;
     Ok(Snapshot {
         version: header.version,
         fetched_at: header.fetched_at,
@@ -342,9 +348,10 @@ fn decode_chunks(
     t: &Table<'_>,
     total: usize,
     mut d: ChunkDecoder,
+    max_threads: usize,
 ) -> Result<Vec<Iso>, CodecError> {
     let mut items = Vec::with_capacity(total);
-    let threads = threads_for(chunks.len());
+    let threads = threads_for(chunks.len()).min(max_threads).max(1);
     if threads == 1 {
         for c in chunks {
             d.decode_into(c, t, &mut items)?;

@@ -53,7 +53,7 @@ use tokio::time::Instant;
 
 pub use codec::{
     CHUNK_ITEMS, CodecError, FORMAT_VERSION, Header, MAX_PAYLOAD, Snapshot, decode, decode_header,
-    encode, encode_payload,
+    decode_on, encode, encode_payload,
 };
 pub use config::SharedTierConfig;
 pub use error::TierError;
