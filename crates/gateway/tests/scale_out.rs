@@ -284,6 +284,20 @@ async fn three_hundred_cold_requests_over_three_replicas_make_one_listing_per_pr
         assert_eq!(versions.len(), 1, "{}: {versions:?}", h.name);
         assert!(versions.iter().all(Option::is_some), "{}", h.name);
     }
+    // Two of them adopted it from Redis: the same rows, the recognised
+    // identity (issue 20) included, as the replica that fetched.
+    let pages =
+        futures::future::join_all((0..3).map(|r| c.ok(r, "/v1/isos?per_page=200&sort=id"))).await;
+    assert!(
+        pages[0]["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|i| !i["arch"].is_null() && !i["os"]["family"].is_null()),
+        "the demo catalogue has recognised items"
+    );
+    assert_eq!(pages[0]["data"], pages[1]["data"]);
+    assert_eq!(pages[0]["data"], pages[2]["data"]);
     // refresh=true reaches the upstreams whatever the tier holds, once.
     let refreshed = c.ok(1, "/v1/isos?refresh=true&per_page=1").await;
     assert_eq!(refreshed["meta"]["partial"], false);
@@ -300,6 +314,57 @@ async fn three_hundred_cold_requests_over_three_replicas_make_one_listing_per_pr
         v2,
         "and is shared"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_snapshot_of_another_format_is_refetched_and_replaced() {
+    let c = cluster("fresh_ttl_s = 60", "").await;
+    // What a replica of an older build left in Redis: format 1 (it carries
+    // no identity), under a version the tier handed out.
+    let tier = c.tier();
+    let old_version = tier.next_version().await.unwrap();
+    let mut old = b"IGS".to_vec();
+    old.push(1);
+    old.extend_from_slice(&old_version.to_le_bytes());
+    old.extend_from_slice(&chrono::Utc::now().timestamp().to_le_bytes());
+    old.extend_from_slice(&0u32.to_le_bytes());
+    old.extend_from_slice(&[0; 8]);
+    assert_eq!(
+        tier.publish_encoded(V2, old_version, old).await.unwrap(),
+        isogate_shared_tier::PublishOutcome::Stored
+    );
+    let page = c
+        .ok(0, &format!("/v1/providers/{V2}/isos?per_page=5"))
+        .await;
+    assert_eq!(page["meta"]["partial"], false, "{}", page["meta"]);
+    assert!(!page["data"].as_array().unwrap().is_empty());
+    assert_eq!(
+        c.sim("cloudmc-v2").control().count(V2_LISTING),
+        1,
+        "refetched upstream"
+    );
+    let status = c.replicas[0]
+        .state
+        .cache()
+        .shared()
+        .unwrap()
+        .tier()
+        .status();
+    assert!(
+        status
+            .last_error
+            .as_deref()
+            .is_some_and(|e| e.contains("format 1")),
+        "a typed codec error: {status:?}"
+    );
+    // The refetch replaced it: another replica reads the new format.
+    let newer = tier.snapshot_version(V2).await.unwrap().unwrap();
+    assert!(newer > old_version, "{newer} > {old_version}");
+    let shared = tier.get_snapshot(V2).await.unwrap().unwrap();
+    assert!(shared.items.iter().any(|i| i.arch.is_some()));
+    c.ok(1, &format!("/v1/providers/{V2}/isos?per_page=5"))
+        .await;
+    assert_eq!(c.sim("cloudmc-v2").control().count(V2_LISTING), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -4,6 +4,8 @@
 //! The decodes are timed without dropping their result (a replica keeps the
 //! snapshot it loads), on jemalloc like the gateway binary.
 //!
+//! `decode` runs its chunks on every core (2 on the bench machine).
+//!
 //! `cargo bench -p isogate-shared-tier --bench snapshot`. Sizes are printed
 //! once at start; with `redis-server` on PATH it also times a real GET.
 
@@ -25,12 +27,15 @@ static ALLOC: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 const N: usize = 100_000;
 
+/// Recognised, as the gateway publishes them (format 2 stores the identity).
 fn snapshot() -> Snapshot {
+    let mut items = testdata::catalogue("cloudmc-prod", N);
+    items.iter_mut().for_each(isogate_core::identity::recognise);
     Snapshot {
         version: 1,
         fetched_at: Utc::now(),
         incomplete: None,
-        items: testdata::catalogue("cloudmc-prod", N),
+        items,
     }
 }
 
@@ -66,7 +71,9 @@ fn sizes(s: &Snapshot, json: &[u8]) {
     let _ = zstd::bulk::decompress(&z, payload.len()).expect("zstd");
     eprintln!("  zstd-1 decompress {:?}", t.elapsed());
     eprintln!(
-        "  stored snapshot (format v1, zstd-1): {:.1} B/item",
+        "  stored snapshot (format {}, zstd-1 per chunk of {}): {:.1} B/item",
+        isogate_shared_tier::FORMAT_VERSION,
+        isogate_shared_tier::CHUNK_ITEMS,
         per(encode(s).expect("encode").len())
     );
 }
@@ -125,6 +132,22 @@ fn bench(c: &mut Criterion) {
     });
     g.bench_function("decompress_decode", |b| {
         b.iter_with_large_drop(|| decode(black_box(&bytes)).expect("decode"))
+    });
+    g.bench_function("decompress_decode_one_thread", |b| {
+        b.iter_with_large_drop(|| {
+            isogate_shared_tier::decode_on(black_box(&bytes), 1).expect("decode")
+        })
+    });
+    // What storing the identity saves each replica that adopts a snapshot.
+    g.bench_function("recognise", |b| {
+        b.iter_batched(
+            || s.items.clone(),
+            |mut items| {
+                items.iter_mut().for_each(isogate_core::identity::recognise);
+                items
+            },
+            criterion::BatchSize::LargeInput,
+        )
     });
     g.bench_function("serde_json_decode", |b| {
         b.iter_with_large_drop(|| {

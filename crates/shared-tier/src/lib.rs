@@ -54,8 +54,8 @@ use tokio::sync::broadcast;
 use tokio::time::Instant;
 
 pub use codec::{
-    CodecError, FORMAT_VERSION, Header, MAX_PAYLOAD, Snapshot, decode, decode_header, encode,
-    encode_payload,
+    CHUNK_ITEMS, CodecError, FORMAT_VERSION, Header, MAX_PAYLOAD, Snapshot, decode, decode_header,
+    decode_on, encode, encode_payload,
 };
 pub use config::SharedTierConfig;
 pub use error::TierError;

@@ -3,10 +3,13 @@
 
 use std::collections::BTreeMap;
 
+use std::borrow::Cow;
+
 use chrono::{DateTime, Utc};
+use isogate_core::identity::{Attribute, Evidence, SourceField};
 use isogate_core::{Iso, ItemKind, OsRef, ProviderKind, Status, Visibility, ZoneRef};
 use isogate_shared_tier::{
-    CodecError, FORMAT_VERSION, Snapshot, decode, decode_header, encode, testdata,
+    CHUNK_ITEMS, CodecError, FORMAT_VERSION, Snapshot, decode, decode_header, encode, testdata,
 };
 use proptest::prelude::*;
 
@@ -33,6 +36,54 @@ fn raw() -> impl Strategy<Value = serde_json::Value> {
             .prop_map(|m| serde_json::Value::Object(m.into_iter().collect()))
     })
 }
+
+fn evidence() -> impl Strategy<Value = Evidence> {
+    (
+        prop_oneof![
+            Just(Attribute::Family),
+            Just(Attribute::Version),
+            Just(Attribute::Arch),
+            Just(Attribute::Edition)
+        ],
+        prop_oneof![
+            Just(SourceField::Name),
+            Just(SourceField::Path),
+            Just(SourceField::LabelFamily),
+            Just(SourceField::LabelTag),
+            Just(SourceField::Description),
+            Just(SourceField::OsName)
+        ],
+        prop_oneof![
+            Just(Cow::Borrowed("after_family")),
+            Just(Cow::Borrowed("x86 64")),
+            "\\PC{0,12}".prop_map(Cow::Owned),
+        ],
+    )
+        .prop_map(|(attribute, field, rule)| Evidence {
+            attribute,
+            field,
+            rule,
+        })
+}
+
+/// The recognised identity (issue 20): stored in the snapshot since format 2.
+fn identity() -> impl Strategy<Value = IdentityFields> {
+    (
+        opt("[a-z-]{1,12}"),
+        opt("[0-9.]{1,8}"),
+        opt("[a-z0-9_]{1,8}"),
+        opt("[a-z-]{1,10}"),
+        opt(prop::collection::vec(evidence(), 0..5)),
+    )
+}
+
+type IdentityFields = (
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<Vec<Evidence>>,
+);
 
 fn iso() -> impl Strategy<Value = Iso> {
     let ident = (
@@ -85,6 +136,7 @@ fn iso() -> impl Strategy<Value = Iso> {
         opt(time()),
         prop::collection::btree_map("\\PC{0,8}", "\\PC{0,12}", 0..4),
         opt(raw()),
+        identity(),
     );
     (ident, body, tail).prop_map(|(i, b, t)| {
         let mut item = Iso::new(&i.0, i.1, i.2, &i.3, &i.4);
@@ -106,6 +158,14 @@ fn iso() -> impl Strategy<Value = Iso> {
         item.updated_at = t.1;
         item.labels = t.2;
         item.raw = t.3;
+        let (family, version, arch, edition, evidence) = t.4;
+        if let Some(os) = item.os.as_mut() {
+            os.family = family;
+            os.version = version;
+        }
+        item.arch = arch;
+        item.edition = edition;
+        item.identity_evidence = evidence;
         item
     })
 }
@@ -160,6 +220,80 @@ proptest! {
     }
 }
 
+/// A snapshot of several chunks (decoded on several threads where there
+/// are cores), recognised like the gateway's, built once.
+fn chunked() -> &'static (Snapshot, Vec<u8>) {
+    static S: std::sync::OnceLock<(Snapshot, Vec<u8>)> = std::sync::OnceLock::new();
+    S.get_or_init(|| {
+        let mut items = testdata::catalogue("p", 2 * CHUNK_ITEMS + 100);
+        items.iter_mut().for_each(isogate_core::identity::recognise);
+        let s = Snapshot {
+            version: 9,
+            fetched_at: Utc::now(),
+            incomplete: Some("vss: page 3 failed".into()),
+            items,
+        };
+        let bytes = encode(&s).expect("encodes");
+        (s, bytes)
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    /// The chunk directory and later chunks: any flip or cut is an error or
+    /// a snapshot, never a panic or a hang of the decoding threads.
+    #[test]
+    fn corruption_of_a_chunked_snapshot_is_an_error_not_a_panic(at in any::<prop::sample::Index>(), flip in 1u8..=255, cut in any::<prop::sample::Index>()) {
+        let (_, bytes) = chunked();
+        let mut bad = bytes.clone();
+        let i = at.index(bad.len());
+        bad[i] ^= flip;
+        let _ = decode(&bad);
+        let _ = decode(&bytes[..cut.index(bytes.len())]).expect_err("a truncated snapshot is refused");
+    }
+}
+
+#[test]
+fn a_chunked_snapshot_round_trips_in_order_with_its_identity() {
+    let (s, bytes) = chunked();
+    let back = decode(bytes).expect("decodes");
+    assert_eq!(back.items.len(), s.items.len());
+    assert!(back == *s, "items, order and identity survive");
+    assert!(
+        back.items.iter().filter(|i| i.arch.is_some()).count() > s.items.len() / 2,
+        "the catalogue's identity was recognised and kept"
+    );
+    assert!(
+        back.items
+            .iter()
+            .any(|i| i.identity_evidence.as_ref().is_some_and(|e| !e.is_empty())),
+        "evidence kept"
+    );
+    // A flip in the last chunk's frame is caught by its checksum.
+    let mut bad = bytes.clone();
+    let n = bad.len();
+    bad[n - 3] ^= 0x5a;
+    assert!(decode(&bad).is_err());
+}
+
+#[test]
+fn format_1_snapshots_are_refused_not_misread() {
+    // What a build before the chunked format wrote: same header layout, one
+    // zstd frame, no identity. Refused at the header, before decompressing.
+    let mut old = b"IGS".to_vec();
+    old.push(1);
+    old.extend_from_slice(&42u64.to_le_bytes());
+    old.extend_from_slice(&1_700_000_000i64.to_le_bytes());
+    old.extend_from_slice(&0u32.to_le_bytes());
+    let payload = [0u8, 0, 0];
+    old.extend_from_slice(&(payload.len() as u32).to_le_bytes());
+    old.extend_from_slice(&zstd::bulk::compress(&payload, 1).expect("zstd"));
+    assert_eq!(FORMAT_VERSION, 2);
+    assert_eq!(decode(&old), Err(CodecError::UnsupportedFormat(1)));
+    assert_eq!(decode_header(&old), Err(CodecError::UnsupportedFormat(1)));
+}
+
 #[test]
 fn unknown_format_and_foreign_bytes_are_typed() {
     let s = Snapshot {
@@ -197,7 +331,9 @@ fn unknown_format_and_foreign_bytes_are_typed() {
 fn realistic_catalogue_bytes_per_item() {
     // 20k keeps the debug-build test short; the bench reports 100k (release).
     const N: usize = 20_000;
-    let items = testdata::catalogue("cloudmc-prod", N);
+    let mut items = testdata::catalogue("cloudmc-prod", N);
+    // As the gateway publishes them: recognised.
+    items.iter_mut().for_each(isogate_core::identity::recognise);
     let json = serde_json::to_vec(&items).expect("json");
     let s = Snapshot {
         version: 1,
