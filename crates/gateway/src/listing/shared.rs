@@ -360,12 +360,10 @@ async fn resync(tier: &SharedTier, cache: &ListingCache, providers: &[String]) {
 fn adopt(cache: &ListingCache, s: isogate_shared_tier::Snapshot) -> Arc<Snapshot> {
     let age = (Utc::now() - s.fetched_at).to_std().unwrap_or_default();
     let fetched_at = Instant::now().checked_sub(age).unwrap_or_else(Instant::now);
-    // The codec does not store the derived identity (os family/version, arch,
-    // edition): derive it again, or the rows differ from the fetcher's.
-    let mut items = s.items;
-    items.iter_mut().for_each(isogate_core::identity::recognise);
+    // The codec (format 2) stores the derived identity, so the rows equal
+    // the fetcher's without recognising them again.
     cache.adopted_snapshot_of(
-        items,
+        s.items,
         fetched_at,
         s.fetched_at,
         s.incomplete,
