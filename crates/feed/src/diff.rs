@@ -5,23 +5,47 @@ use std::collections::{BTreeMap, HashMap};
 
 use isogate_core::Iso;
 use serde_json::{Map, Value};
-use sha2::{Digest, Sha256};
+use xxhash_rust::xxh3::Xxh3;
 
 use crate::event::{
     Breaker, ChangeData, EventData, EventDraft, EventType, Health, StatusData, SyncedData,
 };
 
-/// A content hash of an item: SHA-256 of its JSON without `raw` (the
+/// A content hash of an item: XXH3-128 of its JSON without `raw` (the
 /// upstream object may carry volatile fields the model does not show).
-pub type ContentHash = [u8; 32];
+/// Not a cryptographic hash: it only has to tell an item's versions apart
+/// (a collision between an item's two versions, ~2^-128, would lose one
+/// `iso.changed`), and it runs over every item of every snapshot.
+pub type ContentHash = u128;
 
-/// The content hash of `item` (`raw` ignored).
+/// The content hash of `item` (`raw` ignored), hashed as it serialises:
+/// no JSON value is built. The model's fields serialise in declaration
+/// order and its maps are ordered, so equal content gives equal bytes.
 pub fn content_hash(item: &Iso) -> ContentHash {
-    let fields = fields_of(item);
-    // A Map serialises in key order (serde_json's default is a BTreeMap),
-    // so equal content gives equal bytes in every process.
-    let bytes = serde_json::to_vec(&fields).unwrap_or_default();
-    Sha256::digest(&bytes).into()
+    let mut hasher = Xxh3::new();
+    let written = if item.raw.is_some() {
+        let mut bare = item.clone();
+        bare.raw = None;
+        serde_json::to_writer(HashWriter(&mut hasher), &bare)
+    } else {
+        serde_json::to_writer(HashWriter(&mut hasher), item)
+    };
+    // Serialising a model item cannot fail (string keys, no custom errors).
+    debug_assert!(written.is_ok());
+    hasher.digest128()
+}
+
+/// Feeds what is written to a hasher.
+struct HashWriter<'a>(&'a mut Xxh3);
+
+impl std::io::Write for HashWriter<'_> {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.update(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// The item's top-level fields as JSON, `raw` left out.
@@ -84,6 +108,12 @@ impl Differ {
     ///   partial page is not gone, so it stays in the baseline.
     /// - A repeated global id in `items` counts once (the first wins).
     pub fn snapshot(&mut self, provider: &str, items: &[Iso], complete: bool) -> Vec<EventDraft> {
+        self.apply(provider, Differ::prepare(items), complete)
+    }
+
+    /// The hashed form of a snapshot, made without the differ (so callers
+    /// hash outside whatever lock guards it; it is most of the work).
+    pub fn prepare(items: &[Iso]) -> Prepared {
         let mut next: BTreeMap<String, Entry> = BTreeMap::new();
         for item in items {
             next.entry(item.id.clone()).or_insert_with(|| Entry {
@@ -91,6 +121,12 @@ impl Differ {
                 item: normalised(item),
             });
         }
+        Prepared(next)
+    }
+
+    /// [`Differ::snapshot`] of an already [prepared](Differ::prepare) snapshot.
+    pub fn apply(&mut self, provider: &str, prepared: Prepared, complete: bool) -> Vec<EventDraft> {
+        let next = prepared.0;
         let Some(prev) = self.baselines.get_mut(provider) else {
             let count = next.len();
             self.baselines.insert(provider.to_owned(), next);
@@ -113,6 +149,10 @@ impl Differ {
         events
     }
 }
+
+/// A snapshot hashed for [`Differ::apply`].
+#[derive(Debug)]
+pub struct Prepared(BTreeMap<String, Entry>);
 
 /// The events between two snapshots of `provider` (both complete), in
 /// global-id order: what [`Differ::snapshot`] answers for `next` after `prev`.

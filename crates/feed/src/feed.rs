@@ -40,10 +40,12 @@ impl Feed {
     /// last one (see [`Differ::snapshot`]) and answers the events.
     /// `complete` is false when the listing is known to be partial.
     pub fn snapshot(&self, provider: &str, items: &[Iso], complete: bool) -> Vec<Arc<Record>> {
-        // The differ's lock is held over the append, so two snapshots of
-        // one provider landing together append in the order they diffed.
+        // Hashed before the lock: providers landing together hash in
+        // parallel. The lock is held over the append, so two snapshots of one
+        // provider landing together append in the order they diffed.
+        let prepared = Differ::prepare(items);
         let mut differ = self.differ.lock().unwrap_or_else(|p| p.into_inner());
-        let drafts = differ.snapshot(provider, items, complete);
+        let drafts = differ.apply(provider, prepared, complete);
         self.log.append_all(drafts)
     }
 
@@ -51,8 +53,9 @@ impl Feed {
     /// appending them (the caller appends elsewhere: the shared stream). The
     /// baseline moves on to `items` either way.
     pub fn diff(&self, provider: &str, items: &[Iso], complete: bool) -> Vec<EventDraft> {
+        let prepared = Differ::prepare(items);
         let mut differ = self.differ.lock().unwrap_or_else(|p| p.into_inner());
-        differ.snapshot(provider, items, complete)
+        differ.apply(provider, prepared, complete)
     }
 
     /// The `provider.status` event `status` makes, if any, without
