@@ -102,14 +102,14 @@ pub fn recognise(item: &mut Iso) {
     let id = identify(item);
     if id.family.is_some() || id.version.is_some() {
         let os = item.os.get_or_insert_with(Default::default);
-        os.family = id.family.map(str::to_owned);
+        os.family = id.family.map(Cow::Borrowed);
         os.version = id.version;
     } else if let Some(os) = item.os.as_mut() {
         os.family = None;
         os.version = None;
     }
-    item.arch = id.arch.map(str::to_owned);
-    item.edition = id.edition.map(str::to_owned);
+    item.arch = id.arch.map(Cow::Borrowed);
+    item.edition = id.edition.map(Cow::Borrowed);
     item.identity_evidence = (!id.evidence.is_empty()).then_some(id.evidence);
 }
 
@@ -305,6 +305,13 @@ static LEXICON: LazyLock<Lexicon> = LazyLock::new(|| {
     for (i, (p, _)) in EDITIONS.iter().enumerate() {
         add(Kind::Edition, i, p, false, true);
     }
+    // `Scan::matches` skips tokens that start with a digit.
+    assert!(
+        map.keys()
+            .chain(VETOES)
+            .all(|k| !k.starts_with(|c: char| c.is_ascii_digit())),
+        "a rule's first token starts with a digit"
+    );
     // Longest first, so the first pattern that fits at a position is the longest.
     for entries in map.values_mut() {
         entries.sort_by_key(|e| std::cmp::Reverse(e.rest.len()));
@@ -375,6 +382,12 @@ impl<'a> Scan<'a> {
         let mut vetoed = false;
         for i in 0..self.len {
             let t = self.tok(i);
+            // No pattern, glued family or veto starts with a digit (checked
+            // where the lexicon is built): version and build numbers, a
+            // third of a name's tokens, need no lookup.
+            if t.as_bytes()[0].is_ascii_digit() {
+                continue;
+            }
             let Some(key) = lower(t, &mut buf) else {
                 continue;
             };
@@ -586,17 +599,14 @@ impl<'a> Scan<'a> {
             if b.get(skip).is_some_and(u8::is_ascii_digit) {
                 let start = self.toks[j].s() + skip;
                 let k = self.extend(j);
-                let mut end = self.toks[k].e();
-                // Windows Server's `2012 R2`.
-                let mut v = self.text[start..end].to_owned();
-                if shape == Shape::Year
-                    && k + 1 < self.len
-                    && self.tok(k + 1).eq_ignore_ascii_case("r2")
-                {
-                    end = self.toks[k + 1].e();
-                    v.push_str(" R2");
-                }
-                if fits(&v, shape) {
+                let v = &self.text[start..self.toks[k].e()];
+                // Only a version that fits is copied out (most candidates do not).
+                if fits(v, shape) {
+                    // Windows Server's `2012 R2`.
+                    let r2 = shape == Shape::Year
+                        && k + 1 < self.len
+                        && self.tok(k + 1).eq_ignore_ascii_case("r2");
+                    let v = if r2 { format!("{v} R2") } else { v.to_owned() };
                     let ev = self.version_evidence("after_family");
                     return Some((v, ev));
                 }

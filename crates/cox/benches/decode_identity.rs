@@ -1,0 +1,129 @@
+//! What recognition adds to a cold CloudMC or Cox listing, in one run: the
+//! adapters' decode of 100k items (the list body as the simulator sends it
+//! -> each element decoded and converted to a normalised item, as
+//! `get_data_each` does) against `identity::recognise` over the same items.
+//! The bodies are fetched once, through the adapters' own client, before
+//! timing; no HTTP is timed.
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
+use isogate_cloudmc::CloudMcClient;
+use isogate_cloudmc::client::{ClientSettings, decode_each};
+use isogate_core::Iso;
+use isogate_core::identity::recognise;
+use secrecy::SecretString;
+
+const N: usize = 100_000;
+
+fn settings(base_url: String, key: &str, service: &str, env: &str) -> ClientSettings {
+    ClientSettings {
+        base_url,
+        api_key: SecretString::from(key),
+        service_code: service.into(),
+        environment: env.into(),
+        org_id: None,
+        timeout: Duration::from_secs(60),
+        connect_timeout: Duration::from_secs(5),
+    }
+}
+
+/// The `GET .../isos` (CloudMC v2) and `GET .../images` (Cox) bodies.
+fn bodies() -> (bytes::Bytes, bytes::Bytes) {
+    use isogate_sim::{cloudmc, cox};
+    let rt = tokio::runtime::Runtime::new().expect("a runtime");
+    rt.block_on(async {
+        let mc = cloudmc::start(cloudmc::Options {
+            scale: Some(N),
+            ..Default::default()
+        })
+        .await
+        .expect("the CloudMC simulator starts");
+        let cx = cox::start(cox::Options {
+            scale: Some(N),
+            ..Default::default()
+        })
+        .await
+        .expect("the Cox simulator starts");
+        let get = |s: ClientSettings, what: &'static str| async move {
+            let c = CloudMcClient::new(s).expect("a client");
+            c.send(reqwest::Method::GET, c.entity_url(&[what]), &[], None)
+                .await
+                .expect("a listing")
+        };
+        let m = get(
+            settings(
+                mc.base_url(),
+                cloudmc::DEFAULT_API_KEY,
+                cloudmc::SERVICE_CODE,
+                cloudmc::ENVIRONMENT,
+            ),
+            "isos",
+        )
+        .await;
+        let x = get(
+            settings(
+                cx.base_url(),
+                cox::DEFAULT_API_KEY,
+                cox::SERVICE_CODE,
+                cox::ENVIRONMENT,
+            ),
+            "images",
+        )
+        .await;
+        (m, x)
+    })
+}
+
+fn cloudmc_decode(body: &[u8]) -> Vec<Iso> {
+    decode_each(body, |v| {
+        isogate_cloudmc::convert::iso_from_value("cloudmc", v, false)
+    })
+    .expect("decodes")
+}
+
+fn cox_decode(body: &[u8]) -> Vec<Iso> {
+    decode_each(body, |v| {
+        isogate_cox::convert::image_from_value("cox", v, false)
+    })
+    .expect("decodes")
+}
+
+fn case(c: &mut Criterion, name: &str, body: &[u8], decode: fn(&[u8]) -> Vec<Iso>) {
+    let items = decode(body);
+    let recognised = items
+        .iter()
+        .cloned()
+        .map(|mut i| {
+            recognise(&mut i);
+            i
+        })
+        .filter(|i| i.os.as_ref().is_some_and(|o| o.family.is_some()))
+        .count();
+    println!(
+        "{name}: {} items, {recognised} with a family, {} body bytes",
+        items.len(),
+        body.len()
+    );
+    let mut g = c.benchmark_group(format!("{name}_100k"));
+    g.sample_size(10);
+    g.bench_function("decode", |b| b.iter(|| black_box(decode(black_box(body)))));
+    g.bench_function("recognise", |b| {
+        b.iter_batched_ref(
+            || items.clone(),
+            |items| items.iter_mut().for_each(recognise),
+            BatchSize::LargeInput,
+        )
+    });
+    g.finish();
+}
+
+fn bench(c: &mut Criterion) {
+    let (mc, cx) = bodies();
+    case(c, "cloudmc_v2", &mc, cloudmc_decode);
+    case(c, "cox", &cx, cox_decode);
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
