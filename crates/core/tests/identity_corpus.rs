@@ -110,6 +110,7 @@ fn every_family_of_the_issue_is_in_the_corpus() {
         "talos",
         "flatcar",
         "coreos",
+        "systemrescue",
     ] {
         assert!(
             cases

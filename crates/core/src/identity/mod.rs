@@ -22,7 +22,9 @@ pub use group::{
     coverage, coverage_csv, group, value_of,
 };
 pub use query::{GroupPage, GroupQuery};
-use rules::{ARCHES, EDITIONS, FAMILIES, Shape, VERSION_SUFFIXES, VETOES, WINDOWS_BUILDS};
+use rules::{
+    ARCHES, EDITIONS, FAMILIES, RELEASE_FILES, Shape, VERSION_SUFFIXES, VETOES, WINDOWS_BUILDS,
+};
 
 use crate::Iso;
 
@@ -76,7 +78,7 @@ pub struct Evidence {
     pub field: SourceField,
     /// The rule: a pattern of the rule table (`centos stream`, `x86 64`), or
     /// for versions how it was read (`after_family`, `glued`, `codename`,
-    /// `windows_build`, `tag`).
+    /// `windows_build`, `tag`, `release_file`).
     #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub rule: Cow<'static, str>,
 }
@@ -170,6 +172,7 @@ pub fn identify(item: &Iso) -> Identity {
                 (v, ev)
             })
         });
+        let version = version.or_else(|| get(0).release_file(rule.family));
         if let Some((v, ev)) = version {
             out.version = Some(v);
             out.evidence.push(ev);
@@ -538,6 +541,24 @@ impl<'a> Scan<'a> {
         })
     }
 
+    /// `install75` read as `7.5` when `family` names its files so
+    /// ([`RELEASE_FILES`]).
+    fn release_file(&self, family: &str) -> Option<(String, Evidence)> {
+        let prefixes = RELEASE_FILES.iter().filter(|(f, _)| *f == family);
+        prefixes
+            .flat_map(|(_, p)| (0..self.len).map(move |i| (p, i)))
+            .find_map(|(p, i)| {
+                let t = self.tok(i).as_bytes();
+                let digits = t.get(p.len()..).filter(|d| d.len() == 2)?;
+                (t[..p.len()].eq_ignore_ascii_case(p.as_bytes())
+                    && digits.iter().all(u8::is_ascii_digit))
+                .then(|| {
+                    let v = format!("{}.{}", char::from(digits[0]), char::from(digits[1]));
+                    (v, self.version_evidence("release_file"))
+                })
+            })
+    }
+
     /// The last token of the version starting at token `j`: dotted numbers
     /// and `-SP5`/`-U6`/`.update03` suffixes.
     fn extend(&self, j: usize) -> usize {
@@ -747,6 +768,21 @@ mod tests {
             ),
             (None, None, None)
         );
+    }
+
+    #[test]
+    fn openbsd_release_files_give_the_version_once_the_family_is_known() {
+        let i = id("[vss-ISOs] BSD/OpenBSD/install76.iso");
+        assert_eq!((i.family, i.version.as_deref()), (Some("openbsd"), Some("7.6")));
+        let ev = i
+            .evidence
+            .iter()
+            .find(|e| e.attribute == Attribute::Version)
+            .unwrap();
+        assert_eq!((ev.field, ev.rule.as_ref()), (SourceField::Name, "release_file"));
+        // Alone it names no OS; another family's `cd12` is no version.
+        assert_eq!(id("install76.iso"), Identity::default());
+        assert_eq!(id("[vss-ISOs] Linux/Debian/cd12.iso").version, None);
     }
 
     #[test]
