@@ -62,6 +62,13 @@ fn bench(c: &mut Criterion) {
             BatchSize::LargeInput,
         )
     });
+    g.bench_function("identify", |b| {
+        b.iter(|| {
+            for i in &items {
+                black_box(isogate_core::identity::identify(black_box(i)));
+            }
+        })
+    });
     g.finish();
 }
 

@@ -11,8 +11,7 @@ mod rules;
 
 use std::borrow::Cow;
 use std::cell::OnceCell;
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
+use std::collections::BTreeMap;
 use std::sync::LazyLock;
 
 use serde::{Deserialize, Serialize};
@@ -260,34 +259,89 @@ struct Entry {
     bare: bool,
 }
 
-/// FNV-1a: the keys are short lowercase tokens, looked up once per token of
-/// every item, where SipHash's cost would show.
-#[derive(Default)]
-struct Fnv(u64);
+/// FNV-1a of `b` lowercased. The lexicon's keys are hashed with it once;
+/// a token is hashed while it is read, with no lowercase copy.
+fn fnv_lower(b: &[u8]) -> u64 {
+    b.iter().fold(FNV_OFFSET, |h, c| fnv_step(h, *c))
+}
 
-impl Hasher for Fnv {
-    fn finish(&self) -> u64 {
-        self.0
+const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+
+fn fnv_step(h: u64, c: u8) -> u64 {
+    (h ^ u64::from(c.to_ascii_lowercase())).wrapping_mul(0x0100_0000_01b3)
+}
+
+/// A token's hash, and where its glued digits start with the hash of the
+/// letters before them (`centos7`: 6 and the hash of `centos`); `None` for
+/// a token too long to be any key.
+fn token_hash(t: &[u8]) -> Option<(u64, Option<(usize, u64)>)> {
+    if t.len() > MAX_TOKEN_LEN {
+        return None;
     }
-    fn write(&mut self, bytes: &[u8]) {
-        let mut h = if self.0 == 0 {
-            0xcbf2_9ce4_8422_2325
+    let mut h = FNV_OFFSET;
+    let mut cut = None;
+    for (k, &c) in t.iter().enumerate() {
+        if c.is_ascii_digit() {
+            if cut.is_none() && k > 0 {
+                cut = Some((k, h));
+            }
         } else {
-            self.0
-        };
-        for b in bytes {
-            h ^= u64::from(*b);
-            h = h.wrapping_mul(0x0100_0000_01b3);
+            // Letters after digits: not a glued form.
+            cut = None;
         }
-        self.0 = h;
+        h = fnv_step(h, c);
+    }
+    Some((h, cut))
+}
+
+/// One first token of the rule table: its patterns and whether it is a veto.
+#[derive(Clone, Copy, Default)]
+struct Slot {
+    hash: u64,
+    key: &'static str,
+    from: u16,
+    len: u16,
+    veto: bool,
+}
+
+/// Every pattern of the rule table keyed by its first token, as an
+/// open-addressing table on [`fnv_lower`] (a lookup per token of every
+/// item, where a general map's hashing and a lowercase copy would show).
+struct Lexicon {
+    /// A power of two long, at most half full; an empty key is a free slot.
+    slots: Vec<Slot>,
+    entries: Vec<Entry>,
+}
+
+impl Lexicon {
+    fn get(&self, hash: u64, token: &[u8]) -> Option<&Slot> {
+        let mask = self.slots.len() - 1;
+        // Truncating: the low bits pick the slot.
+        let mut i = hash as usize & mask;
+        loop {
+            let s = &self.slots[i];
+            if s.key.is_empty() {
+                return None;
+            }
+            if s.hash == hash && s.key.as_bytes().eq_ignore_ascii_case(token) {
+                return Some(s);
+            }
+            i = (i + 1) & mask;
+        }
+    }
+
+    fn entries(&self, s: &Slot) -> &[Entry] {
+        &self.entries[usize::from(s.from)..][..usize::from(s.len)]
+    }
+
+    /// The entries of `token`, hashed as `hash`; empty when it is no key.
+    fn find(&self, hash: u64, token: &[u8]) -> &[Entry] {
+        self.get(hash, token).map_or(&[], |s| self.entries(s))
     }
 }
 
-type Lexicon = HashMap<&'static str, Vec<Entry>, BuildHasherDefault<Fnv>>;
-
-/// Every pattern of the rule table, keyed by its first token.
 static LEXICON: LazyLock<Lexicon> = LazyLock::new(|| {
-    let mut map = Lexicon::default();
+    let mut map: BTreeMap<&'static str, Vec<Entry>> = BTreeMap::new();
     let mut add = |kind, rule, pattern: &'static str, glued, bare| {
         let mut toks = pattern.split(' ');
         let first = toks.next().unwrap_or_default();
@@ -308,18 +362,38 @@ static LEXICON: LazyLock<Lexicon> = LazyLock::new(|| {
     for (i, (p, _)) in EDITIONS.iter().enumerate() {
         add(Kind::Edition, i, p, false, true);
     }
-    // `Scan::matches` skips tokens that start with a digit.
-    assert!(
-        map.keys()
-            .chain(VETOES)
-            .all(|k| !k.starts_with(|c: char| c.is_ascii_digit())),
-        "a rule's first token starts with a digit"
-    );
-    // Longest first, so the first pattern that fits at a position is the longest.
-    for entries in map.values_mut() {
-        entries.sort_by_key(|e| std::cmp::Reverse(e.rest.len()));
+    for v in VETOES {
+        map.entry(v).or_default();
     }
-    map
+    let size = (map.len() * 2).next_power_of_two();
+    let mut lex = Lexicon {
+        slots: vec![Slot::default(); size],
+        entries: Vec::new(),
+    };
+    for (key, mut entries) in map {
+        // `Scan::matches` skips tokens that start with a digit; `token_hash`
+        // gives up on long ones.
+        assert!(
+            key.starts_with(|c: char| c.is_ascii_lowercase()) && key.len() <= MAX_TOKEN_LEN,
+            "rule token {key:?}: lowercase, a letter first, at most {MAX_TOKEN_LEN} bytes"
+        );
+        // Longest first, so the first pattern that fits at a position is the longest.
+        entries.sort_by_key(|e| std::cmp::Reverse(e.rest.len()));
+        let slot = Slot {
+            hash: fnv_lower(key.as_bytes()),
+            key,
+            from: u16::try_from(lex.entries.len()).expect("a small rule table"),
+            len: u16::try_from(entries.len()).expect("a small rule table"),
+            veto: VETOES.contains(&key),
+        };
+        lex.entries.extend(entries);
+        let mut i = slot.hash as usize & (size - 1);
+        while !lex.slots[i].key.is_empty() {
+            i = (i + 1) & (size - 1);
+        }
+        lex.slots[i] = slot;
+    }
+    lex
 });
 
 /// One field, tokenised and matched once.
@@ -380,27 +454,27 @@ impl<'a> Scan<'a> {
     }
 
     fn matches(&mut self) {
-        let mut buf = [0u8; MAX_TOKEN_LEN];
+        let lex = &*LEXICON;
         let mut edition_best: Option<Match> = None;
         let mut vetoed = false;
         for i in 0..self.len {
-            let t = self.tok(i);
+            let t = self.tok(i).as_bytes();
             // No pattern, glued family or veto starts with a digit (checked
             // where the lexicon is built): version and build numbers, a
             // third of a name's tokens, need no lookup.
-            if t.as_bytes()[0].is_ascii_digit() {
+            if t[0].is_ascii_digit() {
                 continue;
             }
-            let Some(key) = lower(t, &mut buf) else {
+            let Some((hash, cut)) = token_hash(t) else {
                 continue;
             };
-            vetoed |= VETOES.contains(&key);
             let mut found: [Option<Match>; 3] = [None; 3];
-            if let Some(entries) = LEXICON.get(key) {
-                for e in entries {
-                    let slot = e.kind as usize;
-                    if e.bare && found[slot].is_none() && self.rest_fits(i, &e.rest) {
-                        found[slot] = Some(Match {
+            if let Some(slot) = lex.get(hash, t) {
+                vetoed |= slot.veto;
+                for e in lex.entries(slot) {
+                    let k = e.kind as usize;
+                    if e.bare && found[k].is_none() && self.rest_fits(i, &e.rest) {
+                        found[k] = Some(Match {
                             rule: e.rule,
                             from: i,
                             to: i + 1 + e.rest.len(),
@@ -409,8 +483,10 @@ impl<'a> Scan<'a> {
                     }
                 }
             }
-            if found[0].is_none() {
-                found[0] = self.glued_family(i, key);
+            if found[0].is_none()
+                && let Some((cut, prefix)) = cut
+            {
+                found[0] = self.glued_family(i, cut, prefix);
             }
             if self.family.is_none() {
                 self.family = found[0];
@@ -447,13 +523,14 @@ impl<'a> Scan<'a> {
     }
 
     fn best_edition_outside(&self, f: Match) -> Option<Match> {
-        let mut buf = [0u8; MAX_TOKEN_LEN];
+        let lex = &*LEXICON;
         let mut best: Option<Match> = None;
         for i in (0..self.len).filter(|&i| i < f.from || i >= f.to) {
-            let Some(key) = lower(self.tok(i), &mut buf) else {
+            let t = self.tok(i).as_bytes();
+            let Some((hash, _)) = token_hash(t) else {
                 continue;
             };
-            for e in LEXICON.get(key).into_iter().flatten() {
+            for e in lex.find(hash, t) {
                 let to = i + 1 + e.rest.len();
                 if e.kind == Kind::Edition
                     && self.rest_fits(i, &e.rest)
@@ -480,17 +557,17 @@ impl<'a> Scan<'a> {
                 .all(|(k, p)| self.tok(i + 1 + k).eq_ignore_ascii_case(p))
     }
 
-    /// `centos7`, `win11`: a glued family token with the version digits after it.
-    fn glued_family(&self, i: usize, key: &str) -> Option<Match> {
-        let cut = key.find(|c: char| c.is_ascii_digit())?;
-        if cut == 0 || !key[cut..].bytes().all(|c| c.is_ascii_digit()) {
-            return None;
-        }
-        let entries = LEXICON.get(&key[..cut])?;
-        let e = entries
+    /// `centos7`, `win11`: a glued family token with the version digits
+    /// after it, which start at byte `cut` of the token; `prefix` is the
+    /// hash of the letters before them.
+    fn glued_family(&self, i: usize, cut: usize, prefix: u64) -> Option<Match> {
+        let lex = &*LEXICON;
+        let t = self.toks[i];
+        let letters = &self.tok(i).as_bytes()[..cut];
+        let e = lex
+            .find(prefix, letters)
             .iter()
             .find(|e| e.kind == Kind::Family && e.glued && e.rest.is_empty())?;
-        let t = self.toks[i];
         Some(Match {
             rule: e.rule,
             from: i,
@@ -640,18 +717,6 @@ impl<'a> Scan<'a> {
     }
 }
 
-/// `t` lowercased into `buf`; `None` when too long to match any rule.
-fn lower<'b>(t: &str, buf: &'b mut [u8; MAX_TOKEN_LEN]) -> Option<&'b str> {
-    let b = t.as_bytes();
-    if b.len() > MAX_TOKEN_LEN {
-        return None;
-    }
-    for (d, s) in buf.iter_mut().zip(b) {
-        *d = s.to_ascii_lowercase();
-    }
-    std::str::from_utf8(&buf[..b.len()]).ok()
-}
-
 /// Whether `v` is a version the way `shape` writes them.
 fn fits(v: &str, shape: Shape) -> bool {
     let digits = |s: &str| !s.is_empty() && s.bytes().all(|c| c.is_ascii_digit());
@@ -773,13 +838,19 @@ mod tests {
     #[test]
     fn openbsd_release_files_give_the_version_once_the_family_is_known() {
         let i = id("[vss-ISOs] BSD/OpenBSD/install76.iso");
-        assert_eq!((i.family, i.version.as_deref()), (Some("openbsd"), Some("7.6")));
+        assert_eq!(
+            (i.family, i.version.as_deref()),
+            (Some("openbsd"), Some("7.6"))
+        );
         let ev = i
             .evidence
             .iter()
             .find(|e| e.attribute == Attribute::Version)
             .unwrap();
-        assert_eq!((ev.field, ev.rule.as_ref()), (SourceField::Name, "release_file"));
+        assert_eq!(
+            (ev.field, ev.rule.as_ref()),
+            (SourceField::Name, "release_file")
+        );
         // Alone it names no OS; another family's `cd12` is no version.
         assert_eq!(id("install76.iso"), Identity::default());
         assert_eq!(id("[vss-ISOs] Linux/Debian/cd12.iso").version, None);
