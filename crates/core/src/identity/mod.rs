@@ -314,6 +314,7 @@ struct Lexicon {
 }
 
 impl Lexicon {
+    #[inline]
     fn get(&self, hash: u64, token: &[u8]) -> Option<&Slot> {
         let mask = self.slots.len() - 1;
         // Truncating: the low bits pick the slot.
@@ -447,6 +448,11 @@ impl<'a> Scan<'a> {
         &self.text[self.toks[i].s()..self.toks[i].e()]
     }
 
+    /// Token `i`'s bytes (no char-boundary checks: tokens are ASCII).
+    fn bytes(&self, i: usize) -> &'a [u8] {
+        &self.text.as_bytes()[self.toks[i].s()..self.toks[i].e()]
+    }
+
     /// The byte between token `i - 1` and token `i` when exactly one separates them.
     fn sep_before(&self, i: usize) -> Option<u8> {
         let (prev, cur) = (self.toks[i - 1], self.toks[i]);
@@ -458,7 +464,7 @@ impl<'a> Scan<'a> {
         let mut edition_best: Option<Match> = None;
         let mut vetoed = false;
         for i in 0..self.len {
-            let t = self.tok(i).as_bytes();
+            let t = self.bytes(i);
             // No pattern, glued family or veto starts with a digit (checked
             // where the lexicon is built): version and build numbers, a
             // third of a name's tokens, need no lookup.
@@ -526,7 +532,7 @@ impl<'a> Scan<'a> {
         let lex = &*LEXICON;
         let mut best: Option<Match> = None;
         for i in (0..self.len).filter(|&i| i < f.from || i >= f.to) {
-            let t = self.tok(i).as_bytes();
+            let t = self.bytes(i);
             let Some((hash, _)) = token_hash(t) else {
                 continue;
             };
@@ -554,7 +560,7 @@ impl<'a> Scan<'a> {
             && rest
                 .iter()
                 .enumerate()
-                .all(|(k, p)| self.tok(i + 1 + k).eq_ignore_ascii_case(p))
+                .all(|(k, p)| self.bytes(i + 1 + k).eq_ignore_ascii_case(p.as_bytes()))
     }
 
     /// `centos7`, `win11`: a glued family token with the version digits
@@ -563,7 +569,7 @@ impl<'a> Scan<'a> {
     fn glued_family(&self, i: usize, cut: usize, prefix: u64) -> Option<Match> {
         let lex = &*LEXICON;
         let t = self.toks[i];
-        let letters = &self.tok(i).as_bytes()[..cut];
+        let letters = &self.bytes(i)[..cut];
         let e = lex
             .find(prefix, letters)
             .iter()
@@ -625,7 +631,7 @@ impl<'a> Scan<'a> {
         prefixes
             .flat_map(|(_, p)| (0..self.len).map(move |i| (p, i)))
             .find_map(|(p, i)| {
-                let t = self.tok(i).as_bytes();
+                let t = self.bytes(i);
                 let digits = t.get(p.len()..).filter(|d| d.len() == 2)?;
                 (t[..p.len()].eq_ignore_ascii_case(p.as_bytes())
                     && digits.iter().all(u8::is_ascii_digit))
@@ -643,7 +649,7 @@ impl<'a> Scan<'a> {
         while k + 1 < self.len {
             let next = k + 1;
             let sep = self.sep_before(next);
-            let nt = self.tok(next).as_bytes();
+            let nt = self.bytes(next);
             let dotted = sep == Some(b'.') && nt[0].is_ascii_digit();
             let suffix = matches!(sep, Some(b'-' | b'.'))
                 && VERSION_SUFFIXES.iter().any(|p| {
@@ -720,18 +726,23 @@ impl<'a> Scan<'a> {
 /// Whether `v` is a version the way `shape` writes them.
 fn fits(v: &str, shape: Shape) -> bool {
     let digits = |s: &str| !s.is_empty() && s.bytes().all(|c| c.is_ascii_digit());
-    // The lengths of the dotted parts, when every part is digits.
+    // The lengths of the dotted parts (at most 4), when every part is digits.
     let dotted = |s: &str| -> Option<([usize; 4], usize)> {
         let mut lens = [0; 4];
         let mut n = 0;
-        for p in s.split('.') {
-            if !digits(p) || n == 4 {
+        for c in s.bytes() {
+            if c == b'.' {
+                if lens[n] == 0 || n == 3 {
+                    return None;
+                }
+                n += 1;
+            } else if c.is_ascii_digit() {
+                lens[n] += 1;
+            } else {
                 return None;
             }
-            lens[n] = p.len();
-            n += 1;
         }
-        Some((lens, n))
+        (lens[n] > 0).then_some((lens, n + 1))
     };
     match shape {
         Shape::YearMonth => {
@@ -866,5 +877,9 @@ mod tests {
         assert!(!fits("20201110", Shape::Any));
         assert!(fits("8.0U2", Shape::Any));
         assert!(!fits("2024.9.1", Shape::Date));
+        assert!(fits("12.7.0", Shape::Major));
+        for bad in ["9.", ".9", "9..4", "1.2.3.4.5", "9.x"] {
+            assert!(!fits(bad, Shape::Major), "{bad}");
+        }
     }
 }
