@@ -206,7 +206,9 @@ fn split_name(name: &str) -> (&str, &str) {
         Some((_, rest)) => rest.trim_start(),
         None => name,
     };
-    match name.rfind(['/', '\\']) {
+    // Bytes, not chars: both separators are ASCII (a char pattern decodes
+    // every character of every name).
+    match name.bytes().rposition(|b| b == b'/' || b == b'\\') {
         Some(i) => (&name[..i], &name[i + 1..]),
         None => ("", name),
     }
@@ -267,8 +269,10 @@ fn fnv_lower(b: &[u8]) -> u64 {
 
 const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
 
+/// One byte of FNV-1a, lowercased by setting bit 5: exact for ASCII
+/// letters and digits, which is all a token holds.
 fn fnv_step(h: u64, c: u8) -> u64 {
-    (h ^ u64::from(c.to_ascii_lowercase())).wrapping_mul(0x0100_0000_01b3)
+    (h ^ u64::from(c | 0x20)).wrapping_mul(0x0100_0000_01b3)
 }
 
 /// A token's hash, and where its glued digits start with the hash of the
@@ -278,20 +282,14 @@ fn token_hash(t: &[u8]) -> Option<(u64, Option<(usize, u64)>)> {
     if t.len() > MAX_TOKEN_LEN {
         return None;
     }
-    let mut h = FNV_OFFSET;
-    let mut cut = None;
-    for (k, &c) in t.iter().enumerate() {
-        if c.is_ascii_digit() {
-            if cut.is_none() && k > 0 {
-                cut = Some((k, h));
-            }
-        } else {
-            // Letters after digits: not a glued form.
-            cut = None;
-        }
-        h = fnv_step(h, c);
-    }
-    Some((h, cut))
+    let hash = fnv_lower(t);
+    // Trailing digits after a letter: the letters may be a glued family.
+    let cut = t
+        .last()
+        .filter(|c| c.is_ascii_digit())
+        .and_then(|_| t.iter().rposition(|c| !c.is_ascii_digit()))
+        .map(|p| (p + 1, fnv_lower(&t[..=p])));
+    Some((hash, cut))
 }
 
 /// One first token of the rule table: its patterns and whether it is a veto.
@@ -397,6 +395,18 @@ static LEXICON: LazyLock<Lexicon> = LazyLock::new(|| {
     lex
 });
 
+/// ASCII letters and digits, the bytes of tokens (a table: the tokeniser
+/// tests every byte of every field it reads).
+static ALNUM: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut c = 0;
+    while c < 256 {
+        t[c] = (c as u8).is_ascii_alphanumeric();
+        c += 1;
+    }
+    t
+};
+
 /// One field, tokenised and matched once.
 struct Scan<'a> {
     field: SourceField,
@@ -425,9 +435,9 @@ impl<'a> Scan<'a> {
         let b = &text.as_bytes()[..text.len().min(MAX_TEXT)];
         let mut i = 0;
         while i < b.len() && s.len < MAX_TOKENS {
-            if b[i].is_ascii_alphanumeric() {
+            if ALNUM[usize::from(b[i])] {
                 let start = i;
-                while i < b.len() && b[i].is_ascii_alphanumeric() {
+                while i < b.len() && ALNUM[usize::from(b[i])] {
                     i += 1;
                 }
                 // Both fit: the loop stops at MAX_TEXT.
