@@ -275,21 +275,18 @@ fn fnv_step(h: u64, c: u8) -> u64 {
     (h ^ u64::from(c | 0x20)).wrapping_mul(0x0100_0000_01b3)
 }
 
-/// A token's hash, and where its glued digits start with the hash of the
-/// letters before them (`centos7`: 6 and the hash of `centos`); `None` for
-/// a token too long to be any key.
-fn token_hash(t: &[u8]) -> Option<(u64, Option<(usize, u64)>)> {
-    if t.len() > MAX_TOKEN_LEN {
-        return None;
-    }
-    let hash = fnv_lower(t);
-    // Trailing digits after a letter: the letters may be a glued family.
-    let cut = t
-        .last()
+/// A token's hash; `None` for a token too long to be any key.
+fn token_hash(t: &[u8]) -> Option<u64> {
+    (t.len() <= MAX_TOKEN_LEN).then(|| fnv_lower(t))
+}
+
+/// Where a token's trailing digits start after its letters (`centos7`: 6),
+/// with the hash of the letters: they may be a glued family.
+fn glued_cut(t: &[u8]) -> Option<(usize, u64)> {
+    t.last()
         .filter(|c| c.is_ascii_digit())
         .and_then(|_| t.iter().rposition(|c| !c.is_ascii_digit()))
-        .map(|p| (p + 1, fnv_lower(&t[..=p])));
-    Some((hash, cut))
+        .map(|p| (p + 1, fnv_lower(&t[..=p])))
 }
 
 /// One first token of the rule table: its patterns and whether it is a veto.
@@ -421,6 +418,7 @@ struct Scan<'a> {
 }
 
 impl<'a> Scan<'a> {
+    #[inline(always)]
     fn new(field: SourceField, text: &'a str) -> Self {
         let mut s = Scan {
             field,
@@ -481,7 +479,7 @@ impl<'a> Scan<'a> {
             if t[0].is_ascii_digit() {
                 continue;
             }
-            let Some((hash, cut)) = token_hash(t) else {
+            let Some(hash) = token_hash(t) else {
                 continue;
             };
             let mut found: [Option<Match>; 3] = [None; 3];
@@ -499,8 +497,10 @@ impl<'a> Scan<'a> {
                     }
                 }
             }
+            // Only the first family counts: once there is one, no glued form is looked up.
             if found[0].is_none()
-                && let Some((cut, prefix)) = cut
+                && self.family.is_none()
+                && let Some((cut, prefix)) = glued_cut(t)
             {
                 found[0] = self.glued_family(i, cut, prefix);
             }
@@ -543,7 +543,7 @@ impl<'a> Scan<'a> {
         let mut best: Option<Match> = None;
         for i in (0..self.len).filter(|&i| i < f.from || i >= f.to) {
             let t = self.bytes(i);
-            let Some((hash, _)) = token_hash(t) else {
+            let Some(hash) = token_hash(t) else {
                 continue;
             };
             for e in lex.find(hash, t) {
