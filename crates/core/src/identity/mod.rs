@@ -759,7 +759,7 @@ fn fits(v: &str, shape: Shape) -> bool {
             matches!(dotted(v), Some((l, n)) if (2..=3).contains(&n) && l[0] == 2 && l[1] == 2)
         }
         Shape::Major => {
-            let head = v.split('-').next().unwrap_or(v);
+            let head = v.bytes().position(|c| c == b'-').map_or(v, |i| &v[..i]);
             matches!(dotted(head), Some((l, _)) if l[0] <= 2)
         }
         Shape::Year => {
