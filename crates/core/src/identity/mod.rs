@@ -206,9 +206,9 @@ fn split_name(name: &str) -> (&str, &str) {
         Some((_, rest)) => rest.trim_start(),
         None => name,
     };
-    // Bytes, not chars: both separators are ASCII (a char pattern decodes
-    // every character of every name).
-    match name.bytes().rposition(|b| b == b'/' || b == b'\\') {
+    // One single-char search per separator (each a memrchr): a two-char
+    // pattern decodes every character of every name.
+    match name.rfind('/').max(name.rfind('\\')) {
         Some(i) => (&name[..i], &name[i + 1..]),
         None => ("", name),
     }
@@ -275,6 +275,12 @@ fn fnv_step(h: u64, c: u8) -> u64 {
     (h ^ u64::from(c | 0x20)).wrapping_mul(0x0100_0000_01b3)
 }
 
+/// Whether token `t` is the rule token `key` (lowercase) in any case: bit 5
+/// lowercases a token's letters and leaves its digits.
+fn same_token(t: &[u8], key: &str) -> bool {
+    t.len() == key.len() && t.iter().zip(key.as_bytes()).all(|(a, b)| a | 0x20 == *b)
+}
+
 /// A token's hash; `None` for a token too long to be any key.
 fn token_hash(t: &[u8]) -> Option<u64> {
     (t.len() <= MAX_TOKEN_LEN).then(|| fnv_lower(t))
@@ -319,7 +325,7 @@ impl Lexicon {
             if s.key.is_empty() {
                 return None;
             }
-            if s.hash == hash && s.key.as_bytes().eq_ignore_ascii_case(token) {
+            if s.hash == hash && same_token(token, s.key) {
                 return Some(s);
             }
             i = (i + 1) & mask;
@@ -372,6 +378,15 @@ static LEXICON: LazyLock<Lexicon> = LazyLock::new(|| {
         assert!(
             key.starts_with(|c: char| c.is_ascii_lowercase()) && key.len() <= MAX_TOKEN_LEN,
             "rule token {key:?}: lowercase, a letter first, at most {MAX_TOKEN_LEN} bytes"
+        );
+        // `same_token` compares against lowercase letters and digits.
+        let lower = |t: &str| {
+            t.bytes()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        };
+        assert!(
+            lower(key) && entries.iter().flat_map(|e| &e.rest).all(|t| lower(t)),
+            "rule tokens of {key:?}: lowercase letters and digits only"
         );
         // Longest first, so the first pattern that fits at a position is the longest.
         entries.sort_by_key(|e| std::cmp::Reverse(e.rest.len()));
@@ -570,7 +585,7 @@ impl<'a> Scan<'a> {
             && rest
                 .iter()
                 .enumerate()
-                .all(|(k, p)| self.bytes(i + 1 + k).eq_ignore_ascii_case(p.as_bytes()))
+                .all(|(k, p)| same_token(self.bytes(i + 1 + k), p))
     }
 
     /// `centos7`, `win11`: a glued family token with the version digits
