@@ -4,11 +4,16 @@
 //! `get_data_each` does) against `identity::recognise` over the same items.
 //! The bodies are fetched once, through the adapters' own client, before
 //! timing; no HTTP is timed.
+//!
+//! With `ISOGATE_COUNT_ONCE=<n>` it decodes and recognises `n` items of
+//! each once (in `decode_all` and `recognise_all`) and exits: run that
+//! under `valgrind --tool=callgrind` for instruction counts, which a busy
+//! shared machine does not disturb as it does times.
 
 use std::hint::black_box;
 use std::time::Duration;
 
-use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
+use criterion::{BatchSize, Criterion, criterion_group};
 use isogate_cloudmc::CloudMcClient;
 use isogate_cloudmc::client::{ClientSettings, decode_each};
 use isogate_core::Iso;
@@ -16,6 +21,10 @@ use isogate_core::identity::recognise;
 use secrecy::SecretString;
 
 const N: usize = 100_000;
+
+fn count() -> Option<usize> {
+    std::env::var("ISOGATE_COUNT_ONCE").ok()?.parse().ok()
+}
 
 fn settings(base_url: String, key: &str, service: &str, env: &str) -> ClientSettings {
     ClientSettings {
@@ -30,18 +39,18 @@ fn settings(base_url: String, key: &str, service: &str, env: &str) -> ClientSett
 }
 
 /// The `GET .../isos` (CloudMC v2) and `GET .../images` (Cox) bodies.
-fn bodies() -> (bytes::Bytes, bytes::Bytes) {
+fn bodies(n: usize) -> (bytes::Bytes, bytes::Bytes) {
     use isogate_sim::{cloudmc, cox};
     let rt = tokio::runtime::Runtime::new().expect("a runtime");
     rt.block_on(async {
         let mc = cloudmc::start(cloudmc::Options {
-            scale: Some(N),
+            scale: Some(n),
             ..Default::default()
         })
         .await
         .expect("the CloudMC simulator starts");
         let cx = cox::start(cox::Options {
-            scale: Some(N),
+            scale: Some(n),
             ..Default::default()
         })
         .await
@@ -90,8 +99,18 @@ fn cox_decode(body: &[u8]) -> Vec<Iso> {
     .expect("decodes")
 }
 
+#[inline(never)]
+fn decode_all(body: &[u8], decode: fn(&[u8]) -> Vec<Iso>) -> Vec<Iso> {
+    decode(body)
+}
+
+#[inline(never)]
+fn recognise_all(items: &mut [Iso]) {
+    items.iter_mut().for_each(recognise);
+}
+
 fn case(c: &mut Criterion, name: &str, body: &[u8], decode: fn(&[u8]) -> Vec<Iso>) {
-    let items = decode(body);
+    let items = decode_all(body, decode);
     let recognised = items
         .iter()
         .cloned()
@@ -108,11 +127,13 @@ fn case(c: &mut Criterion, name: &str, body: &[u8], decode: fn(&[u8]) -> Vec<Iso
     );
     let mut g = c.benchmark_group(format!("{name}_100k"));
     g.sample_size(10);
-    g.bench_function("decode", |b| b.iter(|| black_box(decode(black_box(body)))));
+    g.bench_function("decode", |b| {
+        b.iter(|| black_box(decode_all(black_box(body), decode)))
+    });
     g.bench_function("recognise", |b| {
         b.iter_batched_ref(
             || items.clone(),
-            |items| items.iter_mut().for_each(recognise),
+            |items| recognise_all(items),
             BatchSize::LargeInput,
         )
     });
@@ -120,10 +141,29 @@ fn case(c: &mut Criterion, name: &str, body: &[u8], decode: fn(&[u8]) -> Vec<Iso
 }
 
 fn bench(c: &mut Criterion) {
-    let (mc, cx) = bodies();
+    let (mc, cx) = bodies(N);
     case(c, "cloudmc_v2", &mc, cloudmc_decode);
     case(c, "cox", &cx, cox_decode);
 }
 
 criterion_group!(benches, bench);
-criterion_main!(benches);
+
+fn main() {
+    if let Some(n) = count() {
+        let (mc, cx) = bodies(n);
+        // One body each, so the counts of the two adapters stay apart:
+        // `ISOGATE_COUNT_ONCE_ONLY=cox` or `=cloudmc` picks one.
+        let only = std::env::var("ISOGATE_COUNT_ONCE_ONLY").unwrap_or_default();
+        let (body, decode): (&[u8], fn(&[u8]) -> Vec<Iso>) = if only == "cox" {
+            (&cx, cox_decode)
+        } else {
+            (&mc, cloudmc_decode)
+        };
+        let mut items = decode_all(body, decode);
+        recognise_all(&mut items);
+        println!("{} items decoded and recognised once", items.len());
+        return;
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}
