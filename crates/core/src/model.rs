@@ -118,8 +118,9 @@ pub struct OsRef {
     /// The upstream's OS type name.
     pub name: Option<String>,
     /// The recognised OS family (`ubuntu`, `rocky`, `windows-server`, ...);
-    /// null when not recognised (see [`crate::identity`]). Borrowed from the
-    /// rule table when recognised (no allocation per item); owned when read.
+    /// null when not recognised (see [`crate::identity`]).
+    // Borrowed from the rule table when recognised (no allocation per item,
+    // as for `arch` and `edition`); owned when deserialised.
     #[serde(default)]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
     pub family: Option<Cow<'static, str>>,
