@@ -99,8 +99,11 @@ fn cox_decode(body: &[u8]) -> Vec<Iso> {
     .expect("decodes")
 }
 
+/// An adapter's decode of one list body.
+type Decode = fn(&[u8]) -> Vec<Iso>;
+
 #[inline(never)]
-fn decode_all(body: &[u8], decode: fn(&[u8]) -> Vec<Iso>) -> Vec<Iso> {
+fn decode_all(body: &[u8], decode: Decode) -> Vec<Iso> {
     decode(body)
 }
 
@@ -109,7 +112,7 @@ fn recognise_all(items: &mut [Iso]) {
     items.iter_mut().for_each(recognise);
 }
 
-fn case(c: &mut Criterion, name: &str, body: &[u8], decode: fn(&[u8]) -> Vec<Iso>) {
+fn case(c: &mut Criterion, name: &str, body: &[u8], decode: Decode) {
     let items = decode_all(body, decode);
     let recognised = items
         .iter()
@@ -154,7 +157,7 @@ fn main() {
         // One body each, so the counts of the two adapters stay apart:
         // `ISOGATE_COUNT_ONCE_ONLY=cox` or `=cloudmc` picks one.
         let only = std::env::var("ISOGATE_COUNT_ONCE_ONLY").unwrap_or_default();
-        let (body, decode): (&[u8], fn(&[u8]) -> Vec<Iso>) = if only == "cox" {
+        let (body, decode): (&[u8], Decode) = if only == "cox" {
             (&cx, cox_decode)
         } else {
             (&mc, cloudmc_decode)
