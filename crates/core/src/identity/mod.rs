@@ -139,8 +139,13 @@ pub fn identify(item: &Iso) -> Identity {
     }
     // Fields are scanned only when an attribute is still missing: most
     // names say everything, and descriptions are the long texts.
-    let cells: [OnceCell<Scan<'_>>; 5] = Default::default();
-    let get = |k: usize| cells[k].get_or_init(|| Scan::new(sources[k].0, sources[k].1));
+    // The name is always read, so it is built in place; the others when asked.
+    let name = Scan::new(SourceField::Name, base);
+    let cells: [OnceCell<Scan<'_>>; 4] = Default::default();
+    let get = |k: usize| match k.checked_sub(1) {
+        None => &name,
+        Some(c) => cells[c].get_or_init(|| Scan::new(sources[k].0, sources[k].1)),
+    };
     let scans = || (0..n).map(get);
     let mut out = Identity::default();
 
