@@ -1,5 +1,6 @@
 //! The normalised model every provider converts into (DESIGN.md, "Normalised model").
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
@@ -118,8 +119,11 @@ pub struct OsRef {
     pub name: Option<String>,
     /// The recognised OS family (`ubuntu`, `rocky`, `windows-server`, ...);
     /// null when not recognised (see [`crate::identity`]).
+    // Borrowed from the rule table when recognised (no allocation per item,
+    // as for `arch` and `edition`); owned when deserialised.
     #[serde(default)]
-    pub family: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub family: Option<Cow<'static, str>>,
     /// The recognised OS version as the vendor writes it (`24.04.1`, `9.4`, `2022`).
     #[serde(default)]
     pub version: Option<String>,
@@ -168,10 +172,12 @@ pub struct Iso {
     pub arch_bits: Option<u32>,
     /// The recognised CPU architecture, normalised (`x86_64`, `aarch64`, `i386`, ...).
     #[serde(default)]
-    pub arch: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub arch: Option<Cow<'static, str>>,
     /// The recognised edition or media kind (`live-server`, `dvd`, `netinst`, ...).
     #[serde(default)]
-    pub edition: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub edition: Option<Cow<'static, str>>,
     /// Where it is available.
     pub zones: Vec<ZoneRef>,
     /// The owning account, if known.

@@ -239,7 +239,7 @@ impl Client {
     }
 }
 
-fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T> {
+pub(crate) fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T> {
     isogate_http::decode("VSS answer", body)
 }
 

@@ -54,6 +54,15 @@ use convert::Source;
 use listing::WalkSpec;
 use model::id_text;
 
+/// One public-catalogue page body decoded and converted as a listing does
+/// it (the client's decode, then the walk's conversion): what
+/// `benches/decode_identity.rs` times. Not an API.
+#[doc(hidden)]
+pub fn decode_public_page(provider: &str, body: &[u8]) -> Result<Vec<Iso>> {
+    let page: model::Page = client::decode(body)?;
+    listing::convert_items(provider, Source::Public, &page.data, false)
+}
+
 /// A VSS account's ISO catalogue(s).
 pub struct VssProvider {
     name: String,

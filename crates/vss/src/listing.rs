@@ -145,8 +145,18 @@ async fn fetch_page(
 }
 
 fn convert_page(spec: &WalkSpec, data: &[Box<RawValue>]) -> Result<Vec<Iso>> {
+    convert_items(&spec.provider, spec.source, data, spec.include_raw)
+}
+
+/// A page's items, converted (the listing's and the decode bench's one path).
+pub(crate) fn convert_items(
+    provider: &str,
+    source: Source,
+    data: &[Box<RawValue>],
+    include_raw: bool,
+) -> Result<Vec<Iso>> {
     data.iter()
-        .map(|raw| convert::iso(&spec.provider, spec.source, raw, spec.include_raw))
+        .map(|raw| convert::iso(provider, source, raw, include_raw))
         .collect()
 }
 

@@ -27,10 +27,10 @@ impl IdentityKey {
     pub fn of(item: &Iso) -> Option<IdentityKey> {
         let os = item.os.as_ref()?;
         Some(IdentityKey {
-            family: os.family.clone()?,
+            family: os.family.as_deref()?.to_owned(),
             version: os.version.clone(),
-            arch: item.arch.clone(),
-            edition: item.edition.clone(),
+            arch: item.arch.as_deref().map(str::to_owned),
+            edition: item.edition.as_deref().map(str::to_owned),
         })
     }
 }

@@ -11,8 +11,7 @@ mod rules;
 
 use std::borrow::Cow;
 use std::cell::OnceCell;
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
+use std::collections::BTreeMap;
 use std::sync::LazyLock;
 
 use serde::{Deserialize, Serialize};
@@ -22,7 +21,9 @@ pub use group::{
     coverage, coverage_csv, group, value_of,
 };
 pub use query::{GroupPage, GroupQuery};
-use rules::{ARCHES, EDITIONS, FAMILIES, Shape, VERSION_SUFFIXES, VETOES, WINDOWS_BUILDS};
+use rules::{
+    ARCHES, EDITIONS, FAMILIES, RELEASE_FILES, Shape, VERSION_SUFFIXES, VETOES, WINDOWS_BUILDS,
+};
 
 use crate::Iso;
 
@@ -76,7 +77,7 @@ pub struct Evidence {
     pub field: SourceField,
     /// The rule: a pattern of the rule table (`centos stream`, `x86 64`), or
     /// for versions how it was read (`after_family`, `glued`, `codename`,
-    /// `windows_build`, `tag`).
+    /// `windows_build`, `tag`, `release_file`).
     #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub rule: Cow<'static, str>,
 }
@@ -102,14 +103,14 @@ pub fn recognise(item: &mut Iso) {
     let id = identify(item);
     if id.family.is_some() || id.version.is_some() {
         let os = item.os.get_or_insert_with(Default::default);
-        os.family = id.family.map(str::to_owned);
+        os.family = id.family.map(Cow::Borrowed);
         os.version = id.version;
     } else if let Some(os) = item.os.as_mut() {
         os.family = None;
         os.version = None;
     }
-    item.arch = id.arch.map(str::to_owned);
-    item.edition = id.edition.map(str::to_owned);
+    item.arch = id.arch.map(Cow::Borrowed);
+    item.edition = id.edition.map(Cow::Borrowed);
     item.identity_evidence = (!id.evidence.is_empty()).then_some(id.evidence);
 }
 
@@ -138,8 +139,13 @@ pub fn identify(item: &Iso) -> Identity {
     }
     // Fields are scanned only when an attribute is still missing: most
     // names say everything, and descriptions are the long texts.
-    let cells: [OnceCell<Scan<'_>>; 5] = Default::default();
-    let get = |k: usize| cells[k].get_or_init(|| Scan::new(sources[k].0, sources[k].1));
+    // The name is always read, so it is built in place; the others when asked.
+    let name = Scan::new(SourceField::Name, base);
+    let cells: [OnceCell<Scan<'_>>; 4] = Default::default();
+    let get = |k: usize| match k.checked_sub(1) {
+        None => &name,
+        Some(c) => cells[c].get_or_init(|| Scan::new(sources[k].0, sources[k].1)),
+    };
     let scans = || (0..n).map(get);
     let mut out = Identity::default();
 
@@ -170,6 +176,7 @@ pub fn identify(item: &Iso) -> Identity {
                 (v, ev)
             })
         });
+        let version = version.or_else(|| get(0).release_file(rule.family));
         if let Some((v, ev)) = version {
             out.version = Some(v);
             out.evidence.push(ev);
@@ -204,7 +211,9 @@ fn split_name(name: &str) -> (&str, &str) {
         Some((_, rest)) => rest.trim_start(),
         None => name,
     };
-    match name.rfind(['/', '\\']) {
+    // One single-char search per separator (each a memrchr): a two-char
+    // pattern decodes every character of every name.
+    match name.rfind('/').max(name.rfind('\\')) {
         Some(i) => (&name[..i], &name[i + 1..]),
         None => ("", name),
     }
@@ -257,34 +266,89 @@ struct Entry {
     bare: bool,
 }
 
-/// FNV-1a: the keys are short lowercase tokens, looked up once per token of
-/// every item, where SipHash's cost would show.
-#[derive(Default)]
-struct Fnv(u64);
+/// FNV-1a of `b` lowercased. The lexicon's keys are hashed with it once;
+/// a token is hashed while it is read, with no lowercase copy.
+fn fnv_lower(b: &[u8]) -> u64 {
+    b.iter().fold(FNV_OFFSET, |h, c| fnv_step(h, *c))
+}
 
-impl Hasher for Fnv {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        let mut h = if self.0 == 0 {
-            0xcbf2_9ce4_8422_2325
-        } else {
-            self.0
-        };
-        for b in bytes {
-            h ^= u64::from(*b);
-            h = h.wrapping_mul(0x0100_0000_01b3);
+const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+
+/// One byte of FNV-1a, lowercased by setting bit 5: exact for ASCII
+/// letters and digits, which is all a token holds.
+fn fnv_step(h: u64, c: u8) -> u64 {
+    (h ^ u64::from(c | 0x20)).wrapping_mul(0x0100_0000_01b3)
+}
+
+/// Whether token `t` is the rule token `key` (lowercase) in any case: bit 5
+/// lowercases a token's letters and leaves its digits.
+fn same_token(t: &[u8], key: &str) -> bool {
+    t.len() == key.len() && t.iter().zip(key.as_bytes()).all(|(a, b)| a | 0x20 == *b)
+}
+
+/// A token's hash; `None` for a token too long to be any key.
+fn token_hash(t: &[u8]) -> Option<u64> {
+    (t.len() <= MAX_TOKEN_LEN).then(|| fnv_lower(t))
+}
+
+/// Where a token's trailing digits start after its letters (`centos7`: 6),
+/// with the hash of the letters: they may be a glued family.
+fn glued_cut(t: &[u8]) -> Option<(usize, u64)> {
+    t.last()
+        .filter(|c| c.is_ascii_digit())
+        .and_then(|_| t.iter().rposition(|c| !c.is_ascii_digit()))
+        .map(|p| (p + 1, fnv_lower(&t[..=p])))
+}
+
+/// One first token of the rule table: its patterns and whether it is a veto.
+#[derive(Clone, Copy, Default)]
+struct Slot {
+    hash: u64,
+    key: &'static str,
+    from: u16,
+    len: u16,
+    veto: bool,
+}
+
+/// Every pattern of the rule table keyed by its first token, as an
+/// open-addressing table on [`fnv_lower`] (a lookup per token of every
+/// item, where a general map's hashing and a lowercase copy would show).
+struct Lexicon {
+    /// A power of two long, at most half full; an empty key is a free slot.
+    slots: Vec<Slot>,
+    entries: Vec<Entry>,
+}
+
+impl Lexicon {
+    #[inline]
+    fn get(&self, hash: u64, token: &[u8]) -> Option<&Slot> {
+        let mask = self.slots.len() - 1;
+        // Truncating: the low bits pick the slot.
+        let mut i = hash as usize & mask;
+        loop {
+            let s = &self.slots[i];
+            if s.key.is_empty() {
+                return None;
+            }
+            if s.hash == hash && same_token(token, s.key) {
+                return Some(s);
+            }
+            i = (i + 1) & mask;
         }
-        self.0 = h;
+    }
+
+    fn entries(&self, s: &Slot) -> &[Entry] {
+        &self.entries[usize::from(s.from)..][..usize::from(s.len)]
+    }
+
+    /// The entries of `token`, hashed as `hash`; empty when it is no key.
+    fn find(&self, hash: u64, token: &[u8]) -> &[Entry] {
+        self.get(hash, token).map_or(&[], |s| self.entries(s))
     }
 }
 
-type Lexicon = HashMap<&'static str, Vec<Entry>, BuildHasherDefault<Fnv>>;
-
-/// Every pattern of the rule table, keyed by its first token.
 static LEXICON: LazyLock<Lexicon> = LazyLock::new(|| {
-    let mut map = Lexicon::default();
+    let mut map: BTreeMap<&'static str, Vec<Entry>> = BTreeMap::new();
     let mut add = |kind, rule, pattern: &'static str, glued, bare| {
         let mut toks = pattern.split(' ');
         let first = toks.next().unwrap_or_default();
@@ -305,12 +369,60 @@ static LEXICON: LazyLock<Lexicon> = LazyLock::new(|| {
     for (i, (p, _)) in EDITIONS.iter().enumerate() {
         add(Kind::Edition, i, p, false, true);
     }
-    // Longest first, so the first pattern that fits at a position is the longest.
-    for entries in map.values_mut() {
-        entries.sort_by_key(|e| std::cmp::Reverse(e.rest.len()));
+    for v in VETOES {
+        map.entry(v).or_default();
     }
-    map
+    let size = (map.len() * 2).next_power_of_two();
+    let mut lex = Lexicon {
+        slots: vec![Slot::default(); size],
+        entries: Vec::new(),
+    };
+    for (key, mut entries) in map {
+        // `Scan::matches` skips tokens that start with a digit; `token_hash`
+        // gives up on long ones.
+        assert!(
+            key.starts_with(|c: char| c.is_ascii_lowercase()) && key.len() <= MAX_TOKEN_LEN,
+            "rule token {key:?}: lowercase, a letter first, at most {MAX_TOKEN_LEN} bytes"
+        );
+        // `same_token` compares against lowercase letters and digits.
+        let lower = |t: &str| {
+            t.bytes()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        };
+        assert!(
+            lower(key) && entries.iter().flat_map(|e| &e.rest).all(|t| lower(t)),
+            "rule tokens of {key:?}: lowercase letters and digits only"
+        );
+        // Longest first, so the first pattern that fits at a position is the longest.
+        entries.sort_by_key(|e| std::cmp::Reverse(e.rest.len()));
+        let slot = Slot {
+            hash: fnv_lower(key.as_bytes()),
+            key,
+            from: u16::try_from(lex.entries.len()).expect("a small rule table"),
+            len: u16::try_from(entries.len()).expect("a small rule table"),
+            veto: VETOES.contains(&key),
+        };
+        lex.entries.extend(entries);
+        let mut i = slot.hash as usize & (size - 1);
+        while !lex.slots[i].key.is_empty() {
+            i = (i + 1) & (size - 1);
+        }
+        lex.slots[i] = slot;
+    }
+    lex
 });
+
+/// ASCII letters and digits, the bytes of tokens (a table: the tokeniser
+/// tests every byte of every field it reads).
+static ALNUM: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut c = 0;
+    while c < 256 {
+        t[c] = (c as u8).is_ascii_alphanumeric();
+        c += 1;
+    }
+    t
+};
 
 /// One field, tokenised and matched once.
 struct Scan<'a> {
@@ -326,6 +438,7 @@ struct Scan<'a> {
 }
 
 impl<'a> Scan<'a> {
+    #[inline(always)]
     fn new(field: SourceField, text: &'a str) -> Self {
         let mut s = Scan {
             field,
@@ -340,9 +453,9 @@ impl<'a> Scan<'a> {
         let b = &text.as_bytes()[..text.len().min(MAX_TEXT)];
         let mut i = 0;
         while i < b.len() && s.len < MAX_TOKENS {
-            if b[i].is_ascii_alphanumeric() {
+            if ALNUM[usize::from(b[i])] {
                 let start = i;
-                while i < b.len() && b[i].is_ascii_alphanumeric() {
+                while i < b.len() && ALNUM[usize::from(b[i])] {
                     i += 1;
                 }
                 // Both fit: the loop stops at MAX_TEXT.
@@ -363,6 +476,11 @@ impl<'a> Scan<'a> {
         &self.text[self.toks[i].s()..self.toks[i].e()]
     }
 
+    /// Token `i`'s bytes (no char-boundary checks: tokens are ASCII).
+    fn bytes(&self, i: usize) -> &'a [u8] {
+        &self.text.as_bytes()[self.toks[i].s()..self.toks[i].e()]
+    }
+
     /// The byte between token `i - 1` and token `i` when exactly one separates them.
     fn sep_before(&self, i: usize) -> Option<u8> {
         let (prev, cur) = (self.toks[i - 1], self.toks[i]);
@@ -370,21 +488,27 @@ impl<'a> Scan<'a> {
     }
 
     fn matches(&mut self) {
-        let mut buf = [0u8; MAX_TOKEN_LEN];
+        let lex = &*LEXICON;
         let mut edition_best: Option<Match> = None;
         let mut vetoed = false;
         for i in 0..self.len {
-            let t = self.tok(i);
-            let Some(key) = lower(t, &mut buf) else {
+            let t = self.bytes(i);
+            // No pattern, glued family or veto starts with a digit (checked
+            // where the lexicon is built): version and build numbers, a
+            // third of a name's tokens, need no lookup.
+            if t[0].is_ascii_digit() {
+                continue;
+            }
+            let Some(hash) = token_hash(t) else {
                 continue;
             };
-            vetoed |= VETOES.contains(&key);
             let mut found: [Option<Match>; 3] = [None; 3];
-            if let Some(entries) = LEXICON.get(key) {
-                for e in entries {
-                    let slot = e.kind as usize;
-                    if e.bare && found[slot].is_none() && self.rest_fits(i, &e.rest) {
-                        found[slot] = Some(Match {
+            if let Some(slot) = lex.get(hash, t) {
+                vetoed |= slot.veto;
+                for e in lex.entries(slot) {
+                    let k = e.kind as usize;
+                    if e.bare && found[k].is_none() && self.rest_fits(i, &e.rest) {
+                        found[k] = Some(Match {
                             rule: e.rule,
                             from: i,
                             to: i + 1 + e.rest.len(),
@@ -393,8 +517,12 @@ impl<'a> Scan<'a> {
                     }
                 }
             }
-            if found[0].is_none() {
-                found[0] = self.glued_family(i, key);
+            // Only the first family counts: once there is one, no glued form is looked up.
+            if found[0].is_none()
+                && self.family.is_none()
+                && let Some((cut, prefix)) = glued_cut(t)
+            {
+                found[0] = self.glued_family(i, cut, prefix);
             }
             if self.family.is_none() {
                 self.family = found[0];
@@ -431,13 +559,14 @@ impl<'a> Scan<'a> {
     }
 
     fn best_edition_outside(&self, f: Match) -> Option<Match> {
-        let mut buf = [0u8; MAX_TOKEN_LEN];
+        let lex = &*LEXICON;
         let mut best: Option<Match> = None;
         for i in (0..self.len).filter(|&i| i < f.from || i >= f.to) {
-            let Some(key) = lower(self.tok(i), &mut buf) else {
+            let t = self.bytes(i);
+            let Some(hash) = token_hash(t) else {
                 continue;
             };
-            for e in LEXICON.get(key).into_iter().flatten() {
+            for e in lex.find(hash, t) {
                 let to = i + 1 + e.rest.len();
                 if e.kind == Kind::Edition
                     && self.rest_fits(i, &e.rest)
@@ -461,20 +590,20 @@ impl<'a> Scan<'a> {
             && rest
                 .iter()
                 .enumerate()
-                .all(|(k, p)| self.tok(i + 1 + k).eq_ignore_ascii_case(p))
+                .all(|(k, p)| same_token(self.bytes(i + 1 + k), p))
     }
 
-    /// `centos7`, `win11`: a glued family token with the version digits after it.
-    fn glued_family(&self, i: usize, key: &str) -> Option<Match> {
-        let cut = key.find(|c: char| c.is_ascii_digit())?;
-        if cut == 0 || !key[cut..].bytes().all(|c| c.is_ascii_digit()) {
-            return None;
-        }
-        let entries = LEXICON.get(&key[..cut])?;
-        let e = entries
+    /// `centos7`, `win11`: a glued family token with the version digits
+    /// after it, which start at byte `cut` of the token; `prefix` is the
+    /// hash of the letters before them.
+    fn glued_family(&self, i: usize, cut: usize, prefix: u64) -> Option<Match> {
+        let lex = &*LEXICON;
+        let t = self.toks[i];
+        let letters = &self.bytes(i)[..cut];
+        let e = lex
+            .find(prefix, letters)
             .iter()
             .find(|e| e.kind == Kind::Family && e.glued && e.rest.is_empty())?;
-        let t = self.toks[i];
         Some(Match {
             rule: e.rule,
             from: i,
@@ -525,6 +654,24 @@ impl<'a> Scan<'a> {
         })
     }
 
+    /// `install75` read as `7.5` when `family` names its files so
+    /// ([`RELEASE_FILES`]).
+    fn release_file(&self, family: &str) -> Option<(String, Evidence)> {
+        let prefixes = RELEASE_FILES.iter().filter(|(f, _)| *f == family);
+        prefixes
+            .flat_map(|(_, p)| (0..self.len).map(move |i| (p, i)))
+            .find_map(|(p, i)| {
+                let t = self.bytes(i);
+                let digits = t.get(p.len()..).filter(|d| d.len() == 2)?;
+                (t[..p.len()].eq_ignore_ascii_case(p.as_bytes())
+                    && digits.iter().all(u8::is_ascii_digit))
+                .then(|| {
+                    let v = format!("{}.{}", char::from(digits[0]), char::from(digits[1]));
+                    (v, self.version_evidence("release_file"))
+                })
+            })
+    }
+
     /// The last token of the version starting at token `j`: dotted numbers
     /// and `-SP5`/`-U6`/`.update03` suffixes.
     fn extend(&self, j: usize) -> usize {
@@ -532,7 +679,7 @@ impl<'a> Scan<'a> {
         while k + 1 < self.len {
             let next = k + 1;
             let sep = self.sep_before(next);
-            let nt = self.tok(next).as_bytes();
+            let nt = self.bytes(next);
             let dotted = sep == Some(b'.') && nt[0].is_ascii_digit();
             let suffix = matches!(sep, Some(b'-' | b'.'))
                 && VERSION_SUFFIXES.iter().any(|p| {
@@ -586,17 +733,14 @@ impl<'a> Scan<'a> {
             if b.get(skip).is_some_and(u8::is_ascii_digit) {
                 let start = self.toks[j].s() + skip;
                 let k = self.extend(j);
-                let mut end = self.toks[k].e();
-                // Windows Server's `2012 R2`.
-                let mut v = self.text[start..end].to_owned();
-                if shape == Shape::Year
-                    && k + 1 < self.len
-                    && self.tok(k + 1).eq_ignore_ascii_case("r2")
-                {
-                    end = self.toks[k + 1].e();
-                    v.push_str(" R2");
-                }
-                if fits(&v, shape) {
+                let v = &self.text[start..self.toks[k].e()];
+                // Only a version that fits is copied out (most candidates do not).
+                if fits(v, shape) {
+                    // Windows Server's `2012 R2`.
+                    let r2 = shape == Shape::Year
+                        && k + 1 < self.len
+                        && self.tok(k + 1).eq_ignore_ascii_case("r2");
+                    let v = if r2 { format!("{v} R2") } else { v.to_owned() };
                     let ev = self.version_evidence("after_family");
                     return Some((v, ev));
                 }
@@ -609,40 +753,33 @@ impl<'a> Scan<'a> {
     }
 }
 
-/// `t` lowercased into `buf`; `None` when too long to match any rule.
-fn lower<'b>(t: &str, buf: &'b mut [u8; MAX_TOKEN_LEN]) -> Option<&'b str> {
-    let b = t.as_bytes();
-    if b.len() > MAX_TOKEN_LEN {
-        return None;
-    }
-    for (d, s) in buf.iter_mut().zip(b) {
-        *d = s.to_ascii_lowercase();
-    }
-    std::str::from_utf8(&buf[..b.len()]).ok()
-}
-
 /// Whether `v` is a version the way `shape` writes them.
 fn fits(v: &str, shape: Shape) -> bool {
     let digits = |s: &str| !s.is_empty() && s.bytes().all(|c| c.is_ascii_digit());
-    // The lengths of the dotted parts, when every part is digits.
+    // The lengths of the dotted parts (at most 4), when every part is digits.
     let dotted = |s: &str| -> Option<([usize; 4], usize)> {
         let mut lens = [0; 4];
         let mut n = 0;
-        for p in s.split('.') {
-            if !digits(p) || n == 4 {
+        for c in s.bytes() {
+            if c == b'.' {
+                if lens[n] == 0 || n == 3 {
+                    return None;
+                }
+                n += 1;
+            } else if c.is_ascii_digit() {
+                lens[n] += 1;
+            } else {
                 return None;
             }
-            lens[n] = p.len();
-            n += 1;
         }
-        Some((lens, n))
+        (lens[n] > 0).then_some((lens, n + 1))
     };
     match shape {
         Shape::YearMonth => {
             matches!(dotted(v), Some((l, n)) if (2..=3).contains(&n) && l[0] == 2 && l[1] == 2)
         }
         Shape::Major => {
-            let head = v.split('-').next().unwrap_or(v);
+            let head = v.bytes().position(|c| c == b'-').map_or(v, |i| &v[..i]);
             matches!(dotted(head), Some((l, _)) if l[0] <= 2)
         }
         Shape::Year => {
@@ -740,6 +877,27 @@ mod tests {
     }
 
     #[test]
+    fn openbsd_release_files_give_the_version_once_the_family_is_known() {
+        let i = id("[vss-ISOs] BSD/OpenBSD/install76.iso");
+        assert_eq!(
+            (i.family, i.version.as_deref()),
+            (Some("openbsd"), Some("7.6"))
+        );
+        let ev = i
+            .evidence
+            .iter()
+            .find(|e| e.attribute == Attribute::Version)
+            .unwrap();
+        assert_eq!(
+            (ev.field, ev.rule.as_ref()),
+            (SourceField::Name, "release_file")
+        );
+        // Alone it names no OS; another family's `cd12` is no version.
+        assert_eq!(id("install76.iso"), Identity::default());
+        assert_eq!(id("[vss-ISOs] Linux/Debian/cd12.iso").version, None);
+    }
+
+    #[test]
     fn shapes() {
         assert!(fits("24.04.1", Shape::YearMonth));
         assert!(!fits("20201110", Shape::YearMonth));
@@ -749,5 +907,9 @@ mod tests {
         assert!(!fits("20201110", Shape::Any));
         assert!(fits("8.0U2", Shape::Any));
         assert!(!fits("2024.9.1", Shape::Date));
+        assert!(fits("12.7.0", Shape::Major));
+        for bad in ["9.", ".9", "9..4", "1.2.3.4.5", "9.x"] {
+            assert!(!fits(bad, Shape::Major), "{bad}");
+        }
     }
 }

@@ -173,6 +173,21 @@ pub(crate) static FAMILIES: &[FamilyRule] = &[
     fam("pfsense", "pfsense", Any),
     fam("talos", "talos", Any),
     fam("flatcar", "flatcar", Any),
+    fam("systemrescue", "systemrescue", Major),
+    // SystemRescueCd, the name until 6.1 (`systemrescuecd-x86-5.3.2.iso`).
+    fam("systemrescue", "systemrescuecd", Major),
+];
+
+/// File names that carry a family's release as two glued digits
+/// (`install75.iso` is OpenBSD 7.5): (family, the token's letters). Read
+/// only once the family is known from another field (a VSS path, a
+/// description, a label): `install75.iso` by itself names no OS.
+pub(crate) static RELEASE_FILES: &[(&str, &str)] = &[
+    // cdn.openbsd.org/pub/OpenBSD/7.5/amd64/: installNN.iso (the sets),
+    // cdNN.iso (boot only), minirootNN.img.
+    ("openbsd", "install"),
+    ("openbsd", "cd"),
+    ("openbsd", "miniroot"),
 ];
 
 /// Normalised architectures.

@@ -229,7 +229,7 @@ impl Scalar {
 /// zone instead (see `CompiledFilter`).
 #[inline]
 pub fn value_of<'a>(item: &'a Iso, field: &Field) -> Val<'a> {
-    fn opt(s: &Option<String>) -> Val<'_> {
+    fn opt<S: std::ops::Deref<Target = str>>(s: &Option<S>) -> Val<'_> {
         s.as_deref().map_or(Val::Null, Val::Str)
     }
     match field {

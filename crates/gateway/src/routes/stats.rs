@@ -155,10 +155,14 @@ fn keys(item: &Iso, group_by: &[String]) -> Vec<Vec<Option<String>>> {
             "status" => vec![Some(item.status.as_str().into())],
             "visibility" => vec![Some(item.visibility.as_str().into())],
             "os" => vec![item.os.as_ref().and_then(|o| o.name.clone())],
-            "os.family" => vec![item.os.as_ref().and_then(|o| o.family.clone())],
+            "os.family" => vec![
+                item.os
+                    .as_ref()
+                    .and_then(|o| o.family.as_deref().map(Into::into)),
+            ],
             "os.version" => vec![item.os.as_ref().and_then(|o| o.version.clone())],
-            "arch" => vec![item.arch.clone()],
-            "edition" => vec![item.edition.clone()],
+            "arch" => vec![item.arch.as_deref().map(Into::into)],
+            "edition" => vec![item.edition.as_deref().map(Into::into)],
             "zone" if item.zones.is_empty() => vec![None],
             "zone" => item
                 .zones
