@@ -506,9 +506,14 @@ const F_ALL: u32 = (1 << 14) - 1;
 fn each_sym<'a>(i: &'a Iso, f: &mut impl FnMut(&'a str)) {
     f(&i.provider);
     if let Some(os) = &i.os {
-        for s in [&os.id, &os.name, &os.family, &os.version]
-            .into_iter()
-            .flatten()
+        for s in [
+            os.id.as_deref(),
+            os.name.as_deref(),
+            os.family.as_deref(),
+            os.version.as_deref(),
+        ]
+        .into_iter()
+        .flatten()
         {
             f(s);
         }
@@ -691,8 +696,13 @@ impl<'a> Plan<'a> {
             put_var(b, n);
         }
         if let Some(os) = &i.os {
-            for s in [&os.id, &os.name, &os.family, &os.version] {
-                self.put_opt_sym(b, s.as_deref());
+            for s in [
+                os.id.as_deref(),
+                os.name.as_deref(),
+                os.family.as_deref(),
+                os.version.as_deref(),
+            ] {
+                self.put_opt_sym(b, s);
             }
         }
         if let Some(a) = i.arch_bits {
@@ -805,7 +815,7 @@ fn decode_item(r: &mut Reader<'_>, t: &Table<'_>) -> Result<Iso, CodecError> {
         Some(OsRef {
             id: r.opt_sym(t)?,
             name: r.opt_sym(t)?,
-            family: r.opt_sym(t)?,
+            family: r.opt_sym(t)?.map(Cow::Owned),
             version: r.opt_sym(t)?,
         })
     } else {
@@ -828,8 +838,8 @@ fn decode_item(r: &mut Reader<'_>, t: &Table<'_>) -> Result<Iso, CodecError> {
     } else {
         None
     };
-    let arch = r.opt_sym(t)?;
-    let edition = r.opt_sym(t)?;
+    let arch = r.opt_sym(t)?.map(Cow::Owned);
+    let edition = r.opt_sym(t)?.map(Cow::Owned);
     let n_zones = r.count()?;
     let mut zones = Vec::with_capacity(n_zones);
     for _ in 0..n_zones {

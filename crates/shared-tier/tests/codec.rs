@@ -160,11 +160,11 @@ fn iso() -> impl Strategy<Value = Iso> {
         item.raw = t.3;
         let (family, version, arch, edition, evidence) = t.4;
         if let Some(os) = item.os.as_mut() {
-            os.family = family;
+            os.family = family.map(Into::into);
             os.version = version;
         }
-        item.arch = arch;
-        item.edition = edition;
+        item.arch = arch.map(Into::into);
+        item.edition = edition.map(Into::into);
         item.identity_evidence = evidence;
         item
     })
