@@ -261,10 +261,9 @@ async fn landed(inner: &Inner, bases: &mut HashMap<String, Option<u64>>, p: &str
     }
     let drafts = match (feed_base, inner.tier.feed_baseline(p).await) {
         (Some(b), Ok(Some(s))) if s.version == b => {
-            let mut prev = s.items;
-            prev.iter_mut().for_each(isogate_core::identity::recognise);
+            // Format 2 snapshots carry their identity: no recognising again.
             let mut d = isogate_feed::Differ::new();
-            d.snapshot(p, &prev, true);
+            d.snapshot(p, &s.items, true);
             d.snapshot(p, &snap.items, complete)
         }
         // No copy (expired, or the tier's snapshot was replaced before the
