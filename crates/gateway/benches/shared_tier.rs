@@ -167,7 +167,11 @@ fn config(
             "\n[cache.shared]\nurl = \"redis://127.0.0.1:{port}\"\n"
         ));
     }
-    if !feed {
+    if feed {
+        // The feed as main.rs starts it, without pollers (they would
+        // refresh snapshots in the middle of a timing).
+        toml.push_str("\n[feed]\ndefault_poll_interval_s = 0\n");
+    } else {
         toml.push_str("\n[feed]\nenabled = false\n");
     }
     Config::from_toml(&toml).expect("bench config")
@@ -180,6 +184,11 @@ async fn gateway(sims: &[SimServer], redis: Option<u16>, feed: bool) -> (AppStat
     if let Some(shared) = state.cache().shared() {
         // A replica connects when it starts, before its first request.
         shared.tier().ping().await.expect("redis reachable");
+    }
+    if feed {
+        // As main.rs does: with the tier, the feed goes through the shared
+        // stream, its diffs made off the request path.
+        isogate::feed::start(&state).await.expect("feed");
     }
     let router = app(state.clone());
     (state, router)

@@ -197,7 +197,7 @@ async fn appender(weak: std::sync::Weak<Inner>, mut rx: mpsc::UnboundedReceiver<
     while let Some(job) = rx.recv().await {
         let Some(inner) = weak.upgrade() else { return };
         match job {
-            Job::Landed(p, snap) => landed(&inner, &mut bases, &p, &snap).await,
+            Job::Landed(p, snap) => landed(&inner, &mut bases, &p, snap).await,
             Job::Status(p, status) => {
                 let Some(draft) = inner.feed.status_change(&p, status.clone()) else {
                     continue;
@@ -212,11 +212,16 @@ async fn appender(weak: std::sync::Weak<Inner>, mut rx: mpsc::UnboundedReceiver<
     }
 }
 
-async fn landed(inner: &Inner, bases: &mut HashMap<String, Option<u64>>, p: &str, snap: &Snapshot) {
+async fn landed(
+    inner: &Inner,
+    bases: &mut HashMap<String, Option<u64>>,
+    p: &str,
+    snap: Arc<Snapshot>,
+) {
     let complete = snap.incomplete.is_none();
     if snap.adopted {
         // Another replica fetched it and announced its changes.
-        inner.feed.diff(p, &snap.items, complete);
+        diff(inner, p, &snap, complete).await;
         bases.insert(p.to_owned(), snap.tier_version);
         return;
     }
@@ -226,13 +231,13 @@ async fn landed(inner: &Inner, bases: &mut HashMap<String, Option<u64>>, p: &str
             // the change; this one's baseline stays the feed's.
             return;
         }
-        let drafts = inner.feed.diff(p, &snap.items, complete);
+        let drafts = diff(inner, p, &snap, complete).await;
         bases.insert(p.to_owned(), None);
         local(inner, drafts);
         return;
     };
     let base = bases.insert(p.to_owned(), Some(version)).flatten();
-    let drafts = inner.feed.diff(p, &snap.items, complete);
+    let drafts = diff(inner, p, &snap, complete).await;
     let guard = AppendGuard::Baseline {
         provider: p.to_owned(),
         expect: base.map(|b| b.to_string()).unwrap_or_default(),
@@ -289,6 +294,17 @@ async fn landed(inner: &Inner, bases: &mut HashMap<String, Option<u64>>, p: &str
         }
         Err(_) => local(inner, drafts),
     }
+}
+
+/// The feed's diff of `snap`, hashed on a blocking thread: ~100k items take
+/// a noticeable part of a second, which on an async worker would hold up
+/// requests and the tier's short-timeout Redis calls. Jobs run one at a
+/// time, so the order of snapshots is kept.
+async fn diff(inner: &Inner, p: &str, snap: &Arc<Snapshot>, complete: bool) -> Vec<EventDraft> {
+    let (feed, p, snap) = (inner.feed.clone(), p.to_owned(), snap.clone());
+    tokio::task::spawn_blocking(move || feed.diff(&p, &snap.items, complete))
+        .await
+        .unwrap_or_default()
 }
 
 async fn append(inner: &Inner, guard: &AppendGuard, drafts: Vec<EventDraft>) {
