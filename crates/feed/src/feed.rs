@@ -1,6 +1,7 @@
 //! The facade the gateway calls: snapshots and statuses in, events out.
 
-use std::sync::{Arc, Mutex};
+use std::sync::mpsc::{Sender, channel};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use isogate_core::Iso;
 
@@ -8,12 +9,24 @@ use crate::diff::{Differ, ProviderStatus, StatusTracker};
 use crate::event::{EventDraft, Record};
 use crate::log::{EventLog, LogOptions};
 
+/// Work for the feed's own thread.
+type Job = Box<dyn FnOnce(&Feed) + Send>;
+
 /// A differ, a status tracker and the log they append to.
-#[derive(Debug)]
 pub struct Feed {
     log: EventLog,
     differ: Mutex<Differ>,
     status: Mutex<StatusTracker>,
+    /// The feed's own thread (started on the first [`Feed::later`]).
+    queue: OnceLock<Sender<Job>>,
+}
+
+impl std::fmt::Debug for Feed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Feed")
+            .field("log", &self.log)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Feed {
@@ -28,6 +41,35 @@ impl Feed {
             log,
             differ: Mutex::default(),
             status: Mutex::default(),
+            queue: OnceLock::new(),
+        }
+    }
+
+    /// Runs `job` on the feed's own thread, after every job given before it:
+    /// diffing a snapshot of ~100k items takes a good part of a second, which
+    /// should not hold up the request (or async worker) that stored it, and
+    /// in one queue snapshots and statuses still reach the log in the order
+    /// they happened. The thread ends with the feed.
+    pub fn later(self: &Arc<Self>, job: impl FnOnce(&Feed) + Send + 'static) {
+        let tx = self.queue.get_or_init(|| {
+            let (tx, rx) = channel::<Job>();
+            let weak = Arc::downgrade(self);
+            let spawned = std::thread::Builder::new()
+                .name("isogate-feed".into())
+                .spawn(move || {
+                    while let Ok(job) = rx.recv() {
+                        let Some(feed) = weak.upgrade() else { return };
+                        job(&feed);
+                    }
+                });
+            if let Err(e) = spawned {
+                tracing::warn!(error = %e, "cannot start the feed's thread; events are diffed inline");
+            }
+            tx
+        });
+        if let Err(returned) = tx.send(Box::new(job)) {
+            // No thread (it could not start): do the work here.
+            (returned.0)(self);
         }
     }
 

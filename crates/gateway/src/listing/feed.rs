@@ -31,7 +31,12 @@ pub fn snapshot_landed(
     match (shared, feed) {
         (Some(s), _) => s.landed(provider, snap),
         (None, Some(feed)) => {
-            feed.snapshot(provider, &snap.items, snap.incomplete.is_none());
+            // Diffed on the feed's thread, in order with statuses: the
+            // request that stored the snapshot does not wait for the hashes.
+            let (provider, snap) = (provider.to_owned(), snap.clone());
+            feed.later(move |feed| {
+                feed.snapshot(&provider, &snap.items, snap.incomplete.is_none());
+            });
         }
         (None, None) => {}
     }
@@ -186,7 +191,10 @@ pub async fn poll_once(state: &Catalogue, handle: &ProviderHandle) {
     match state.cache().shared_feed() {
         Some(sf) => sf.status(&handle.name, status),
         None => {
-            state.feed().observe_status(&handle.name, status);
+            let name = handle.name.clone();
+            state.feed().later(move |feed| {
+                feed.observe_status(&name, status);
+            });
         }
     }
 }
