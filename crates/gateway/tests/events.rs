@@ -3,16 +3,16 @@
 //! within the poll interval, on SSE and on a signed webhook; resumption;
 //! `reset`; a key's provider allow-list; the per-key stream limit.
 
+#[path = "support/feed.rs"]
+mod feed;
+
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::http::HeaderMap;
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
 use bytes::Bytes;
-use futures::StreamExt;
-use hmac::{Hmac, Mac};
+use feed::{Frame, Sse, WH_SECRET, verify};
 use isogate::config::{Config, EMBEDDED_DEFAULT};
 use isogate::{AppState, Embedded, app, build_state};
 use isogate_core::{Iso, ItemKind, ProviderKind};
@@ -22,7 +22,6 @@ use sha2::{Digest, Sha256};
 const ADMIN: &str = "feed-admin-key-0123456789";
 const READER: &str = "feed-reader-key-0123456789";
 const NARROW: &str = "feed-narrow-key-0123456789";
-const WH_SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 
 fn key(name: &str, secret: &str, scopes: &str, providers: &str) -> String {
     format!(
@@ -96,116 +95,6 @@ impl Gw {
         assert_eq!(resp.status(), 200, "{:?}", resp.text().await);
         Sse::new(resp)
     }
-}
-
-#[derive(Debug, Clone)]
-struct Frame {
-    id: Option<String>,
-    event: String,
-    data: Value,
-}
-
-/// A minimal SSE reader written from the spec (not from the feed crate).
-struct Sse {
-    body: std::pin::Pin<Box<dyn futures::Stream<Item = reqwest::Result<Bytes>> + Send>>,
-    buf: String,
-}
-
-impl Sse {
-    fn new(resp: reqwest::Response) -> Sse {
-        Sse {
-            body: Box::pin(resp.bytes_stream()),
-            buf: String::new(),
-        }
-    }
-
-    /// The next event (comments skipped) within `wait`; `None` on timeout
-    /// or when the stream ends.
-    async fn next(&mut self, wait: Duration) -> Option<Frame> {
-        let until = tokio::time::Instant::now() + wait;
-        loop {
-            while let Some(end) = self.buf.find("\n\n") {
-                let block: String = self.buf.drain(..end + 2).collect();
-                let (mut id, mut event, mut data) = (None, String::from("message"), None);
-                for line in block.lines() {
-                    if let Some(v) = line.strip_prefix("id: ") {
-                        id = Some(v.to_owned());
-                    } else if let Some(v) = line.strip_prefix("event: ") {
-                        event = v.to_owned();
-                    } else if let Some(v) = line.strip_prefix("data: ") {
-                        data = Some(serde_json::from_str(v).unwrap());
-                    }
-                }
-                if let Some(data) = data {
-                    return Some(Frame { id, event, data });
-                }
-            }
-            match tokio::time::timeout_at(until, self.body.next()).await {
-                Ok(Some(Ok(b))) => self.buf.push_str(std::str::from_utf8(&b).unwrap()),
-                _ => return None,
-            }
-        }
-    }
-
-    /// Every event until `quiet` passes without one.
-    async fn drain(&mut self, quiet: Duration) -> Vec<Frame> {
-        let mut out = Vec::new();
-        while let Some(f) = self.next(quiet).await {
-            out.push(f);
-        }
-        out
-    }
-
-    /// Events until one satisfies `f` (it included), within `wait`.
-    async fn until(&mut self, wait: Duration, f: impl Fn(&Frame) -> bool) -> Vec<Frame> {
-        let start = Instant::now();
-        let mut out = Vec::new();
-        while start.elapsed() < wait {
-            let Some(frame) = self.next(wait.saturating_sub(start.elapsed())).await else {
-                break;
-            };
-            let done = f(&frame);
-            out.push(frame);
-            if done {
-                return out;
-            }
-        }
-        panic!("no matching event within {wait:?}; got {out:#?}");
-    }
-}
-
-/// The webhook receiver's side of Standard Webhooks, written from the spec.
-fn verify(headers: &HeaderMap, body: &[u8]) -> Result<(), String> {
-    let h = |n: &str| {
-        headers
-            .get(n)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned)
-            .ok_or(format!("missing {n}"))
-    };
-    let (id, ts, sigs) = (
-        h("webhook-id")?,
-        h("webhook-timestamp")?,
-        h("webhook-signature")?,
-    );
-    let key = STANDARD
-        .decode(WH_SECRET.strip_prefix("whsec_").unwrap())
-        .unwrap();
-    let mut content = format!("{id}.{ts}.").into_bytes();
-    content.extend_from_slice(body);
-    for sig in sigs.split(' ') {
-        if let Some(b64) = sig.strip_prefix("v1,")
-            && let Ok(got) = STANDARD.decode(b64)
-            && Hmac::<Sha256>::new_from_slice(&key)
-                .unwrap()
-                .chain_update(&content)
-                .verify_slice(&got)
-                .is_ok()
-        {
-            return Ok(());
-        }
-    }
-    Err("no valid signature".into())
 }
 
 type Received = Arc<Mutex<Vec<Value>>>;

@@ -5,130 +5,26 @@
 //! event ids, a `Last-Event-ID` from one resumes on the other, and a webhook
 //! is delivered once across replicas, also when the replica delivering it dies.
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
+#[path = "support/feed.rs"]
+mod feed;
+
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::http::HeaderMap;
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
 use bytes::Bytes;
-use futures::StreamExt;
-use hmac::{Hmac, Mac};
+use feed::{Frame, Sse, WH_SECRET, verify};
 use isogate::config::{Config, EMBEDDED_DEFAULT, ProviderEntry};
 use isogate::{AppState, Embedded, app, build_state};
+use isogate_testkit::redis::RedisServer;
 use serde_json::Value;
-use sha2::Sha256;
 
-const WH_SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 /// The CloudMC v2 provider of the demo config (imports and deletes).
 const V2: &str = "coxedge-prod";
 
-// ---- a real redis-server per test (as in scale_out.rs) ----
-
-struct RedisServer {
-    child: Option<Child>,
-    port: u16,
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free loopback port")
-}
-
-impl RedisServer {
-    fn start() -> Self {
-        Self::on(free_port())
-    }
-
-    /// SIGKILL, like a crash (no persistence: it comes back empty).
-    fn kill(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-
-    fn on(port: u16) -> Self {
-        let child = Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no", "--protected-mode", "no"])
-            .args(["--dir", &std::env::temp_dir().to_string_lossy()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| {
-                panic!("cannot start redis-server (Debian package `redis-server`): {e}")
-            });
-        // Owned from here: a panic below kills it on drop.
-        let server = RedisServer {
-            child: Some(child),
-            port,
-        };
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline {
-            if let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) {
-                let _ = s.set_read_timeout(Some(Duration::from_millis(500)));
-                let mut buf = [0u8; 16];
-                if s.write_all(b"PING\r\n").is_ok() && matches!(s.read(&mut buf), Ok(n) if n > 0) {
-                    return server;
-                }
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        panic!("redis-server on port {port} did not come up in 5 s");
-    }
-
-    fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
-    }
-}
-
-impl Drop for RedisServer {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
 // ---- a webhook receiver (Standard Webhooks, written from the spec) ----
-
-fn verify(headers: &HeaderMap, body: &[u8]) -> Result<(), String> {
-    let h = |n: &str| {
-        headers
-            .get(n)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned)
-            .ok_or(format!("missing {n}"))
-    };
-    let (id, ts, sigs) = (
-        h("webhook-id")?,
-        h("webhook-timestamp")?,
-        h("webhook-signature")?,
-    );
-    let key = STANDARD
-        .decode(WH_SECRET.strip_prefix("whsec_").unwrap())
-        .unwrap();
-    let mut content = format!("{id}.{ts}.").into_bytes();
-    content.extend_from_slice(body);
-    for sig in sigs.split(' ') {
-        if let Some(b64) = sig.strip_prefix("v1,")
-            && let Ok(got) = STANDARD.decode(b64)
-            && Hmac::<Sha256>::new_from_slice(&key)
-                .unwrap()
-                .chain_update(&content)
-                .verify_slice(&got)
-                .is_ok()
-        {
-            return Ok(());
-        }
-    }
-    Err("no valid signature".into())
-}
 
 #[derive(Clone, Default)]
 struct Receiver {
@@ -269,19 +165,6 @@ fn http() -> reqwest::Client {
 
 // ---- SSE ----
 
-#[derive(Debug, Clone)]
-struct Frame {
-    id: Option<String>,
-    event: String,
-    data: Value,
-}
-
-/// A minimal SSE reader written from the spec.
-struct Sse {
-    body: std::pin::Pin<Box<dyn futures::Stream<Item = reqwest::Result<Bytes>> + Send>>,
-    buf: String,
-}
-
 async fn sse(base: &str, query: &str, last_id: Option<&str>) -> Sse {
     let mut req = http().get(format!("{base}/v1/events{query}"));
     if let Some(id) = last_id {
@@ -289,77 +172,7 @@ async fn sse(base: &str, query: &str, last_id: Option<&str>) -> Sse {
     }
     let resp = req.send().await.unwrap();
     assert_eq!(resp.status(), 200);
-    Sse {
-        body: Box::pin(resp.bytes_stream()),
-        buf: String::new(),
-    }
-}
-
-impl Sse {
-    async fn next(&mut self, wait: Duration) -> Option<Frame> {
-        let until = tokio::time::Instant::now() + wait;
-        loop {
-            while let Some(end) = self.buf.find("\n\n") {
-                let block: String = self.buf.drain(..end + 2).collect();
-                let (mut id, mut event, mut data) = (None, String::from("message"), None);
-                for line in block.lines() {
-                    if let Some(v) = line.strip_prefix("id: ") {
-                        id = Some(v.to_owned());
-                    } else if let Some(v) = line.strip_prefix("event: ") {
-                        event = v.to_owned();
-                    } else if let Some(v) = line.strip_prefix("data: ") {
-                        data = Some(serde_json::from_str(v).unwrap());
-                    }
-                }
-                if let Some(data) = data {
-                    return Some(Frame { id, event, data });
-                }
-            }
-            match tokio::time::timeout_at(until, self.body.next()).await {
-                Ok(Some(Ok(b))) => self.buf.push_str(std::str::from_utf8(&b).unwrap()),
-                _ => return None,
-            }
-        }
-    }
-
-    /// Events until `n` of them satisfy `f`, within `wait`; panics otherwise.
-    async fn collect(
-        &mut self,
-        n: usize,
-        wait: Duration,
-        f: impl Fn(&Frame) -> bool,
-    ) -> Vec<Frame> {
-        let start = Instant::now();
-        let mut out = Vec::new();
-        let mut other = Vec::new();
-        while out.len() < n && start.elapsed() < wait {
-            match self.next(wait.saturating_sub(start.elapsed())).await {
-                Some(fr) if f(&fr) => out.push(fr),
-                Some(fr) => other.push((
-                    fr.id,
-                    fr.event,
-                    fr.data["data"]["fields"].clone(),
-                    fr.data["subject"].clone(),
-                )),
-                None => break,
-            }
-        }
-        assert_eq!(
-            out.len(),
-            n,
-            "wanted {n} matching events within {wait:?}: {out:#?}; others: {other:?}"
-        );
-        out
-    }
-
-    /// Every event until `quiet` passes without one.
-    async fn drain(&mut self, quiet: Duration) -> Vec<Frame> {
-        let mut out = Vec::new();
-        while let Some(f) = self.next(quiet).await {
-            out.push(f);
-        }
-        out
-    }
+    Sse::new(resp)
 }
 
 fn is(kind: &'static str) -> impl Fn(&Frame) -> bool {
@@ -619,7 +432,7 @@ async fn with_redis_down_events_stay_local_without_errors_and_the_switch_back_is
 
     // Redis comes back (empty): the open stream is told to re-list, once,
     // and then follows the stream again.
-    let _redis = RedisServer::on(port);
+    let _redis = RedisServer::start_on(port, None);
     let reset = b
         .collect(1, Duration::from_secs(10), |f| f.event == "reset")
         .await;

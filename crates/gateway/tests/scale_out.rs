@@ -3,14 +3,12 @@
 //! replicas) and one real `redis-server` per test.
 
 use std::collections::HashSet;
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use isogate::config::{Config, EMBEDDED_DEFAULT, ProviderEntry};
 use isogate::{AppState, Embedded, app, build_state};
 use isogate_shared_tier::{SharedTier, SharedTierConfig};
+use isogate_testkit::redis::RedisServer;
 
 /// The listing route of each simulator, as its counters name it.
 const LISTINGS: [(&str, &str); 6] = [
@@ -27,75 +25,6 @@ const LISTINGS: [(&str, &str); 6] = [
 const V2_LISTING: &str = "GET /api/v2/services/compute-on/test_area/isos";
 /// The CloudMC v2 provider of the demo config (imports and deletes).
 const V2: &str = "coxedge-prod";
-
-// ---- a real redis-server per test (a small copy of the shared-tier crate's helper) ----
-
-struct RedisServer {
-    child: Option<Child>,
-    port: u16,
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free loopback port")
-}
-
-impl RedisServer {
-    fn start() -> Self {
-        let mut s = RedisServer {
-            child: None,
-            port: free_port(),
-        };
-        s.restart();
-        s
-    }
-
-    fn restart(&mut self) {
-        let child = Command::new("redis-server")
-            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no", "--protected-mode", "no"])
-            .args(["--dir", &std::env::temp_dir().to_string_lossy()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| {
-                panic!("cannot start redis-server (Debian package `redis-server`): {e}")
-            });
-        self.child = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline {
-            if let Ok(mut s) = TcpStream::connect(("127.0.0.1", self.port)) {
-                let _ = s.set_read_timeout(Some(Duration::from_millis(500)));
-                let mut buf = [0u8; 16];
-                if s.write_all(b"PING\r\n").is_ok() && matches!(s.read(&mut buf), Ok(n) if n > 0) {
-                    return;
-                }
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        panic!("redis-server on port {} did not come up in 5 s", self.port);
-    }
-
-    /// SIGKILL, like a crash.
-    fn kill(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-
-    fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
-    }
-}
-
-impl Drop for RedisServer {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
 
 // ---- replicas ----
 

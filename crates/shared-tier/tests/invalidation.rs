@@ -5,7 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::RedisServer;
+use common::{RedisServer, TierOf};
 use isogate_shared_tier::{Scope, SharedTier, SharedTierConfig, TierEvent};
 use tokio::sync::broadcast::Receiver;
 use tokio::time::Instant;

@@ -6,7 +6,7 @@ mod common;
 use std::time::Duration;
 
 use chrono::Utc;
-use common::RedisServer;
+use common::{RedisServer, TierOf};
 use isogate_shared_tier::{
     LeaseAttempt, SharedTier, SharedTierConfig, Snapshot, WaitOutcome, testdata,
 };

@@ -5,7 +5,7 @@ mod common;
 use std::time::Duration;
 
 use chrono::Utc;
-use common::RedisServer;
+use common::{RedisServer, TierOf};
 use isogate_shared_tier::{Scope, SharedTier, SharedTierConfig, Snapshot, TierError, testdata};
 use secrecy::ExposeSecret;
 use tokio::time::Instant;

@@ -4,7 +4,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::RedisServer;
+use common::{RedisServer, TierOf};
 use isogate_shared_tier::{RateDecision, SharedTier};
 use tokio::time::Instant;
 

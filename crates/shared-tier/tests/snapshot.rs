@@ -4,7 +4,7 @@
 mod common;
 
 use chrono::Utc;
-use common::RedisServer;
+use common::{RedisServer, TierOf};
 use isogate_shared_tier::{LeaseAttempt, PublishOutcome, Scope, SharedTier, Snapshot, testdata};
 
 fn snap(version: u64, n: usize) -> Snapshot {

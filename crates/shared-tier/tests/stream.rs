@@ -9,7 +9,7 @@ mod common;
 use std::time::Duration;
 
 use chrono::Utc;
-use common::RedisServer;
+use common::{RedisServer, TierOf};
 use isogate_shared_tier::{AppendGuard, AppendOutcome, Snapshot, testdata};
 
 fn body(n: usize) -> Vec<u8> {

@@ -142,6 +142,7 @@ mod checks;
 mod harness;
 mod logs;
 mod matcher;
+pub mod redis;
 pub mod tools;
 
 use std::sync::Arc;

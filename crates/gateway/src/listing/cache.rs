@@ -154,10 +154,12 @@ impl ListingCache {
             Utc::now(),
             listing.incomplete,
             None,
+            false,
         )
     }
 
-    /// A snapshot of rows already prepared (fetched here, or from the shared tier).
+    /// A snapshot of rows already prepared: fetched here, or (`adopted`)
+    /// another replica's, read from the shared tier.
     pub(crate) fn snapshot_of(
         &self,
         items: Vec<Iso>,
@@ -165,6 +167,7 @@ impl ListingCache {
         fetched_at_utc: DateTime<Utc>,
         incomplete: Option<String>,
         tier_version: Option<u64>,
+        adopted: bool,
     ) -> Arc<Snapshot> {
         Arc::new(Snapshot {
             items,
@@ -173,27 +176,7 @@ impl ListingCache {
             version: self.inner.versions.fetch_add(1, Ordering::Relaxed),
             incomplete,
             tier_version,
-            adopted: false,
-        })
-    }
-
-    /// [`Self::snapshot_of`] for another replica's snapshot, read from the tier.
-    pub(crate) fn adopted_snapshot_of(
-        &self,
-        items: Vec<Iso>,
-        fetched_at: Instant,
-        fetched_at_utc: DateTime<Utc>,
-        incomplete: Option<String>,
-        tier_version: Option<u64>,
-    ) -> Arc<Snapshot> {
-        Arc::new(Snapshot {
-            items,
-            fetched_at,
-            fetched_at_utc,
-            version: self.inner.versions.fetch_add(1, Ordering::Relaxed),
-            incomplete,
-            tier_version,
-            adopted: true,
+            adopted,
         })
     }
 

@@ -64,6 +64,7 @@ impl Published {
             s.fetched_at,
             s.incomplete,
             stored.then_some(s.version),
+            false,
         )
     }
 }
@@ -362,12 +363,13 @@ fn adopt(cache: &ListingCache, s: isogate_shared_tier::Snapshot) -> Arc<Snapshot
     let fetched_at = Instant::now().checked_sub(age).unwrap_or_else(Instant::now);
     // The codec (format 2) stores the derived identity, so the rows equal
     // the fetcher's without recognising them again.
-    cache.adopted_snapshot_of(
+    cache.snapshot_of(
         s.items,
         fetched_at,
         s.fetched_at,
         s.incomplete,
         Some(s.version),
+        true,
     )
 }
 
