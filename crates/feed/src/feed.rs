@@ -59,7 +59,11 @@ impl Feed {
                 .spawn(move || {
                     while let Ok(job) = rx.recv() {
                         let Some(feed) = weak.upgrade() else { return };
-                        job(&feed);
+                        // One bad snapshot must not end the feed's thread.
+                        let run = std::panic::AssertUnwindSafe(|| job(&feed));
+                        if std::panic::catch_unwind(run).is_err() {
+                            tracing::warn!("a feed job panicked; its events are lost");
+                        }
                     }
                 });
             if let Err(e) = spawned {

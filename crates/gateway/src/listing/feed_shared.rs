@@ -302,9 +302,15 @@ async fn landed(
 /// time, so the order of snapshots is kept.
 async fn diff(inner: &Inner, p: &str, snap: &Arc<Snapshot>, complete: bool) -> Vec<EventDraft> {
     let (feed, p, snap) = (inner.feed.clone(), p.to_owned(), snap.clone());
-    tokio::task::spawn_blocking(move || feed.diff(&p, &snap.items, complete))
-        .await
-        .unwrap_or_default()
+    let provider = p.clone();
+    match tokio::task::spawn_blocking(move || feed.diff(&p, &snap.items, complete)).await {
+        Ok(drafts) => drafts,
+        Err(e) => {
+            // The baseline did not move: the next snapshot diffs from the last good one.
+            tracing::warn!(provider = %provider, error = %e, "feed diff failed; no events for this snapshot");
+            Vec::new()
+        }
+    }
 }
 
 async fn append(inner: &Inner, guard: &AppendGuard, drafts: Vec<EventDraft>) {
