@@ -11,10 +11,8 @@ use serde::Serialize;
 /// An error answered to a client.
 #[derive(Debug)]
 pub struct ApiError {
-    /// The cause.
+    /// The cause (its [`Error::with_code`] refines the kind's code).
     pub error: Error,
-    /// For gateway-level problems with a more precise code than the kind's.
-    pub code: Option<&'static str>,
     /// For gateway-level problems whose status the kind does not say (413, 415).
     pub status: Option<StatusCode>,
     /// The `Allow` header of a 405: the methods the resource does support.
@@ -49,8 +47,7 @@ impl ApiError {
     /// With a gateway-specific code (e.g. `payload_too_large`).
     pub fn coded(error: Error, code: &'static str) -> Self {
         ApiError {
-            error,
-            code: Some(code),
+            error: error.with_code(code),
             status: None,
             allow: None,
         }
@@ -59,8 +56,7 @@ impl ApiError {
     /// With a gateway-specific code and status.
     pub fn with_status(error: Error, code: &'static str, status: StatusCode) -> Self {
         ApiError {
-            error,
-            code: Some(code),
+            error: error.with_code(code),
             status: Some(status),
             allow: None,
         }
@@ -102,7 +98,7 @@ impl ApiError {
 
     /// The stable code.
     pub fn code(&self) -> &'static str {
-        if let Some(code) = self.code.or(self.error.explicit_code()) {
+        if let Some(code) = self.error.explicit_code() {
             return code;
         }
         match self.error.kind() {
@@ -131,7 +127,6 @@ impl From<Error> for ApiError {
     fn from(error: Error) -> Self {
         ApiError {
             error,
-            code: None,
             status: None,
             allow: None,
         }
