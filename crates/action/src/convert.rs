@@ -19,12 +19,10 @@
 //!   own client reads it (source: hostkey-cloud/terraform-provider-hostkey
 //!   `internal/invapi`, the function named at each).
 
-use std::collections::BTreeMap;
-
 use isogate_core::time::parse_or_label;
 use isogate_core::{
-    Error, HistoryEntry, Iso, ItemKind, ProviderKind, Result, Status, TaskError, TaskStatus,
-    Visibility,
+    Error, HistoryEntry, Iso, ItemKind, Labels, ProviderKind, Result, Status, TaskError,
+    TaskStatus, Visibility,
 };
 use serde_json::Value;
 
@@ -113,7 +111,7 @@ fn non_empty(s: &Option<String>) -> Option<&str> {
 fn timestamp(
     raw: &Option<String>,
     label: &str,
-    labels: &mut BTreeMap<String, String>,
+    labels: &mut Labels,
 ) -> Option<chrono::DateTime<chrono::Utc>> {
     parse_or_label(raw.as_deref(), label, labels)
 }
@@ -130,7 +128,7 @@ pub(crate) fn history(data: &Value) -> Result<Vec<HistoryEntry>> {
     let mut entries: Vec<(Option<u64>, HistoryEntry)> = items
         .into_iter()
         .map(|h| {
-            let mut labels = BTreeMap::new();
+            let mut labels = Labels::new();
             let at = timestamp(&h.date, "date_raw", &mut labels);
             if let Some(n) = h.iso_name.filter(|n| !n.is_empty()) {
                 labels.insert("iso_name".into(), n);

@@ -13,6 +13,7 @@ pub mod capability;
 pub mod error;
 pub mod id;
 pub mod identity;
+mod labels;
 pub mod model;
 pub mod provider;
 pub mod query;
@@ -22,8 +23,8 @@ pub use capability::{Capability, Operation, UnknownOperation};
 pub use error::{Error, ErrorKind, Result};
 pub use id::{GlobalId, encode_segment, validate_native_id};
 pub use model::{
-    HistoryEntry, Iso, ItemKind, OsRef, Outcome, ProviderKind, Status, Task, TaskError, TaskStatus,
-    Visibility, ZoneRef,
+    HistoryEntry, Iso, ItemKind, Labels, OsRef, Outcome, ProviderKind, Status, Task, TaskError,
+    TaskStatus, Visibility, ZoneRef,
 };
 pub use provider::{
     AttachRequest, DetachRequest, ImportRequest, IsoProvider, IsoProviderExt, ListOptions, Listing,

@@ -1,10 +1,11 @@
 //! The normalised model every provider converts into (DESIGN.md, "Normalised model").
 
 use std::borrow::Cow;
-use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+
+pub use crate::labels::Labels;
 
 /// The family of upstream API a provider instance speaks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -189,7 +190,8 @@ pub struct Iso {
     /// Last update time, UTC.
     pub updated_at: Option<DateTime<Utc>>,
     /// Upstream details without a field of their own.
-    pub labels: BTreeMap<String, String>,
+    #[cfg_attr(feature = "openapi", schema(value_type = std::collections::BTreeMap<String, String>))]
+    pub labels: Labels,
     /// How `os.family`, `os.version`, `arch` and `edition` were recognised;
     /// present only when something was.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -231,7 +233,7 @@ impl Iso {
             extractable: None,
             created_at: None,
             updated_at: None,
-            labels: BTreeMap::new(),
+            labels: Labels::new(),
             identity_evidence: None,
             raw: None,
         }
@@ -295,7 +297,8 @@ pub struct HistoryEntry {
     /// A human-readable description.
     pub message: Option<String>,
     /// Upstream details without a field of their own.
-    pub labels: BTreeMap<String, String>,
+    #[cfg_attr(feature = "openapi", schema(value_type = std::collections::BTreeMap<String, String>))]
+    pub labels: Labels,
 }
 
 /// What a write operation produced.

@@ -62,7 +62,7 @@ fn parse_dated(s: &str) -> Option<NaiveDateTime> {
 pub fn parse_or_label(
     raw: Option<&str>,
     label: &str,
-    labels: &mut std::collections::BTreeMap<String, String>,
+    labels: &mut crate::Labels,
 ) -> Option<DateTime<Utc>> {
     let raw = raw.map(str::trim).filter(|s| !s.is_empty())?;
     let parsed = parse_timestamp(raw);
@@ -244,7 +244,7 @@ mod tests {
 
     #[test]
     fn unparseable_values_become_a_label_and_blanks_nothing() {
-        let mut labels = std::collections::BTreeMap::new();
+        let mut labels = crate::Labels::new();
         assert!(parse_or_label(Some("2024-01-15 10:30:00"), "created_raw", &mut labels).is_some());
         assert!(parse_or_label(Some("  "), "created_raw", &mut labels).is_none());
         assert!(parse_or_label(None, "created_raw", &mut labels).is_none());

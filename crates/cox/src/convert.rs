@@ -84,7 +84,6 @@ mod tests {
     use chrono::TimeZone;
     use isogate_core::{ErrorKind, ZoneRef};
     use serde_json::json;
-    use std::collections::BTreeMap;
 
     fn seed_list() -> Value {
         json!([
@@ -113,7 +112,7 @@ mod tests {
         ])
     }
 
-    fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    fn labels(pairs: &[(&str, &str)]) -> isogate_core::Labels {
         pairs
             .iter()
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))

@@ -5,8 +5,6 @@
 //!
 //! `cargo bench -p isogate-feed --bench diff -- --warm-up-time 1 --measurement-time 3`
 
-use std::collections::BTreeMap;
-
 use criterion::{Criterion, criterion_group, criterion_main};
 use isogate_core::{Iso, ItemKind, ProviderKind, ZoneRef};
 use isogate_feed::{Differ, content_hash};
@@ -30,7 +28,7 @@ fn items() -> Vec<Iso> {
                 id: format!("zone-{}", i % 5),
                 name: Some(format!("Zone {}", i % 5)),
             }];
-            it.labels = BTreeMap::from([
+            it.labels = isogate_core::Labels::from([
                 ("family".to_owned(), "ubuntu".to_owned()),
                 ("checksum".to_owned(), format!("sha256:{i:064x}")),
             ]);

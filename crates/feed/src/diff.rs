@@ -2,6 +2,7 @@
 //! and when its health or breaker moved.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use isogate_core::Iso;
 use serde_json::{Map, Value};
@@ -72,13 +73,45 @@ struct Entry {
     item: Iso,
 }
 
+/// Items a baseline can hold without copying or hashing them (the
+/// gateway's cached snapshot, shared by `Arc`).
+pub type SharedItems = Arc<dyn AsRef<[Iso]> + Send + Sync>;
+
+/// One provider's last snapshot.
+enum Baseline {
+    /// Hashed, with its own copy of the items (without `raw`), so the
+    /// gateway's cache may evict snapshots freely; a removal still carries
+    /// the removed item.
+    Hashed(BTreeMap<String, Entry>),
+    /// Not hashed yet (see [`Differ::defer`]).
+    Deferred(SharedItems),
+}
+
+impl Baseline {
+    fn hashed(&mut self) -> &mut BTreeMap<String, Entry> {
+        if let Baseline::Deferred(items) = self {
+            *self = Baseline::Hashed(Differ::prepare((**items).as_ref()).0);
+        }
+        match self {
+            Baseline::Hashed(map) => map,
+            Baseline::Deferred(_) => unreachable!("hashed just above"),
+        }
+    }
+}
+
+impl std::fmt::Debug for Baseline {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Baseline::Hashed(m) => write!(f, "Hashed({} items)", m.len()),
+            Baseline::Deferred(i) => write!(f, "Deferred({} items)", (**i).as_ref().len()),
+        }
+    }
+}
+
 /// The last snapshot of every provider, as hashes and items.
-///
-/// Holds its own copy (without `raw`) so the gateway's cache may evict
-/// snapshots freely; a removal still carries the removed item.
 #[derive(Debug, Default)]
 pub struct Differ {
-    baselines: HashMap<String, BTreeMap<String, Entry>>,
+    baselines: HashMap<String, Baseline>,
 }
 
 impl Differ {
@@ -124,12 +157,43 @@ impl Differ {
         Prepared(next)
     }
 
+    /// Makes `items`, a complete snapshot, the baseline of `provider`
+    /// without hashing it or answering events: it is hashed only if a later
+    /// snapshot is diffed against it. For a snapshot whose changes another
+    /// replica announced (adopted from the shared tier): most are replaced
+    /// by the next adopted one before anything is diffed here.
+    pub fn defer(&mut self, provider: &str, items: SharedItems) {
+        self.baselines
+            .insert(provider.to_owned(), Baseline::Deferred(items));
+    }
+
+    /// The baseline of `provider` when it is still [deferred](Differ::defer),
+    /// to [prepare](Differ::prepare) outside a lock and hand to
+    /// [`Differ::resolve`].
+    pub fn deferred(&self, provider: &str) -> Option<SharedItems> {
+        match self.baselines.get(provider) {
+            Some(Baseline::Deferred(items)) => Some(items.clone()),
+            _ => None,
+        }
+    }
+
+    /// Puts `prepared`, the hashed form of `items`, in place of the deferred
+    /// baseline `items` of `provider`; nothing when the baseline moved on.
+    pub fn resolve(&mut self, provider: &str, items: &SharedItems, prepared: Prepared) {
+        if let Some(b) = self.baselines.get_mut(provider)
+            && matches!(b, Baseline::Deferred(current) if Arc::ptr_eq(current, items))
+        {
+            *b = Baseline::Hashed(prepared.0);
+        }
+    }
+
     /// [`Differ::snapshot`] of an already [prepared](Differ::prepare) snapshot.
     pub fn apply(&mut self, provider: &str, prepared: Prepared, complete: bool) -> Vec<EventDraft> {
         let next = prepared.0;
-        let Some(prev) = self.baselines.get_mut(provider) else {
+        let Some(prev) = self.baselines.get_mut(provider).map(Baseline::hashed) else {
             let count = next.len();
-            self.baselines.insert(provider.to_owned(), next);
+            self.baselines
+                .insert(provider.to_owned(), Baseline::Hashed(next));
             return vec![EventDraft {
                 ty: EventType::ProviderSynced,
                 provider: Some(provider.to_owned()),

@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use isogate_core::Iso;
 
-use crate::diff::{Differ, ProviderStatus, StatusTracker};
+use crate::diff::{Differ, Prepared, ProviderStatus, SharedItems, StatusTracker};
 use crate::event::{EventDraft, Record};
 use crate::log::{EventLog, LogOptions};
 
@@ -86,22 +86,57 @@ impl Feed {
     /// last one (see [`Differ::snapshot`]) and answers the events.
     /// `complete` is false when the listing is known to be partial.
     pub fn snapshot(&self, provider: &str, items: &[Iso], complete: bool) -> Vec<Arc<Record>> {
-        // Hashed before the lock: providers landing together hash in
-        // parallel. The lock is held over the append, so two snapshots of one
-        // provider landing together append in the order they diffed.
-        let prepared = Differ::prepare(items);
-        let mut differ = self.differ.lock().unwrap_or_else(|p| p.into_inner());
-        let drafts = differ.apply(provider, prepared, complete);
-        self.log.append_all(drafts)
+        // The lock is held over the append, so two snapshots of one provider
+        // landing together append in the order they diffed.
+        self.diff_then(provider, items, complete, |drafts| {
+            self.log.append_all(drafts)
+        })
+    }
+
+    /// A snapshot of `provider` whose events were announced elsewhere
+    /// (another replica's, adopted from the shared tier) becomes the
+    /// baseline, unhashed until something is diffed against it (see
+    /// [`Differ::defer`]). Answers false, doing nothing, when it cannot be
+    /// deferred: a partial one adds to a baseline, so call [`Feed::diff`].
+    pub fn defer(&self, provider: &str, items: SharedItems, complete: bool) -> bool {
+        let mut differ = self.lock_differ();
+        if !complete && differ.knows(provider) {
+            return false;
+        }
+        differ.defer(provider, items);
+        true
     }
 
     /// The events `items` make against `provider`'s last snapshot, without
     /// appending them (the caller appends elsewhere: the shared stream). The
     /// baseline moves on to `items` either way.
     pub fn diff(&self, provider: &str, items: &[Iso], complete: bool) -> Vec<EventDraft> {
+        self.diff_then(provider, items, complete, |drafts| drafts)
+    }
+
+    /// The diff of `items`, handed to `then` under the differ's lock. The
+    /// hashing (most of the work) runs before the lock, so providers
+    /// landing together hash in parallel; so does a deferred baseline's.
+    fn diff_then<R>(
+        &self,
+        provider: &str,
+        items: &[Iso],
+        complete: bool,
+        then: impl FnOnce(Vec<EventDraft>) -> R,
+    ) -> R {
+        let deferred = self.lock_differ().deferred(provider);
+        let base: Option<(SharedItems, Prepared)> =
+            deferred.map(|b| (b.clone(), Differ::prepare((*b).as_ref())));
         let prepared = Differ::prepare(items);
-        let mut differ = self.differ.lock().unwrap_or_else(|p| p.into_inner());
-        differ.apply(provider, prepared, complete)
+        let mut differ = self.lock_differ();
+        if let Some((items, hashed)) = base {
+            differ.resolve(provider, &items, hashed);
+        }
+        then(differ.apply(provider, prepared, complete))
+    }
+
+    fn lock_differ(&self) -> std::sync::MutexGuard<'_, Differ> {
+        self.differ.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// The `provider.status` event `status` makes, if any, without

@@ -33,7 +33,10 @@ pub mod log;
 pub mod sse;
 pub mod webhook;
 
-pub use diff::{ContentHash, Differ, ProviderStatus, StatusTracker, content_hash, diff_snapshots};
+pub use diff::{
+    ContentHash, Differ, Prepared, ProviderStatus, SharedItems, StatusTracker, content_hash,
+    diff_snapshots,
+};
 pub use event::{
     Breaker, ChangeData, Event, EventData, EventDraft, EventId, EventType, Health, ParseIdError,
     Record, ResetData, StatusData, SyncedData,

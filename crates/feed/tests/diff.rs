@@ -295,3 +295,50 @@ async fn events_are_cloudevents_1_0_structured_json() {
     assert_eq!(changed["data"]["after"]["description"], "now described");
     assert!(recs[0].id() < recs[1].id(), "ids increase");
 }
+
+/// Items shared with a deferred baseline, counting how often they are read.
+struct Counted(Vec<Iso>, std::sync::atomic::AtomicUsize);
+
+impl AsRef<[Iso]> for Counted {
+    fn as_ref(&self) -> &[Iso] {
+        self.1.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        &self.0
+    }
+}
+
+#[tokio::test]
+async fn a_deferred_baseline_is_hashed_only_when_diffed_and_gives_the_same_events() {
+    use std::sync::Arc;
+    use std::sync::atomic::Ordering;
+    let before = cox_listing("cox").await;
+    let mut after = before.clone();
+    after.remove(5);
+    after[0].name = format!("{} (renamed)", after[0].name);
+    let eager = diff_snapshots("cox", &before, &after);
+    assert_eq!(eager.len(), 2, "{:?}", summary(&eager));
+
+    let feed = Feed::new(LogOptions::default());
+    // Replicas adopt several snapshots in a row: none of them is read.
+    let older = Arc::new(Counted(before[1..].to_vec(), Default::default()));
+    let base = Arc::new(Counted(before.clone(), Default::default()));
+    assert!(feed.defer("cox", older.clone(), true));
+    assert!(feed.defer("cox", base.clone(), true));
+    assert_eq!(older.1.load(Ordering::Relaxed), 0, "replaced unhashed");
+    assert_eq!(base.1.load(Ordering::Relaxed), 0, "deferring reads nothing");
+    // A snapshot of its own is diffed against the deferred one: the same
+    // events as with a hashed baseline, and the baseline is read once.
+    let deferred = feed.diff("cox", &after, true);
+    assert_eq!(summary(&deferred), summary(&eager));
+    assert_eq!(base.1.load(Ordering::Relaxed), 1);
+    assert!(
+        feed.diff("cox", &after, true).is_empty(),
+        "now hashed: no change"
+    );
+    assert_eq!(base.1.load(Ordering::Relaxed), 1, "hashed once");
+    // A partial snapshot adds to a baseline it cannot replace: not deferred.
+    let partial = Arc::new(Counted(after[..3].to_vec(), Default::default()));
+    assert!(!feed.defer("cox", partial.clone(), false));
+    assert_eq!(partial.1.load(Ordering::Relaxed), 0);
+    // Unknown providers have nothing to add to: deferred.
+    assert!(feed.defer("new", partial, false));
+}

@@ -33,26 +33,40 @@ async fn schemathesis(keys: bool) {
          \"409\", \"429\", \"5xx\"]\n",
     )
     .expect("schemathesis.toml");
-    let mut cmd = Command::new(bin.join("schemathesis"));
-    cmd.current_dir(&dir)
-        .env("SCHEMATHESIS_HOOKS", "")
-        .env("NO_COLOR", "1")
-        .arg("--config-file")
-        .arg(dir.join("schemathesis.toml"))
-        .arg("run")
-        .arg(format!("{}/openapi.json", live.base()))
-        .args(["--checks", "all"])
-        .args(["--max-examples", "100"])
-        .args(["--phases", "examples,coverage,fuzzing,stateful"])
-        .args(["--seed", "42"])
-        .args(["--workers", "2"])
-        .args(["--request-timeout", "10"])
-        .args(["--max-time", BUDGET_S])
-        .arg("--no-shrink");
-    if keys {
-        cmd.args(["-H", &format!("Authorization: Bearer {ADMIN_KEY}")]);
+    let command = || {
+        let mut cmd = Command::new(bin.join("schemathesis"));
+        cmd.current_dir(&dir)
+            .env("SCHEMATHESIS_HOOKS", "")
+            .env("NO_COLOR", "1")
+            .arg("--config-file")
+            .arg(dir.join("schemathesis.toml"))
+            .arg("run")
+            .arg(format!("{}/openapi.json", live.base()))
+            .args(["--checks", "all"])
+            .args(["--max-examples", "100"])
+            .args(["--phases", "examples,coverage,fuzzing,stateful"])
+            .args(["--seed", "42"])
+            .args(["--workers", "2"])
+            .args(["--request-timeout", "10"])
+            .args(["--max-time", BUDGET_S])
+            .arg("--no-shrink");
+        if keys {
+            cmd.args(["-H", &format!("Authorization: Bearer {ADMIN_KEY}")]);
+        }
+        cmd
+    };
+    let mut out = run(command()).await;
+    // CPython 3.11's `ast` can fail its own recursion-depth bookkeeping
+    // (python/cpython#106905) while Hypothesis parses a module to describe
+    // a lambda: a crash of the tool's interpreter, not a finding about the
+    // API. Such a run, with no failure reported, is run once more.
+    let interpreter_bug = |r: &str| {
+        r.contains("AST constructor recursion depth mismatch") && !r.contains("failures in")
+    };
+    if !out.status.success() && interpreter_bug(&text(&out)) {
+        eprintln!("schemathesis hit CPython's AST depth bug; running it once more");
+        out = run(command()).await;
     }
-    let out = run(cmd).await;
     let report = text(&out);
     let summary: String = report
         .lines()

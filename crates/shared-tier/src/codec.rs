@@ -29,13 +29,15 @@
 //! publishes format 2 under a newer version.
 
 use std::borrow::Cow;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{LazyLock, Mutex};
 
 use chrono::{DateTime, Utc};
 use isogate_core::identity::{Attribute, Evidence, SourceField};
-use isogate_core::{GlobalId, Iso, ItemKind, OsRef, ProviderKind, Status, Visibility, ZoneRef};
+use isogate_core::{
+    GlobalId, Iso, ItemKind, Labels, OsRef, ProviderKind, Status, Visibility, ZoneRef,
+};
 
 /// The format this build writes and the only one it reads.
 pub const FORMAT_VERSION: u8 = 2;
@@ -262,7 +264,15 @@ pub fn decode_on(bytes: &[u8], threads: usize) -> Result<Snapshot, CodecError> {
     if tr.pos != table_bytes.len() {
         return Err(CodecError::Corrupt("trailing bytes"));
     }
-    let table = Table { strings, rules };
+    let statics = strings
+        .iter()
+        .map(|s| isogate_core::identity::static_value(s))
+        .collect();
+    let table = Table {
+        strings,
+        statics,
+        rules,
+    };
     let items = decode_chunks(&chunks, &table, items, d, threads)?;
     Ok(Snapshot {
         version: header.version,
@@ -759,6 +769,9 @@ impl<'a> Plan<'a> {
 /// The decoded table section.
 struct Table<'a> {
     strings: Vec<&'a str>,
+    /// Per string, the rule table's copy when it is a recognised value
+    /// (`os.family`, `arch`, `edition`): those borrow it, as recognition does.
+    statics: Vec<Option<&'static str>>,
     rules: Vec<Cow<'static, str>>,
 }
 
@@ -815,7 +828,7 @@ fn decode_item(r: &mut Reader<'_>, t: &Table<'_>) -> Result<Iso, CodecError> {
         Some(OsRef {
             id: r.opt_sym(t)?,
             name: r.opt_sym(t)?,
-            family: r.opt_sym(t)?.map(Cow::Owned),
+            family: r.opt_value(t)?,
             version: r.opt_sym(t)?,
         })
     } else {
@@ -838,8 +851,8 @@ fn decode_item(r: &mut Reader<'_>, t: &Table<'_>) -> Result<Iso, CodecError> {
     } else {
         None
     };
-    let arch = r.opt_sym(t)?.map(Cow::Owned);
-    let edition = r.opt_sym(t)?.map(Cow::Owned);
+    let arch = r.opt_value(t)?;
+    let edition = r.opt_value(t)?;
     let n_zones = r.count()?;
     let mut zones = Vec::with_capacity(n_zones);
     for _ in 0..n_zones {
@@ -849,7 +862,8 @@ fn decode_item(r: &mut Reader<'_>, t: &Table<'_>) -> Result<Iso, CodecError> {
         });
     }
     let n_labels = r.count()?;
-    let mut labels = BTreeMap::new();
+    // Written in key order: each insert is an append.
+    let mut labels = Labels::with_capacity(n_labels.min(64));
     for _ in 0..n_labels {
         let k = r.sym(t)?;
         let v = r.sym(t)?;
@@ -1075,6 +1089,22 @@ impl<'a> Reader<'a> {
         match self.var()? {
             0 => Ok(None),
             code => self.sym_of(code - 1, t).map(Some),
+        }
+    }
+    /// An optional recognised value: borrowed from the rule table when it
+    /// is interned and known there, else owned.
+    fn opt_value(&mut self, t: &Table<'_>) -> Result<Option<Cow<'static, str>>, CodecError> {
+        match self.var()? {
+            0 => Ok(None),
+            code => {
+                let code = code - 1;
+                if code & 1 == 0
+                    && let Some(Some(known)) = t.statics.get((code >> 1) as usize)
+                {
+                    return Ok(Some(Cow::Borrowed(known)));
+                }
+                self.sym_of(code, t).map(|s| Some(Cow::Owned(s)))
+            }
         }
     }
     fn time(&mut self) -> Result<DateTime<Utc>, CodecError> {

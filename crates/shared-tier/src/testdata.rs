@@ -2,8 +2,6 @@
 //! simulators' (CloudMC-style UUIDs, OS families, zones, accounts, checksum
 //! labels). Deterministic; not for production use.
 
-use std::collections::BTreeMap;
-
 use chrono::{DateTime, Utc};
 use isogate_core::{Iso, ItemKind, OsRef, ProviderKind, Status, Visibility, ZoneRef};
 
@@ -120,7 +118,7 @@ pub fn catalogue(provider: &str, n: usize) -> Vec<Iso> {
             item.created_at = DateTime::<Utc>::from_timestamp(created, 0);
             item.updated_at =
                 DateTime::<Utc>::from_timestamp(created + (r.next() % 1_000_000) as i64, 0);
-            let mut labels = BTreeMap::new();
+            let mut labels = isogate_core::Labels::new();
             labels.insert("format".into(), "ISO".into());
             labels.insert(
                 "checksum".into(),

@@ -796,6 +796,27 @@ fn fits(v: &str, shape: Shape) -> bool {
     }
 }
 
+/// The rule table's own copy of a recognised `os.family`, `arch` or
+/// `edition` value, when `s` is one: a decoder of stored items (the shared
+/// tier's snapshots) borrows it as recognition does instead of allocating
+/// per item. `None` for anything else (another build's new value).
+pub fn static_value(s: &str) -> Option<&'static str> {
+    static VALUES: LazyLock<std::collections::HashMap<&'static str, &'static str>> =
+        LazyLock::new(|| {
+            let families = FAMILIES.iter().map(|r| r.family);
+            let arches = ARCHES.iter().map(|(_, a)| *a);
+            let editions = EDITIONS.iter().map(|(_, e)| *e);
+            let implied = FAMILIES.iter().filter_map(|r| r.edition);
+            families
+                .chain(arches)
+                .chain(editions)
+                .chain(implied)
+                .map(|v| (v, v))
+                .collect()
+        });
+    VALUES.get(s).copied()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -910,6 +931,26 @@ mod tests {
         assert!(fits("12.7.0", Shape::Major));
         for bad in ["9.", ".9", "9..4", "1.2.3.4.5", "9.x"] {
             assert!(!fits(bad, Shape::Major), "{bad}");
+        }
+    }
+
+    #[test]
+    fn every_recognised_value_has_a_static_copy_and_nothing_else_does() {
+        for name in [
+            "[vss-ISOs] Linux/Rocky/Rocky-9.4-x86_64-dvd.iso",
+            "en-us_windows_server_2022_x64_dvd_620d7eac.iso",
+            "ubuntu-24.04.1-live-server-arm64.iso",
+            "debian-12.7.0-i386-netinst.iso",
+        ] {
+            let i = id(name);
+            for v in [i.family, i.arch, i.edition].into_iter().flatten() {
+                // A decoder's copy, not the rule table's own string.
+                let decoded = String::from(v);
+                assert_eq!(static_value(&decoded), Some(v), "{name}: {v}");
+            }
+        }
+        for other in ["Ubuntu", "zone1", "", "x86 64"] {
+            assert_eq!(static_value(other), None, "{other}");
         }
     }
 }

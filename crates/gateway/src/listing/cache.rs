@@ -45,6 +45,13 @@ impl Snapshot {
     }
 }
 
+/// The feed's deferred baseline borrows the rows (isogate_feed::SharedItems).
+impl AsRef<[Iso]> for Snapshot {
+    fn as_ref(&self) -> &[Iso] {
+        &self.items
+    }
+}
+
 /// How a provider's rows were obtained for one answer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Freshness {

@@ -220,8 +220,11 @@ async fn landed(
 ) {
     let complete = snap.incomplete.is_none();
     if snap.adopted {
-        // Another replica fetched it and announced its changes.
-        diff(inner, p, &snap, complete).await;
+        // Another replica fetched it and announced its changes: it is only
+        // this replica's baseline, hashed if ever a diff here needs it.
+        if !inner.feed.defer(p, snap.clone(), complete) {
+            diff(inner, p, &snap, complete).await;
+        }
         bases.insert(p.to_owned(), snap.tier_version);
         return;
     }
