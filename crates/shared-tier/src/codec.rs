@@ -30,7 +30,7 @@
 
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{LazyLock, Mutex};
 
 use chrono::{DateTime, Utc};
@@ -200,7 +200,35 @@ pub fn encode_payload(s: &Snapshot) -> Vec<u8> {
 
 /// Decompresses and decodes a snapshot, its chunks on all cores.
 pub fn decode(bytes: &[u8]) -> Result<Snapshot, CodecError> {
-    decode_on(bytes, MAX_THREADS)
+    // Snapshots decoding at once share the cores: a replica joining a warm
+    // tier loads every provider together, and each on its own thread keeps
+    // both cores busy without a helper's chunks being copied into place.
+    let _share = DecodeShare::enter();
+    decode_on(bytes, _share.threads())
+}
+
+/// How many snapshots are being decoded in this process right now.
+static DECODING: AtomicUsize = AtomicUsize::new(0);
+
+/// One decode's share of the cores, for as long as it lives.
+struct DecodeShare(usize);
+
+impl DecodeShare {
+    fn enter() -> Self {
+        DecodeShare(DECODING.fetch_add(1, Ordering::Relaxed) + 1)
+    }
+
+    /// The cores divided among the decodes running when this one started.
+    fn threads(&self) -> usize {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        (cores / self.0).clamp(1, MAX_THREADS)
+    }
+}
+
+impl Drop for DecodeShare {
+    fn drop(&mut self) {
+        DECODING.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 /// [`decode`] on at most `threads` threads (the bench's one-core figure).
@@ -1112,5 +1140,23 @@ impl<'a> Reader<'a> {
         let secs = ((z >> 1) as i64) ^ -((z & 1) as i64);
         let nanos = u32::try_from(self.var()?).map_err(|_| CodecError::Corrupt("nanos"))?;
         DateTime::from_timestamp(secs, nanos).ok_or(CodecError::Corrupt("timestamp"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decodes_running_together_divide_the_cores_and_give_them_back() {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let alone = DecodeShare(1).threads();
+        assert_eq!(alone, cores.min(MAX_THREADS));
+        assert_eq!(DecodeShare(2).threads(), (cores / 2).max(1));
+        assert_eq!(DecodeShare(cores + 5).threads(), 1, "never none");
+        // Counted while alive (other tests may decode meanwhile, so only
+        // this one's own share is looked at).
+        let (a, b) = (DecodeShare::enter(), DecodeShare::enter());
+        assert!(b.0 > a.0, "the second counts the first");
     }
 }
