@@ -16,8 +16,10 @@ pub mod identity;
 pub mod model;
 pub mod provider;
 pub mod query;
+pub mod short_str;
 pub mod time;
 
+pub use short_str::ShortStr;
 pub use capability::{Capability, Operation, UnknownOperation};
 pub use error::{Error, ErrorKind, Result};
 pub use id::{GlobalId, encode_segment, validate_native_id};

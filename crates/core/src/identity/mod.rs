@@ -5,6 +5,7 @@
 //! The rules are data ([`rules`]); this module only tokenises and matches.
 //! Nothing is guessed: a field no rule supports stays `None`.
 
+mod evidence;
 mod group;
 mod query;
 mod rules;
@@ -16,6 +17,8 @@ use std::sync::LazyLock;
 
 use serde::{Deserialize, Serialize};
 
+use evidence::{RuleId, VersionRule};
+pub use evidence::{EvidenceList, Iter as EvidenceIter};
 pub use group::{
     Cell, Coverage, CoverageRow, GroupField, GroupItem, GroupValue, IdentityKey, ImageGroup,
     coverage, coverage_csv, group, value_of,
@@ -25,7 +28,7 @@ use rules::{
     ARCHES, EDITIONS, FAMILIES, RELEASE_FILES, Shape, VERSION_SUFFIXES, VETOES, WINDOWS_BUILDS,
 };
 
-use crate::Iso;
+use crate::{Iso, ShortStr};
 
 /// Which recognised attribute a piece of evidence supports.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -88,13 +91,13 @@ pub struct Identity {
     /// `os.family`
     pub family: Option<&'static str>,
     /// `os.version`
-    pub version: Option<String>,
+    pub version: Option<ShortStr>,
     /// `arch`
     pub arch: Option<&'static str>,
     /// `edition`
     pub edition: Option<&'static str>,
     /// The evidence for each of the above that is set.
-    pub evidence: Vec<Evidence>,
+    pub evidence: EvidenceList,
 }
 
 /// Sets `os.family`, `os.version`, `arch`, `edition` and `identity_evidence`
@@ -155,7 +158,7 @@ pub fn identify(item: &Iso) -> Identity {
         let rule = &FAMILIES[m.rule];
         out.family = Some(rule.family);
         out.evidence
-            .push(scan.evidence(Attribute::Family, rule.pattern));
+            .push_rule(Attribute::Family, scan.field, RuleId::family(m.rule));
         // Version: where the family was named, else wherever else the same family is.
         let version = scan.version(m).or_else(|| {
             scans()
@@ -170,36 +173,33 @@ pub fn identify(item: &Iso) -> Identity {
         let version = version.or_else(|| {
             let tag = item.labels.get("tag")?;
             let s = Scan::new(SourceField::LabelTag, tag);
-            s.version_from(0, rule.shape).map(|(v, ev)| {
-                let mut ev = ev;
-                ev.rule = Cow::Borrowed("tag");
-                (v, ev)
-            })
+            s.version_from(0, rule.shape)
+                .map(|(v, _)| (v, (SourceField::LabelTag, RuleId::version(VersionRule::Tag))))
         });
         let version = version.or_else(|| get(0).release_file(rule.family));
-        if let Some((v, ev)) = version {
+        if let Some((v, (field, rule))) = version {
             out.version = Some(v);
-            out.evidence.push(ev);
+            out.evidence.push_rule(Attribute::Version, field, rule);
         }
         // Edition: implied by the family pattern, else the first source with one.
         if let Some(e) = rule.edition {
             out.edition = Some(e);
             out.evidence
-                .push(scan.evidence(Attribute::Edition, rule.pattern));
+                .push_rule(Attribute::Edition, scan.field, RuleId::family(m.rule));
         } else if let Some((s, e)) = scans()
             .filter(|s| s.field != SourceField::OsName && s.field != SourceField::Path)
             .find_map(|s| s.edition.map(|e| (s, e)))
         {
             out.edition = Some(EDITIONS[e.rule].1);
             out.evidence
-                .push(s.evidence(Attribute::Edition, EDITIONS[e.rule].0));
+                .push_rule(Attribute::Edition, s.field, RuleId::edition(e.rule));
         }
     }
     // Arch is a fact of the file even when the OS is not recognised.
     if let Some((s, a)) = scans().find_map(|s| s.arch.map(|a| (s, a))) {
         out.arch = Some(ARCHES[a.rule].1);
         out.evidence
-            .push(s.evidence(Attribute::Arch, ARCHES[a.rule].0));
+            .push_rule(Attribute::Arch, s.field, RuleId::arch(a.rule));
     }
     out
 }
@@ -424,6 +424,9 @@ static ALNUM: [bool; 256] = {
     t
 };
 
+/// Where a version was read: the field and how.
+type Ev = (SourceField, RuleId);
+
 /// One field, tokenised and matched once.
 struct Scan<'a> {
     field: SourceField,
@@ -612,32 +615,21 @@ impl<'a> Scan<'a> {
         })
     }
 
-    fn evidence(&self, attribute: Attribute, rule: &'static str) -> Evidence {
-        Evidence {
-            attribute,
-            field: self.field,
-            rule: Cow::Borrowed(rule),
-        }
-    }
-
-    fn version_evidence(&self, rule: &'static str) -> Evidence {
-        Evidence {
-            attribute: Attribute::Version,
-            field: self.field,
-            rule: Cow::Borrowed(rule),
-        }
+    fn version_evidence(&self, rule: VersionRule) -> Ev {
+        (self.field, RuleId::version(rule))
     }
 
     /// The version of the family matched at `m`, read in this field.
-    fn version(&self, m: Match) -> Option<(String, Evidence)> {
+    fn version(&self, m: Match) -> Option<(ShortStr, Ev)> {
         let rule = &FAMILIES[m.rule];
         if let Some(v) = rule.version {
-            return Some((v.to_owned(), self.version_evidence("codename")));
+            return Some((ShortStr::new(v), self.version_evidence(VersionRule::Codename)));
         }
         if let Some((a, _)) = m.glued {
             let b = self.toks[self.extend(m.from)].e();
             let v = &self.text[a..b];
-            return fits(v, rule.shape).then(|| (v.to_owned(), self.version_evidence("glued")));
+            return fits(v, rule.shape)
+                .then(|| (ShortStr::new(v), self.version_evidence(VersionRule::Glued)));
         }
         self.version_from(m.to, rule.shape).or_else(|| {
             let family = rule.family;
@@ -649,14 +641,14 @@ impl<'a> Scan<'a> {
                 let (_, _, v) = WINDOWS_BUILDS
                     .iter()
                     .find(|(b, f, _)| *b == t && *f == family)?;
-                Some(((*v).to_owned(), self.version_evidence("windows_build")))
+                Some((ShortStr::new(v), self.version_evidence(VersionRule::WindowsBuild)))
             })
         })
     }
 
     /// `install75` read as `7.5` when `family` names its files so
     /// ([`RELEASE_FILES`]).
-    fn release_file(&self, family: &str) -> Option<(String, Evidence)> {
+    fn release_file(&self, family: &str) -> Option<(ShortStr, Ev)> {
         let prefixes = RELEASE_FILES.iter().filter(|(f, _)| *f == family);
         prefixes
             .flat_map(|(_, p)| (0..self.len).map(move |i| (p, i)))
@@ -666,8 +658,9 @@ impl<'a> Scan<'a> {
                 (t[..p.len()].eq_ignore_ascii_case(p.as_bytes())
                     && digits.iter().all(u8::is_ascii_digit))
                 .then(|| {
-                    let v = format!("{}.{}", char::from(digits[0]), char::from(digits[1]));
-                    (v, self.version_evidence("release_file"))
+                    let d = &self.tok(i)[p.len()..];
+                    let v = ShortStr::from_parts(&[&d[..1], ".", &d[1..]]);
+                    (v, self.version_evidence(VersionRule::ReleaseFile))
                 })
             })
     }
@@ -696,7 +689,7 @@ impl<'a> Scan<'a> {
     }
 
     /// The first token run from token `from` on that reads as a version of `shape`.
-    fn version_from(&self, from: usize, shape: Shape) -> Option<(String, Evidence)> {
+    fn version_from(&self, from: usize, shape: Shape) -> Option<(ShortStr, Ev)> {
         if shape == Shape::Never {
             return None;
         }
@@ -720,9 +713,9 @@ impl<'a> Scan<'a> {
                     && u[0].eq_ignore_ascii_case(&b'u')
                     && u[1..].iter().all(u8::is_ascii_digit)
                 {
-                    let v = format!("{}.{}", &t[1..], &self.tok(j + 1)[1..]);
+                    let v = ShortStr::from_parts(&[&t[1..], ".", &self.tok(j + 1)[1..]]);
                     if fits(&v, shape) {
-                        let ev = self.version_evidence("after_family");
+                        let ev = self.version_evidence(VersionRule::AfterFamily);
                         return Some((v, ev));
                     }
                 }
@@ -740,8 +733,8 @@ impl<'a> Scan<'a> {
                     let r2 = shape == Shape::Year
                         && k + 1 < self.len
                         && self.tok(k + 1).eq_ignore_ascii_case("r2");
-                    let v = if r2 { format!("{v} R2") } else { v.to_owned() };
-                    let ev = self.version_evidence("after_family");
+                    let v = ShortStr::from_parts(&[v, if r2 { " R2" } else { "" }]);
+                    let ev = self.version_evidence(VersionRule::AfterFamily);
                     return Some((v, ev));
                 }
                 j = k + 1;
