@@ -27,8 +27,17 @@ pub struct ShortStr(Repr);
 
 impl ShortStr {
     /// `s`, copied.
+    #[inline]
     pub fn new(s: &str) -> Self {
-        Self::from_parts(&[s])
+        if s.len() > INLINE {
+            return ShortStr(Repr::Heap(s.into()));
+        }
+        let mut buf = [0; INLINE];
+        buf[..s.len()].copy_from_slice(s.as_bytes());
+        ShortStr(Repr::Inline {
+            len: u8::try_from(s.len()).unwrap_or(u8::MAX),
+            buf,
+        })
     }
 
     /// The parts, concatenated (no intermediate `String` when they fit inline).

@@ -40,9 +40,12 @@ const VERSION_RULES: [&str; 6] = [
 ];
 
 /// One rule of this build's table by index: the family patterns, then the
-/// arch patterns, the edition patterns and the version readings.
+/// arch patterns, the edition patterns and the version readings. A decoder
+/// that meets the same rule names again and again (the shared tier's)
+/// resolves each once with [`RuleId::of`] and pushes with
+/// [`EvidenceList::push_rule`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct RuleId(u16);
+pub struct RuleId(u16);
 
 impl RuleId {
     pub(crate) fn family(i: usize) -> Self {
@@ -61,7 +64,8 @@ impl RuleId {
         RuleId(u16::try_from(i).expect("a small rule table"))
     }
 
-    fn name(self) -> &'static str {
+    /// The rule's name, as evidence shows it.
+    pub fn name(self) -> &'static str {
         let mut i = usize::from(self.0);
         if let Some(r) = FAMILIES.get(i) {
             return r.pattern;
@@ -81,7 +85,7 @@ impl RuleId {
     }
 
     /// The id of a rule named `name`, when this build has one.
-    fn of(name: &str) -> Option<Self> {
+    pub fn of(name: &str) -> Option<Self> {
         static BY_NAME: LazyLock<HashMap<&'static str, RuleId>> = LazyLock::new(|| {
             let n = FAMILIES.len() + ARCHES.len() + EDITIONS.len() + VERSION_RULES.len();
             // Several rows may share a name; any of them reads back the same.
@@ -225,7 +229,8 @@ impl EvidenceList {
     }
 
     /// Appends an entry of this build's table (recognition's path: no lookup).
-    pub(crate) fn push_rule(&mut self, attribute: Attribute, field: SourceField, rule: RuleId) {
+    #[inline]
+    pub fn push_rule(&mut self, attribute: Attribute, field: SourceField, rule: RuleId) {
         if let Repr::Packed { len, items } = &mut self.0
             && usize::from(*len) < INLINE
         {
@@ -233,6 +238,11 @@ impl EvidenceList {
             *len += 1;
             return;
         }
+        self.push_listed(attribute, field, rule);
+    }
+
+    #[cold]
+    fn push_listed(&mut self, attribute: Attribute, field: SourceField, rule: RuleId) {
         self.to_list().push(Evidence {
             attribute,
             field,

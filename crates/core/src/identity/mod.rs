@@ -17,8 +17,8 @@ use std::sync::LazyLock;
 
 use serde::{Deserialize, Serialize};
 
-use evidence::{RuleId, VersionRule};
-pub use evidence::{EvidenceList, Iter as EvidenceIter};
+use evidence::VersionRule;
+pub use evidence::{EvidenceList, Iter as EvidenceIter, RuleId};
 pub use group::{
     Cell, Coverage, CoverageRow, GroupField, GroupItem, GroupValue, IdentityKey, ImageGroup,
     coverage, coverage_csv, group, value_of,
@@ -120,11 +120,9 @@ pub fn recognise(item: &mut Iso) {
 /// The identity of `item`, without changing it.
 pub fn identify(item: &Iso) -> Identity {
     let (path, base) = split_name(&item.name);
+    let (label_family, label_tag) = family_and_tag(&item.labels);
     let candidates = [
-        (
-            SourceField::LabelFamily,
-            item.labels.get("family").map(String::as_str),
-        ),
+        (SourceField::LabelFamily, label_family),
         (SourceField::Description, item.description.as_deref()),
         (
             SourceField::OsName,
@@ -171,7 +169,7 @@ pub fn identify(item: &Iso) -> Identity {
                 .find_map(|(s, o)| s.version(o))
         });
         let version = version.or_else(|| {
-            let tag = item.labels.get("tag")?;
+            let tag = label_tag?;
             let s = Scan::new(SourceField::LabelTag, tag);
             s.version_from(0, rule.shape)
                 .map(|(v, _)| (v, (SourceField::LabelTag, RuleId::version(VersionRule::Tag))))
@@ -211,12 +209,48 @@ fn split_name(name: &str) -> (&str, &str) {
         Some((_, rest)) => rest.trim_start(),
         None => name,
     };
-    // One single-char search per separator (each a memrchr): a two-char
-    // pattern decodes every character of every name.
-    match name.rfind('/').max(name.rfind('\\')) {
+    match last_separator(name.as_bytes()) {
         Some(i) => (&name[..i], &name[i + 1..]),
         None => ("", name),
     }
+}
+
+/// The last `/` or `\\` of `b`, 8 bytes at a time from the end: the file
+/// name is short, and two memrchr calls (or a byte loop) cost more.
+fn last_separator(b: &[u8]) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    // The high bit of each zero byte of `x`, exactly (no borrow between bytes).
+    let zeros = |x: u64| !(((x & LOW7) + LOW7) | x | LOW7);
+    let mut end = b.len();
+    while let Some(w) = b[..end].last_chunk::<8>() {
+        let w = u64::from_le_bytes(*w);
+        let m = zeros(w ^ (ONES * u64::from(b'/'))) | zeros(w ^ (ONES * u64::from(b'\\')));
+        if m != 0 {
+            // Little-endian: the highest set bit is the last such byte.
+            return Some(end - 8 + (63 - m.leading_zeros() as usize) / 8);
+        }
+        end -= 8;
+    }
+    b[..end].iter().rposition(|&c| c == b'/' || c == b'\\')
+}
+
+/// `labels.family` and `labels.tag` in one walk of the (sorted, few) keys,
+/// stopping past `tag`: cheaper than two map searches of string compares.
+fn family_and_tag(labels: &BTreeMap<String, String>) -> (Option<&str>, Option<&str>) {
+    let mut out = (None, None);
+    for (k, v) in labels {
+        match k.as_bytes().first() {
+            Some(b'f') if k == "family" => out.0 = Some(v.as_str()),
+            Some(b't') if k == "tag" => {
+                out.1 = Some(v.as_str());
+                break;
+            }
+            Some(c) if *c > b't' => break,
+            _ => {}
+        }
+    }
+    out
 }
 
 /// The most tokens of one field looked at (a long description says nothing more).
@@ -674,7 +708,10 @@ impl<'a> Scan<'a> {
             let sep = self.sep_before(next);
             let nt = self.bytes(next);
             let dotted = sep == Some(b'.') && nt[0].is_ascii_digit();
+            // Every suffix starts with `s` or `u` (checked first: most
+            // next tokens are no suffix).
             let suffix = matches!(sep, Some(b'-' | b'.'))
+                && matches!(nt[0] | 0x20, b's' | b'u')
                 && VERSION_SUFFIXES.iter().any(|p| {
                     nt.len() > p.len()
                         && nt[..p.len()].eq_ignore_ascii_case(p.as_bytes())
@@ -733,7 +770,11 @@ impl<'a> Scan<'a> {
                     let r2 = shape == Shape::Year
                         && k + 1 < self.len
                         && self.tok(k + 1).eq_ignore_ascii_case("r2");
-                    let v = ShortStr::from_parts(&[v, if r2 { " R2" } else { "" }]);
+                    let v = if r2 {
+                        ShortStr::from_parts(&[v, " R2"])
+                    } else {
+                        ShortStr::new(v)
+                    };
                     let ev = self.version_evidence(VersionRule::AfterFamily);
                     return Some((v, ev));
                 }
@@ -888,6 +929,38 @@ mod tests {
         // Alone it names no OS; another family's `cd12` is no version.
         assert_eq!(id("install76.iso"), Identity::default());
         assert_eq!(id("[vss-ISOs] Linux/Debian/cd12.iso").version, None);
+    }
+
+    #[test]
+    fn the_last_separator_is_found_at_any_offset() {
+        let naive = |b: &[u8]| b.iter().rposition(|&c| c == b'/' || c == b'\\');
+        for n in 0..40 {
+            for at in 0..n {
+                for sep in [b'/', b'\\'] {
+                    let mut b = vec![b'a'; n];
+                    b[at] = sep;
+                    assert_eq!(last_separator(&b), Some(at), "{n} {at}");
+                    if at > 0 {
+                        b[at - 1] = b'/';
+                        assert_eq!(last_separator(&b), naive(&b));
+                    }
+                }
+            }
+            // Bytes next to the separators' values (and above 0x7f) are none.
+            let b: Vec<u8> = (0..n).map(|i| [b'.', b'0', b'[', b']', 0xaf, 0xdc][i % 6]).collect();
+            assert_eq!(last_separator(&b), None);
+        }
+        assert_eq!(
+            split_name("[vss-ISOs] Linux/Rocky/Rocky-9.4-x86_64-dvd.iso"),
+            ("Linux/Rocky", "Rocky-9.4-x86_64-dvd.iso")
+        );
+        assert_eq!(split_name("a\\b/c\\d.iso"), ("a\\b/c", "d.iso"));
+    }
+
+    #[test]
+    fn version_suffixes_start_with_s_or_u() {
+        // `Scan::extend` tests the first letter before comparing suffixes.
+        assert!(VERSION_SUFFIXES.iter().all(|p| p.starts_with(['s', 'u'])));
     }
 
     #[test]
