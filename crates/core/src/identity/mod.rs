@@ -300,18 +300,62 @@ struct Entry {
     bare: bool,
 }
 
-/// FNV-1a of `b` lowercased. The lexicon's keys are hashed with it once;
-/// a token is hashed while it is read, with no lowercase copy.
-fn fnv_lower(b: &[u8]) -> u64 {
-    b.iter().fold(FNV_OFFSET, |h, c| fnv_step(h, *c))
+/// A token by value: its bytes lowercased (bit 5, exact for ASCII letters
+/// and digits, which is all a token holds) as three little-endian words,
+/// zero past its end, and its length. Taken with a few word loads per
+/// token, not a step per byte, and compared whole against the lexicon's.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Key {
+    w: [u64; 3],
+    len: usize,
 }
 
-const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+impl Key {
+    /// The key of `b[s..e]`; `None` when longer than any rule token.
+    #[inline]
+    fn of(b: &[u8], s: usize, e: usize) -> Option<Key> {
+        let len = e - s;
+        if len > MAX_TOKEN_LEN {
+            return None;
+        }
+        let mut w = [0; 3];
+        w[0] = word(b, s, len.min(8));
+        if len > 8 {
+            w[1] = word(b, s + 8, (len - 8).min(8));
+            if len > 16 {
+                w[2] = word(b, s + 16, len - 16);
+            }
+        }
+        Some(Key { w, len })
+    }
 
-/// One byte of FNV-1a, lowercased by setting bit 5: exact for ASCII
-/// letters and digits, which is all a token holds.
-fn fnv_step(h: u64, c: u8) -> u64 {
-    (h ^ u64::from(c | 0x20)).wrapping_mul(0x0100_0000_01b3)
+    /// Multiply-shift: the high bits pick the slot.
+    fn hash(&self) -> u64 {
+        (self.w[0] ^ self.w[1].rotate_left(21) ^ self.w[2].rotate_left(42) ^ self.len as u64)
+            .wrapping_mul(0x9e37_79b9_7f4a_7c15)
+    }
+}
+
+/// Bytes `b[s..s + n]` (`1 <= n <= 8`) lowercased, as a little-endian word.
+#[inline]
+fn word(b: &[u8], s: usize, n: usize) -> u64 {
+    let raw = if let Some(c) = b.get(s..).and_then(|r| r.first_chunk::<8>()) {
+        u64::from_le_bytes(*c)
+    } else if let Some(c) = b.last_chunk::<8>() {
+        // Near the end: the last 8 bytes, shifted so that byte `s` is first.
+        u64::from_le_bytes(*c) >> (8 * (s + 8 - b.len()))
+    } else {
+        b[s..s + n]
+            .iter()
+            .rev()
+            .fold(0, |w, &c| w << 8 | u64::from(c))
+    };
+    let mask = if n >= 8 {
+        u64::MAX
+    } else {
+        (1 << (8 * n)) - 1
+    };
+    (raw | 0x2020_2020_2020_2020) & mask
 }
 
 /// Whether token `t` is the rule token `key` (lowercase) in any case: bit 5
@@ -320,51 +364,51 @@ fn same_token(t: &[u8], key: &str) -> bool {
     t.len() == key.len() && t.iter().zip(key.as_bytes()).all(|(a, b)| a | 0x20 == *b)
 }
 
-/// A token's hash; `None` for a token too long to be any key.
-fn token_hash(t: &[u8]) -> Option<u64> {
-    (t.len() <= MAX_TOKEN_LEN).then(|| fnv_lower(t))
-}
-
-/// Where a token's trailing digits start after its letters (`centos7`: 6),
-/// with the hash of the letters: they may be a glued family.
-fn glued_cut(t: &[u8]) -> Option<(usize, u64)> {
+/// Where a token's trailing digits start after its letters (`centos7`: 6):
+/// the letters may be a glued family.
+fn glued_cut(t: &[u8]) -> Option<usize> {
     t.last()
         .filter(|c| c.is_ascii_digit())
         .and_then(|_| t.iter().rposition(|c| !c.is_ascii_digit()))
-        .map(|p| (p + 1, fnv_lower(&t[..=p])))
+        .map(|p| p + 1)
 }
 
 /// One first token of the rule table: its patterns and whether it is a veto.
 #[derive(Clone, Copy, Default)]
 struct Slot {
-    hash: u64,
-    key: &'static str,
+    key: Key,
     from: u16,
     len: u16,
     veto: bool,
 }
 
 /// Every pattern of the rule table keyed by its first token, as an
-/// open-addressing table on [`fnv_lower`] (a lookup per token of every
+/// open-addressing table on [`Key::hash`] (a lookup per token of every
 /// item, where a general map's hashing and a lowercase copy would show).
 struct Lexicon {
-    /// A power of two long, at most half full; an empty key is a free slot.
+    /// A power of two long, at most a quarter full; a zero-length key is a free slot.
     slots: Vec<Slot>,
+    /// `64 - log2(slots.len())`.
+    shift: u32,
     entries: Vec<Entry>,
 }
 
 impl Lexicon {
+    fn first_slot(&self, key: &Key) -> usize {
+        // At most log2 of a small table's length bits: no truncation.
+        (key.hash() >> self.shift) as usize
+    }
+
     #[inline]
-    fn get(&self, hash: u64, token: &[u8]) -> Option<&Slot> {
+    fn get(&self, key: &Key) -> Option<&Slot> {
         let mask = self.slots.len() - 1;
-        // Truncating: the low bits pick the slot.
-        let mut i = hash as usize & mask;
+        let mut i = self.first_slot(key);
         loop {
             let s = &self.slots[i];
-            if s.key.is_empty() {
+            if s.key.len == 0 {
                 return None;
             }
-            if s.hash == hash && same_token(token, s.key) {
+            if s.key == *key {
                 return Some(s);
             }
             i = (i + 1) & mask;
@@ -375,9 +419,9 @@ impl Lexicon {
         &self.entries[usize::from(s.from)..][..usize::from(s.len)]
     }
 
-    /// The entries of `token`, hashed as `hash`; empty when it is no key.
-    fn find(&self, hash: u64, token: &[u8]) -> &[Entry] {
-        self.get(hash, token).map_or(&[], |s| self.entries(s))
+    /// The entries of `key`; empty when it is no rule token.
+    fn find(&self, key: &Key) -> &[Entry] {
+        self.get(key).map_or(&[], |s| self.entries(s))
     }
 }
 
@@ -406,19 +450,20 @@ static LEXICON: LazyLock<Lexicon> = LazyLock::new(|| {
     for v in VETOES {
         map.entry(v).or_default();
     }
-    let size = (map.len() * 2).next_power_of_two();
+    let size = (map.len() * 4).next_power_of_two();
     let mut lex = Lexicon {
         slots: vec![Slot::default(); size],
+        shift: 64 - size.trailing_zeros(),
         entries: Vec::new(),
     };
     for (key, mut entries) in map {
-        // `Scan::matches` skips tokens that start with a digit; `token_hash`
+        // `Scan::matches` skips tokens that start with a digit; `Key::of`
         // gives up on long ones.
         assert!(
             key.starts_with(|c: char| c.is_ascii_lowercase()) && key.len() <= MAX_TOKEN_LEN,
             "rule token {key:?}: lowercase, a letter first, at most {MAX_TOKEN_LEN} bytes"
         );
-        // `same_token` compares against lowercase letters and digits.
+        // `Key` and `same_token` lowercase with bit 5: letters and digits only.
         let lower = |t: &str| {
             t.bytes()
                 .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
@@ -430,15 +475,14 @@ static LEXICON: LazyLock<Lexicon> = LazyLock::new(|| {
         // Longest first, so the first pattern that fits at a position is the longest.
         entries.sort_by_key(|e| std::cmp::Reverse(e.rest.len()));
         let slot = Slot {
-            hash: fnv_lower(key.as_bytes()),
-            key,
+            key: Key::of(key.as_bytes(), 0, key.len()).expect("checked above"),
             from: u16::try_from(lex.entries.len()).expect("a small rule table"),
             len: u16::try_from(entries.len()).expect("a small rule table"),
             veto: VETOES.contains(&key),
         };
         lex.entries.extend(entries);
-        let mut i = slot.hash as usize & (size - 1);
-        while !lex.slots[i].key.is_empty() {
+        let mut i = lex.first_slot(&slot.key);
+        while lex.slots[i].key.len != 0 {
             i = (i + 1) & (size - 1);
         }
         lex.slots[i] = slot;
@@ -518,6 +562,12 @@ impl<'a> Scan<'a> {
         &self.text.as_bytes()[self.toks[i].s()..self.toks[i].e()]
     }
 
+    /// Token `i`'s key; `None` when it is too long to be a rule token.
+    #[inline]
+    fn key(&self, i: usize) -> Option<Key> {
+        Key::of(self.text.as_bytes(), self.toks[i].s(), self.toks[i].e())
+    }
+
     /// The byte between token `i - 1` and token `i` when exactly one separates them.
     fn sep_before(&self, i: usize) -> Option<u8> {
         let (prev, cur) = (self.toks[i - 1], self.toks[i]);
@@ -536,11 +586,11 @@ impl<'a> Scan<'a> {
             if t[0].is_ascii_digit() {
                 continue;
             }
-            let Some(hash) = token_hash(t) else {
+            let Some(key) = self.key(i) else {
                 continue;
             };
             let mut found: [Option<Match>; 3] = [None; 3];
-            if let Some(slot) = lex.get(hash, t) {
+            if let Some(slot) = lex.get(&key) {
                 vetoed |= slot.veto;
                 for e in lex.entries(slot) {
                     let k = e.kind as usize;
@@ -557,9 +607,9 @@ impl<'a> Scan<'a> {
             // Only the first family counts: once there is one, no glued form is looked up.
             if found[0].is_none()
                 && self.family.is_none()
-                && let Some((cut, prefix)) = glued_cut(t)
+                && let Some(cut) = glued_cut(t)
             {
-                found[0] = self.glued_family(i, cut, prefix);
+                found[0] = self.glued_family(i, cut);
             }
             if self.family.is_none() {
                 self.family = found[0];
@@ -599,11 +649,10 @@ impl<'a> Scan<'a> {
         let lex = &*LEXICON;
         let mut best: Option<Match> = None;
         for i in (0..self.len).filter(|&i| i < f.from || i >= f.to) {
-            let t = self.bytes(i);
-            let Some(hash) = token_hash(t) else {
+            let Some(key) = self.key(i) else {
                 continue;
             };
-            for e in lex.find(hash, t) {
+            for e in lex.find(&key) {
                 let to = i + 1 + e.rest.len();
                 if e.kind == Kind::Edition
                     && self.rest_fits(i, &e.rest)
@@ -631,14 +680,13 @@ impl<'a> Scan<'a> {
     }
 
     /// `centos7`, `win11`: a glued family token with the version digits
-    /// after it, which start at byte `cut` of the token; `prefix` is the
-    /// hash of the letters before them.
-    fn glued_family(&self, i: usize, cut: usize, prefix: u64) -> Option<Match> {
+    /// after it, which start at byte `cut` of the token.
+    fn glued_family(&self, i: usize, cut: usize) -> Option<Match> {
         let lex = &*LEXICON;
         let t = self.toks[i];
-        let letters = &self.bytes(i)[..cut];
+        let prefix = Key::of(self.text.as_bytes(), t.s(), t.s() + cut)?;
         let e = lex
-            .find(prefix, letters)
+            .find(&prefix)
             .iter()
             .find(|e| e.kind == Kind::Family && e.glued && e.rest.is_empty())?;
         Some(Match {
@@ -955,6 +1003,23 @@ mod tests {
             ("Linux/Rocky", "Rocky-9.4-x86_64-dvd.iso")
         );
         assert_eq!(split_name("a\\b/c\\d.iso"), ("a\\b/c", "d.iso"));
+    }
+
+    #[test]
+    fn a_token_has_the_key_of_its_lowercase_text_wherever_it_stands() {
+        let key = |t: &str| Key::of(t.as_bytes(), 0, t.len()).unwrap();
+        for tok in ["x", "Rocky", "CentOS7", "x86", "WINDOWS", "vboxguestadditions", "abcdefgh", "AbCdEfGhI"] {
+            for pre in ["", "a-", "[vss-ISOs] Linux/"] {
+                for post in ["", ".", "-x86_64-dvd.iso"] {
+                    let text = format!("{pre}{tok}{post}");
+                    let got = Key::of(text.as_bytes(), pre.len(), pre.len() + tok.len());
+                    assert_eq!(got, Some(key(&tok.to_ascii_lowercase())), "{text:?}");
+                }
+            }
+        }
+        assert_ne!(key("rocky"), key("rock"));
+        assert_ne!(key("abcdefgh"), key("abcdefghi"));
+        assert_eq!(Key::of(&[b'a'; 30], 0, 25), None);
     }
 
     #[test]
