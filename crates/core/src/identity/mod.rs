@@ -153,17 +153,17 @@ pub fn identify(item: &Iso) -> Identity {
     // Family: the first source naming one.
     let fam = scans().find_map(|s| s.family.map(|m| (s, m)));
     if let Some((scan, m)) = fam {
-        let rule = &FAMILIES[m.rule];
+        let rule = &FAMILIES[m.rule()];
         out.family = Some(rule.family);
         out.evidence
-            .push_rule(Attribute::Family, scan.field, RuleId::family(m.rule));
+            .push_rule(Attribute::Family, scan.field, RuleId::family(m.rule()));
         // Version: where the family was named, else wherever else the same family is.
         let version = scan.version(m).or_else(|| {
             scans()
                 .filter(|s| !std::ptr::eq(*s, scan))
                 .filter_map(|s| {
                     s.family
-                        .filter(|o| FAMILIES[o.rule].family == rule.family)
+                        .filter(|o| FAMILIES[o.rule()].family == rule.family)
                         .map(|o| (s, o))
                 })
                 .find_map(|(s, o)| s.version(o))
@@ -183,21 +183,21 @@ pub fn identify(item: &Iso) -> Identity {
         if let Some(e) = rule.edition {
             out.edition = Some(e);
             out.evidence
-                .push_rule(Attribute::Edition, scan.field, RuleId::family(m.rule));
+                .push_rule(Attribute::Edition, scan.field, RuleId::family(m.rule()));
         } else if let Some((s, e)) = scans()
             .filter(|s| s.field != SourceField::OsName && s.field != SourceField::Path)
             .find_map(|s| s.edition.map(|e| (s, e)))
         {
-            out.edition = Some(EDITIONS[e.rule].1);
+            out.edition = Some(EDITIONS[e.rule()].1);
             out.evidence
-                .push_rule(Attribute::Edition, s.field, RuleId::edition(e.rule));
+                .push_rule(Attribute::Edition, s.field, RuleId::edition(e.rule()));
         }
     }
     // Arch is a fact of the file even when the OS is not recognised.
     if let Some((s, a)) = scans().find_map(|s| s.arch.map(|a| (s, a))) {
-        out.arch = Some(ARCHES[a.rule].1);
+        out.arch = Some(ARCHES[a.rule()].1);
         out.evidence
-            .push_rule(Attribute::Arch, s.field, RuleId::arch(a.rule));
+            .push_rule(Attribute::Arch, s.field, RuleId::arch(a.rule()));
     }
     out
 }
@@ -275,13 +275,43 @@ impl Tok {
     }
 }
 
+/// A pattern matched at tokens `from..to`. Small (8 bytes): a scan keeps
+/// three and builds one per candidate token.
 #[derive(Clone, Copy, Debug)]
 struct Match {
-    rule: usize,
-    from: usize,
-    to: usize,
-    /// The digits glued onto the family token (`centos7`), as a byte range.
-    glued: Option<(usize, usize)>,
+    rule: u16,
+    from: u8,
+    to: u8,
+    /// The digits glued onto the family token (`centos7`), as a byte
+    /// range; `0..0` when none.
+    glued: (u16, u16),
+}
+
+impl Match {
+    fn new(rule: usize, from: usize, to: usize, glued: Option<(usize, usize)>) -> Self {
+        // Rule indices are small, tokens at most MAX_TOKENS, offsets below MAX_TEXT.
+        let n16 = |v: usize| u16::try_from(v).unwrap_or(u16::MAX);
+        let n8 = |v: usize| u8::try_from(v).unwrap_or(u8::MAX);
+        let (a, b) = glued.unwrap_or((0, 0));
+        Match {
+            rule: n16(rule),
+            from: n8(from),
+            to: n8(to),
+            glued: (n16(a), n16(b)),
+        }
+    }
+    fn rule(self) -> usize {
+        usize::from(self.rule)
+    }
+    fn from(self) -> usize {
+        usize::from(self.from)
+    }
+    fn to(self) -> usize {
+        usize::from(self.to)
+    }
+    fn glued(self) -> Option<(usize, usize)> {
+        (self.glued.1 != 0).then(|| (usize::from(self.glued.0), usize::from(self.glued.1)))
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -595,12 +625,7 @@ impl<'a> Scan<'a> {
                 for e in lex.entries(slot) {
                     let k = e.kind as usize;
                     if e.bare && found[k].is_none() && self.rest_fits(i, &e.rest) {
-                        found[k] = Some(Match {
-                            rule: e.rule,
-                            from: i,
-                            to: i + 1 + e.rest.len(),
-                            glued: None,
-                        });
+                        found[k] = Some(Match::new(e.rule, i, i + 1 + e.rest.len(), None));
                     }
                 }
             }
@@ -620,7 +645,7 @@ impl<'a> Scan<'a> {
                 self.arch = Some(a);
             }
             if let Some(a) = found[1] {
-                for k in a.from..a.to.min(64) {
+                for k in a.from()..a.to().min(64) {
                     self.arch_mask |= 1 << k;
                 }
             }
@@ -648,7 +673,7 @@ impl<'a> Scan<'a> {
     fn best_edition_outside(&self, f: Match) -> Option<Match> {
         let lex = &*LEXICON;
         let mut best: Option<Match> = None;
-        for i in (0..self.len).filter(|&i| i < f.from || i >= f.to) {
+        for i in (0..self.len).filter(|&i| i < f.from() || i >= f.to()) {
             let Some(key) = self.key(i) else {
                 continue;
             };
@@ -656,15 +681,10 @@ impl<'a> Scan<'a> {
                 let to = i + 1 + e.rest.len();
                 if e.kind == Kind::Edition
                     && self.rest_fits(i, &e.rest)
-                    && (to <= f.from || i >= f.to)
-                    && best.is_none_or(|b| e.rule < b.rule)
+                    && (to <= f.from() || i >= f.to())
+                    && best.is_none_or(|b| usize::from(b.rule) > e.rule)
                 {
-                    best = Some(Match {
-                        rule: e.rule,
-                        from: i,
-                        to,
-                        glued: None,
-                    });
+                    best = Some(Match::new(e.rule, i, to, None));
                 }
             }
         }
@@ -689,12 +709,7 @@ impl<'a> Scan<'a> {
             .find(&prefix)
             .iter()
             .find(|e| e.kind == Kind::Family && e.glued && e.rest.is_empty())?;
-        Some(Match {
-            rule: e.rule,
-            from: i,
-            to: i + 1,
-            glued: Some((t.s() + cut, t.e())),
-        })
+        Some(Match::new(e.rule, i, i + 1, Some((t.s() + cut, t.e()))))
     }
 
     fn version_evidence(&self, rule: VersionRule) -> Ev {
@@ -703,17 +718,17 @@ impl<'a> Scan<'a> {
 
     /// The version of the family matched at `m`, read in this field.
     fn version(&self, m: Match) -> Option<(ShortStr, Ev)> {
-        let rule = &FAMILIES[m.rule];
+        let rule = &FAMILIES[m.rule()];
         if let Some(v) = rule.version {
             return Some((ShortStr::new(v), self.version_evidence(VersionRule::Codename)));
         }
-        if let Some((a, _)) = m.glued {
-            let b = self.toks[self.extend(m.from)].e();
+        if let Some((a, _)) = m.glued() {
+            let b = self.toks[self.extend(m.from())].e();
             let v = &self.text[a..b];
             return fits(v, rule.shape)
                 .then(|| (ShortStr::new(v), self.version_evidence(VersionRule::Glued)));
         }
-        self.version_from(m.to, rule.shape).or_else(|| {
+        self.version_from(m.to(), rule.shape).or_else(|| {
             let family = rule.family;
             if !family.starts_with("windows") {
                 return None;
