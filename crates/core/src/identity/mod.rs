@@ -120,34 +120,36 @@ pub fn recognise(item: &mut Iso) {
 /// The identity of `item`, without changing it.
 pub fn identify(item: &Iso) -> Identity {
     let (path, base) = split_name(&item.name);
-    let (label_family, label_tag) = family_and_tag(&item.labels);
-    let candidates = [
-        (SourceField::LabelFamily, label_family),
-        (SourceField::Description, item.description.as_deref()),
-        (
-            SourceField::OsName,
-            item.os.as_ref().and_then(|o| o.name.as_deref()),
-        ),
-        (SourceField::Path, Some(path)),
-    ];
-    let mut sources: [(SourceField, &str); 5] = [(SourceField::Name, base); 5];
-    let mut n = 1;
-    for (f, s) in candidates {
-        if let Some(s) = s.filter(|s| !s.is_empty()) {
-            sources[n] = (f, s);
-            n += 1;
-        }
-    }
-    // Fields are scanned only when an attribute is still missing: most
-    // names say everything, and descriptions are the long texts.
-    // The name is always read, so it is built in place; the others when asked.
-    let name = Scan::new(SourceField::Name, base);
-    let cells: [OnceCell<Scan<'_>>; 4] = Default::default();
-    let get = |k: usize| match k.checked_sub(1) {
-        None => &name,
-        Some(c) => cells[c].get_or_init(|| Scan::new(sources[k].0, sources[k].1)),
+    // Fields are read and scanned only when an attribute is still missing:
+    // most names say everything. Not reading the others is most of the
+    // saving: a label lookup reads keys that live elsewhere in memory, each
+    // a likely cache miss on a cold listing, and descriptions are long.
+    // The name is always read, so it is built in place.
+    let text = |k: usize| -> Option<(SourceField, &str)> {
+        let (field, text) = match k {
+            1 => (
+                SourceField::LabelFamily,
+                item.labels.get("family").map(String::as_str),
+            ),
+            2 => (SourceField::Description, item.description.as_deref()),
+            3 => (
+                SourceField::OsName,
+                item.os.as_ref().and_then(|o| o.name.as_deref()),
+            ),
+            _ => (SourceField::Path, Some(path)),
+        };
+        text.filter(|t| !t.is_empty()).map(|t| (field, t))
     };
-    let scans = || (0..n).map(get);
+    let name = Scan::new(SourceField::Name, base);
+    let cells: [OnceCell<Option<Scan<'_>>>; 4] = Default::default();
+    let get = |k: usize| match k.checked_sub(1) {
+        None => Some(&name),
+        Some(c) => cells[c]
+            .get_or_init(|| text(k).map(|(f, t)| Scan::new(f, t)))
+            .as_ref(),
+    };
+    // In order: name, labels.family, description, os.name, the name's folders.
+    let scans = || (0..5).filter_map(get);
     let mut out = Identity::default();
 
     // Family: the first source naming one.
@@ -169,12 +171,12 @@ pub fn identify(item: &Iso) -> Identity {
                 .find_map(|(s, o)| s.version(o))
         });
         let version = version.or_else(|| {
-            let tag = label_tag?;
+            let tag = item.labels.get("tag")?;
             let s = Scan::new(SourceField::LabelTag, tag);
             s.version_from(0, rule.shape)
                 .map(|(v, _)| (v, (SourceField::LabelTag, RuleId::version(VersionRule::Tag))))
         });
-        let version = version.or_else(|| get(0).release_file(rule.family));
+        let version = version.or_else(|| name.release_file(rule.family));
         if let Some((v, (field, rule))) = version {
             out.version = Some(v);
             out.evidence.push_rule(Attribute::Version, field, rule);
@@ -233,24 +235,6 @@ fn last_separator(b: &[u8]) -> Option<usize> {
         end -= 8;
     }
     b[..end].iter().rposition(|&c| c == b'/' || c == b'\\')
-}
-
-/// `labels.family` and `labels.tag` in one walk of the (sorted, few) keys,
-/// stopping past `tag`: cheaper than two map searches of string compares.
-fn family_and_tag(labels: &BTreeMap<String, String>) -> (Option<&str>, Option<&str>) {
-    let mut out = (None, None);
-    for (k, v) in labels {
-        match k.as_bytes().first() {
-            Some(b'f') if k == "family" => out.0 = Some(v.as_str()),
-            Some(b't') if k == "tag" => {
-                out.1 = Some(v.as_str());
-                break;
-            }
-            Some(c) if *c > b't' => break,
-            _ => {}
-        }
-    }
-    out
 }
 
 /// The most tokens of one field looked at (a long description says nothing more).
