@@ -186,8 +186,9 @@ pub fn identify(item: &Iso) -> Identity {
             out.edition = Some(e);
             out.evidence
                 .push_rule(Attribute::Edition, scan.field, RuleId::family(m.rule()));
-        } else if let Some((s, e)) = scans()
-            .filter(|s| s.field != SourceField::OsName && s.field != SourceField::Path)
+        } else if let Some((s, e)) = (0..3)
+            // Not from os.name or the folders: those are never scanned for it.
+            .filter_map(get)
             .find_map(|s| s.edition.map(|e| (s, e)))
         {
             out.edition = Some(EDITIONS[e.rule()].1);
@@ -326,7 +327,8 @@ struct Key {
 
 impl Key {
     /// The key of `b[s..e]`; `None` when longer than any rule token.
-    #[inline]
+    // Always inlined: returned through memory, the key's reload stalled.
+    #[inline(always)]
     fn of(b: &[u8], s: usize, e: usize) -> Option<Key> {
         let len = e - s;
         if len > MAX_TOKEN_LEN {
@@ -351,7 +353,7 @@ impl Key {
 }
 
 /// Bytes `b[s..s + n]` (`1 <= n <= 8`) lowercased, as a little-endian word.
-#[inline]
+#[inline(always)]
 fn word(b: &[u8], s: usize, n: usize) -> u64 {
     let raw = if let Some(c) = b.get(s..).and_then(|r| r.first_chunk::<8>()) {
         u64::from_le_bytes(*c)
@@ -577,7 +579,7 @@ impl<'a> Scan<'a> {
     }
 
     /// Token `i`'s key; `None` when it is too long to be a rule token.
-    #[inline]
+    #[inline(always)]
     fn key(&self, i: usize) -> Option<Key> {
         Key::of(self.text.as_bytes(), self.toks[i].s(), self.toks[i].e())
     }
