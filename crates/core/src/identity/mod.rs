@@ -402,6 +402,9 @@ struct Slot {
 /// open-addressing table on [`Key::hash`] (a lookup per token of every
 /// item, where a general map's hashing and a lowercase copy would show).
 struct Lexicon {
+    /// Bit `32 * len + letter` is set when a key of that length starts with
+    /// that letter (`a` is 0): [`Lexicon::may_hold`].
+    filter: [u64; FILTER_WORDS],
     /// A power of two long, at most a quarter full; a zero-length key is a free slot.
     slots: Vec<Slot>,
     /// `64 - log2(slots.len())`.
@@ -409,7 +412,23 @@ struct Lexicon {
     entries: Vec<Entry>,
 }
 
+/// Words of [`Lexicon::filter`]: 32 bits for each length up to MAX_TOKEN_LEN.
+const FILTER_WORDS: usize = (MAX_TOKEN_LEN + 1) / 2 + 1;
+
+/// The filter bit of a token (a letter first) or key.
+fn filter_bit(t: &[u8]) -> Option<usize> {
+    let letter = usize::from((t[0] | 0x20).wrapping_sub(b'a'));
+    (t.len() <= MAX_TOKEN_LEN && letter < 26).then_some(32 * t.len() + letter)
+}
+
 impl Lexicon {
+    /// Whether some key has the length and first letter of token `t`
+    /// (which starts with a letter): no means it is none of them.
+    #[inline]
+    fn may_hold(&self, t: &[u8]) -> bool {
+        filter_bit(t).is_some_and(|b| self.filter[b / 64] & (1 << (b % 64)) != 0)
+    }
+
     fn first_slot(&self, key: &Key) -> usize {
         // At most log2 of a small table's length bits: no truncation.
         (key.hash() >> self.shift) as usize
@@ -468,6 +487,7 @@ static LEXICON: LazyLock<Lexicon> = LazyLock::new(|| {
     }
     let size = (map.len() * 4).next_power_of_two();
     let mut lex = Lexicon {
+        filter: [0; FILTER_WORDS],
         slots: vec![Slot::default(); size],
         shift: 64 - size.trailing_zeros(),
         entries: Vec::new(),
@@ -497,6 +517,8 @@ static LEXICON: LazyLock<Lexicon> = LazyLock::new(|| {
             veto: VETOES.contains(&key),
         };
         lex.entries.extend(entries);
+        let bit = filter_bit(key.as_bytes()).expect("checked above");
+        lex.filter[bit / 64] |= 1 << (bit % 64);
         let mut i = lex.first_slot(&slot.key);
         while lex.slots[i].key.len != 0 {
             i = (i + 1) & (size - 1);
@@ -602,11 +624,19 @@ impl<'a> Scan<'a> {
             if t[0].is_ascii_digit() {
                 continue;
             }
-            let Some(key) = self.key(i) else {
-                continue;
+            // Most tokens are no rule token: the filter tells most of them
+            // by length and first letter, before a key is taken.
+            let slot = if lex.may_hold(t) {
+                self.key(i).and_then(|key| lex.get(&key))
+            } else {
+                None
             };
+            let glued = self.family.is_none() && t[t.len() - 1].is_ascii_digit();
+            if slot.is_none() && !glued {
+                continue;
+            }
             let mut found: [Option<Match>; 3] = [None; 3];
-            if let Some(slot) = lex.get(&key) {
+            if let Some(slot) = slot {
                 vetoed |= slot.veto;
                 for e in lex.entries(slot) {
                     let k = e.kind as usize;
@@ -617,7 +647,7 @@ impl<'a> Scan<'a> {
             }
             // Only the first family counts: once there is one, no glued form is looked up.
             if found[0].is_none()
-                && self.family.is_none()
+                && glued
                 && let Some(cut) = glued_cut(t)
             {
                 found[0] = self.glued_family(i, cut);
@@ -690,6 +720,9 @@ impl<'a> Scan<'a> {
     fn glued_family(&self, i: usize, cut: usize) -> Option<Match> {
         let lex = &*LEXICON;
         let t = self.toks[i];
+        if !lex.may_hold(&self.bytes(i)[..cut]) {
+            return None;
+        }
         let prefix = Key::of(self.text.as_bytes(), t.s(), t.s() + cut)?;
         let e = lex
             .find(&prefix)
@@ -1021,6 +1054,18 @@ mod tests {
         assert_ne!(key("rocky"), key("rock"));
         assert_ne!(key("abcdefgh"), key("abcdefghi"));
         assert_eq!(Key::of(&[b'a'; 30], 0, 25), None);
+    }
+
+    #[test]
+    fn the_filter_holds_every_rule_token() {
+        let lex = &*LEXICON;
+        for s in lex.slots.iter().filter(|s| s.key.len != 0) {
+            let key: Vec<u8> = s.key.w.iter().flat_map(|w| w.to_le_bytes()).take(s.key.len).collect();
+            assert!(lex.may_hold(&key), "{:?}", String::from_utf8_lossy(&key));
+            assert!(lex.may_hold(&key.to_ascii_uppercase()));
+        }
+        assert!(!lex.may_hold(b"qqqqqqqqqqqqqqqqqqqqqqqq"));
+        assert!(!lex.may_hold(b"zzzzzzzzzzzzzzzzzzzzzzzzzzzzz"), "longer than any key");
     }
 
     #[test]
