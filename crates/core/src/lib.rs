@@ -19,7 +19,6 @@ pub mod query;
 pub mod short_str;
 pub mod time;
 
-pub use short_str::ShortStr;
 pub use capability::{Capability, Operation, UnknownOperation};
 pub use error::{Error, ErrorKind, Result};
 pub use id::{GlobalId, encode_segment, validate_native_id};
@@ -34,3 +33,4 @@ pub use provider::{
 pub use query::{
     CursorCodec, Limits, PageResult, Paging, Projected, Query, QueryError, execute, project,
 };
+pub use short_str::ShortStr;

@@ -209,7 +209,14 @@ mod tests {
     #[test]
     fn it_is_the_size_of_a_string_and_reads_back_whatever_its_length() {
         assert_eq!(std::mem::size_of::<Option<ShortStr>>(), 24);
-        for s in ["", "9.4", "2012 R2", "1234567890123456789012", "12345678901234567890123", "ünïcødé-ß-24.04"] {
+        for s in [
+            "",
+            "9.4",
+            "2012 R2",
+            "1234567890123456789012",
+            "12345678901234567890123",
+            "ünïcødé-ß-24.04",
+        ] {
             let a = ShortStr::new(s);
             assert_eq!(a.as_str(), s);
             assert_eq!(ShortStr::from(s.to_owned()), a);
@@ -217,8 +224,14 @@ mod tests {
             assert_eq!(serde_json::to_value(&a).unwrap(), s);
             assert_eq!(serde_json::from_value::<ShortStr>(s.into()).unwrap(), a);
         }
-        assert!(matches!(ShortStr::new("1234567890123456789012").0, Repr::Inline { .. }));
-        assert!(matches!(ShortStr::new("12345678901234567890123").0, Repr::Heap(_)));
+        assert!(matches!(
+            ShortStr::new("1234567890123456789012").0,
+            Repr::Inline { .. }
+        ));
+        assert!(matches!(
+            ShortStr::new("12345678901234567890123").0,
+            Repr::Heap(_)
+        ));
         assert_eq!(ShortStr::from_parts(&["2012", " R2"]), "2012 R2");
         assert_eq!(
             ShortStr::from_parts(&["1234567890", "12345678901234"]).as_str(),

@@ -89,7 +89,9 @@ impl RuleId {
         static BY_NAME: LazyLock<HashMap<&'static str, RuleId>> = LazyLock::new(|| {
             let n = FAMILIES.len() + ARCHES.len() + EDITIONS.len() + VERSION_RULES.len();
             // Several rows may share a name; any of them reads back the same.
-            (0..n).map(|i| (RuleId::at(i).name(), RuleId::at(i))).collect()
+            (0..n)
+                .map(|i| (RuleId::at(i).name(), RuleId::at(i)))
+                .collect()
         });
         BY_NAME.get(name).copied()
     }
@@ -387,18 +389,33 @@ mod tests {
         assert_eq!(l.iter().collect::<Vec<_>>(), known);
 
         let mut odd = known.clone();
-        odd.push(ev(Attribute::Edition, SourceField::Description, "a rule of a later build"));
+        odd.push(ev(
+            Attribute::Edition,
+            SourceField::Description,
+            "a rule of a later build",
+        ));
         odd.push(ev(Attribute::Edition, SourceField::Name, "dvd"));
         let l = EvidenceList::from(odd.clone());
         assert!(matches!(l.0, Repr::List(_)));
         assert_eq!(l.iter().collect::<Vec<_>>(), odd);
         assert_eq!(l.len(), 5);
-        assert_eq!(l.get(3).map(|e| e.rule), Some(Cow::Borrowed("a rule of a later build")));
+        assert_eq!(
+            l.get(3).map(|e| e.rule),
+            Some(Cow::Borrowed("a rule of a later build"))
+        );
 
         // Equality is by entries, whatever the keeping.
         let mut a = EvidenceList::new();
-        a.push_rule(Attribute::Arch, SourceField::Name, RuleId::of("x86 64").unwrap());
-        let b = EvidenceList(Repr::List(vec![ev(Attribute::Arch, SourceField::Name, "x86 64")]));
+        a.push_rule(
+            Attribute::Arch,
+            SourceField::Name,
+            RuleId::of("x86 64").unwrap(),
+        );
+        let b = EvidenceList(Repr::List(vec![ev(
+            Attribute::Arch,
+            SourceField::Name,
+            "x86 64",
+        )]));
         assert_eq!(a, b);
         assert_ne!(a, EvidenceList::new());
     }

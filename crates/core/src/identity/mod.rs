@@ -173,8 +173,12 @@ pub fn identify(item: &Iso) -> Identity {
         let version = version.or_else(|| {
             let tag = item.labels.get("tag")?;
             let s = Scan::new(SourceField::LabelTag, tag);
-            s.version_from(0, rule.shape)
-                .map(|(v, _)| (v, (SourceField::LabelTag, RuleId::version(VersionRule::Tag))))
+            s.version_from(0, rule.shape).map(|(v, _)| {
+                (
+                    v,
+                    (SourceField::LabelTag, RuleId::version(VersionRule::Tag)),
+                )
+            })
         });
         let version = version.or_else(|| name.release_file(rule.family));
         if let Some((v, (field, rule))) = version {
@@ -345,6 +349,17 @@ impl Key {
         Some(Key { w, len })
     }
 
+    /// Whether the two are one token. Word by word, the first word first:
+    /// a whole-array compare loaded the key back from the stack as 16-byte
+    /// halves, which its 8-byte stores cannot forward (a stall per lookup).
+    #[inline(always)]
+    fn same(&self, other: &Key) -> bool {
+        self.w[0] == other.w[0]
+            && self.len == other.len
+            && self.w[1] == other.w[1]
+            && self.w[2] == other.w[2]
+    }
+
     /// Multiply-shift: the high bits pick the slot.
     fn hash(&self) -> u64 {
         (self.w[0] ^ self.w[1].rotate_left(21) ^ self.w[2].rotate_left(42) ^ self.len as u64)
@@ -366,11 +381,7 @@ fn word(b: &[u8], s: usize, n: usize) -> u64 {
             .rev()
             .fold(0, |w, &c| w << 8 | u64::from(c))
     };
-    let mask = if n >= 8 {
-        u64::MAX
-    } else {
-        (1 << (8 * n)) - 1
-    };
+    let mask = if n >= 8 { u64::MAX } else { (1 << (8 * n)) - 1 };
     (raw | 0x2020_2020_2020_2020) & mask
 }
 
@@ -443,7 +454,7 @@ impl Lexicon {
             if s.key.len == 0 {
                 return None;
             }
-            if s.key == *key {
+            if s.key.same(key) {
                 return Some(s);
             }
             i = (i + 1) & mask;
@@ -739,7 +750,10 @@ impl<'a> Scan<'a> {
     fn version(&self, m: Match) -> Option<(ShortStr, Ev)> {
         let rule = &FAMILIES[m.rule()];
         if let Some(v) = rule.version {
-            return Some((ShortStr::new(v), self.version_evidence(VersionRule::Codename)));
+            return Some((
+                ShortStr::new(v),
+                self.version_evidence(VersionRule::Codename),
+            ));
         }
         if let Some((a, _)) = m.glued() {
             let b = self.toks[self.extend(m.from())].e();
@@ -757,7 +771,10 @@ impl<'a> Scan<'a> {
                 let (_, _, v) = WINDOWS_BUILDS
                     .iter()
                     .find(|(b, f, _)| *b == t && *f == family)?;
-                Some((ShortStr::new(v), self.version_evidence(VersionRule::WindowsBuild)))
+                Some((
+                    ShortStr::new(v),
+                    self.version_evidence(VersionRule::WindowsBuild),
+                ))
             })
         })
     }
@@ -1029,7 +1046,9 @@ mod tests {
                 }
             }
             // Bytes next to the separators' values (and above 0x7f) are none.
-            let b: Vec<u8> = (0..n).map(|i| [b'.', b'0', b'[', b']', 0xaf, 0xdc][i % 6]).collect();
+            let b: Vec<u8> = (0..n)
+                .map(|i| [b'.', b'0', b'[', b']', 0xaf, 0xdc][i % 6])
+                .collect();
             assert_eq!(last_separator(&b), None);
         }
         assert_eq!(
@@ -1042,7 +1061,16 @@ mod tests {
     #[test]
     fn a_token_has_the_key_of_its_lowercase_text_wherever_it_stands() {
         let key = |t: &str| Key::of(t.as_bytes(), 0, t.len()).unwrap();
-        for tok in ["x", "Rocky", "CentOS7", "x86", "WINDOWS", "vboxguestadditions", "abcdefgh", "AbCdEfGhI"] {
+        for tok in [
+            "x",
+            "Rocky",
+            "CentOS7",
+            "x86",
+            "WINDOWS",
+            "vboxguestadditions",
+            "abcdefgh",
+            "AbCdEfGhI",
+        ] {
             for pre in ["", "a-", "[vss-ISOs] Linux/"] {
                 for post in ["", ".", "-x86_64-dvd.iso"] {
                     let text = format!("{pre}{tok}{post}");
@@ -1060,12 +1088,21 @@ mod tests {
     fn the_filter_holds_every_rule_token() {
         let lex = &*LEXICON;
         for s in lex.slots.iter().filter(|s| s.key.len != 0) {
-            let key: Vec<u8> = s.key.w.iter().flat_map(|w| w.to_le_bytes()).take(s.key.len).collect();
+            let key: Vec<u8> = s
+                .key
+                .w
+                .iter()
+                .flat_map(|w| w.to_le_bytes())
+                .take(s.key.len)
+                .collect();
             assert!(lex.may_hold(&key), "{:?}", String::from_utf8_lossy(&key));
             assert!(lex.may_hold(&key.to_ascii_uppercase()));
         }
         assert!(!lex.may_hold(b"qqqqqqqqqqqqqqqqqqqqqqqq"));
-        assert!(!lex.may_hold(b"zzzzzzzzzzzzzzzzzzzzzzzzzzzzz"), "longer than any key");
+        assert!(
+            !lex.may_hold(b"zzzzzzzzzzzzzzzzzzzzzzzzzzzzz"),
+            "longer than any key"
+        );
     }
 
     #[test]
