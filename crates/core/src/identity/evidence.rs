@@ -227,7 +227,7 @@ impl EvidenceList {
             *len += 1;
             return;
         }
-        self.to_list().push(e);
+        self.listed().push(e);
     }
 
     /// Appends an entry of this build's table (recognition's path: no lookup).
@@ -245,14 +245,14 @@ impl EvidenceList {
 
     #[cold]
     fn push_listed(&mut self, attribute: Attribute, field: SourceField, rule: RuleId) {
-        self.to_list().push(Evidence {
+        self.listed().push(Evidence {
             attribute,
             field,
             rule: Cow::Borrowed(rule.name()),
         });
     }
 
-    fn to_list(&mut self) -> &mut Vec<Evidence> {
+    fn listed(&mut self) -> &mut Vec<Evidence> {
         if let Repr::Packed { .. } = self.0 {
             let v: Vec<Evidence> = self.iter().collect();
             self.0 = Repr::List(v);

@@ -424,7 +424,7 @@ struct Lexicon {
 }
 
 /// Words of [`Lexicon::filter`]: 32 bits for each length up to MAX_TOKEN_LEN.
-const FILTER_WORDS: usize = (MAX_TOKEN_LEN + 1) / 2 + 1;
+const FILTER_WORDS: usize = (32 * (MAX_TOKEN_LEN + 1)).div_ceil(64);
 
 /// The filter bit of a token (a letter first) or key.
 fn filter_bit(t: &[u8]) -> Option<usize> {
