@@ -17,6 +17,7 @@ mod labels;
 pub mod model;
 pub mod provider;
 pub mod query;
+pub mod short_str;
 pub mod time;
 
 pub use capability::{Capability, Operation, UnknownOperation};
@@ -33,3 +34,4 @@ pub use provider::{
 pub use query::{
     CursorCodec, Limits, PageResult, Paging, Projected, Query, QueryError, execute, project,
 };
+pub use short_str::ShortStr;

@@ -126,8 +126,10 @@ pub struct OsRef {
     #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
     pub family: Option<Cow<'static, str>>,
     /// The recognised OS version as the vendor writes it (`24.04.1`, `9.4`, `2022`).
+    // Inline (no allocation per item: versions are short).
     #[serde(default)]
-    pub version: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub version: Option<crate::ShortStr>,
 }
 
 /// A zone (region, data store) an item is available in.
@@ -195,7 +197,8 @@ pub struct Iso {
     /// How `os.family`, `os.version`, `arch` and `edition` were recognised;
     /// present only when something was.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub identity_evidence: Option<Vec<crate::identity::Evidence>>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Vec<crate::identity::Evidence>>))]
+    pub identity_evidence: Option<crate::identity::EvidenceList>,
     /// The upstream object as received; only present when asked for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]

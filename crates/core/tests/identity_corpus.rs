@@ -58,7 +58,7 @@ fn the_corpus_is_recognised_exactly_and_never_wrongly() {
         let os = c.1.os.as_ref();
         let got = [
             os.and_then(|o| o.family.as_deref().map(str::to_owned)),
-            os.and_then(|o| o.version.clone()),
+            os.and_then(|o| o.version.as_deref().map(str::to_owned)),
             c.1.arch.as_deref().map(str::to_owned),
             c.1.edition.as_deref().map(str::to_owned),
         ];

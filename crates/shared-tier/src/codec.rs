@@ -34,9 +34,9 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{LazyLock, Mutex};
 
 use chrono::{DateTime, Utc};
-use isogate_core::identity::{Attribute, Evidence, SourceField};
+use isogate_core::identity::{Attribute, Evidence, EvidenceList, RuleId, SourceField};
 use isogate_core::{
-    GlobalId, Iso, ItemKind, Labels, OsRef, ProviderKind, Status, Visibility, ZoneRef,
+    GlobalId, Iso, ItemKind, Labels, OsRef, ProviderKind, ShortStr, Status, Visibility, ZoneRef,
 };
 
 /// The format this build writes and the only one it reads.
@@ -287,7 +287,10 @@ pub fn decode_on(bytes: &[u8], threads: usize) -> Result<Snapshot, CodecError> {
     let n_rules = tr.count()?;
     let mut rules = Vec::with_capacity(n_rules);
     for _ in 0..n_rules {
-        rules.push(static_rule(tr.str()?));
+        let name = static_rule(tr.str()?);
+        // Resolved once here, not once per item (most are this build's).
+        let id = RuleId::of(&name);
+        rules.push((name, id));
     }
     if tr.pos != table_bytes.len() {
         return Err(CodecError::Corrupt("trailing bytes"));
@@ -599,8 +602,7 @@ impl<'a> Plan<'a> {
                 }
                 *n += 1;
             });
-            for e in item.identity_evidence.iter().flatten() {
-                let rule: &str = &e.rule;
+            for (_, _, rule) in item.identity_evidence.iter().flat_map(|l| l.entries()) {
                 if !rule_index.contains_key(rule) {
                     rule_index.insert(rule, rules.len() as u32);
                     rules.push(rule);
@@ -769,14 +771,14 @@ impl<'a> Plan<'a> {
         }
         if let Some(ev) = &i.identity_evidence {
             put_var(b, ev.len() as u64);
-            for e in ev {
-                let attribute = match e.attribute {
+            for (attribute, field, rule) in ev.entries() {
+                let attribute = match attribute {
                     Attribute::Family => 0,
                     Attribute::Version => 1,
                     Attribute::Arch => 2,
                     Attribute::Edition => 3,
                 };
-                let field = match e.field {
+                let field = match field {
                     SourceField::Name => 0,
                     SourceField::Path => 1,
                     SourceField::LabelFamily => 2,
@@ -785,7 +787,7 @@ impl<'a> Plan<'a> {
                     SourceField::OsName => 5,
                 };
                 b.push(attribute | (field << 2));
-                put_var(b, u64::from(self.rule_index[&*e.rule]));
+                put_var(b, u64::from(self.rule_index[rule]));
             }
         }
         if let Some(raw) = &i.raw {
@@ -800,7 +802,8 @@ struct Table<'a> {
     /// Per string, the rule table's copy when it is a recognised value
     /// (`os.family`, `arch`, `edition`): those borrow it, as recognition does.
     statics: Vec<Option<&'static str>>,
-    rules: Vec<Cow<'static, str>>,
+    /// Each rule name with its id in this build's table, if it has one.
+    rules: Vec<(Cow<'static, str>, Option<RuleId>)>,
 }
 
 fn decode_item(r: &mut Reader<'_>, t: &Table<'_>) -> Result<Iso, CodecError> {
@@ -857,7 +860,7 @@ fn decode_item(r: &mut Reader<'_>, t: &Table<'_>) -> Result<Iso, CodecError> {
             id: r.opt_sym(t)?,
             name: r.opt_sym(t)?,
             family: r.opt_value(t)?,
-            version: r.opt_sym(t)?,
+            version: r.opt_sym_str(t)?.map(ShortStr::new),
         })
     } else {
         None
@@ -899,7 +902,7 @@ fn decode_item(r: &mut Reader<'_>, t: &Table<'_>) -> Result<Iso, CodecError> {
     }
     let identity_evidence = if has(F_EVIDENCE) {
         let n = r.count()?;
-        let mut ev = Vec::with_capacity(n);
+        let mut ev = EvidenceList::new();
         for _ in 0..n {
             let b = r.byte()?;
             let attribute = match b & 3 {
@@ -917,16 +920,18 @@ fn decode_item(r: &mut Reader<'_>, t: &Table<'_>) -> Result<Iso, CodecError> {
                 5 => SourceField::OsName,
                 _ => return Err(CodecError::Corrupt("evidence field")),
             };
-            let rule = t
+            let (rule, id) = t
                 .rules
                 .get(r.var()? as usize)
-                .cloned()
                 .ok_or(CodecError::Corrupt("rule index"))?;
-            ev.push(Evidence {
-                attribute,
-                field,
-                rule,
-            });
+            match id {
+                Some(id) => ev.push_rule(attribute, field, *id),
+                None => ev.push(Evidence {
+                    attribute,
+                    field,
+                    rule: rule.clone(),
+                }),
+            }
         }
         Some(ev)
     } else {
@@ -1112,6 +1117,29 @@ impl<'a> Reader<'a> {
     fn sym(&mut self, t: &Table<'_>) -> Result<String, CodecError> {
         let code = self.var()?;
         self.sym_of(code, t)
+    }
+    /// An optional symbol, borrowed (for a field that keeps no `String`).
+    fn opt_sym_str<'s>(&'s mut self, t: &'s Table<'_>) -> Result<Option<&'s str>, CodecError> {
+        let code = match self.var()? {
+            0 => return Ok(None),
+            c => c - 1,
+        };
+        if code & 1 == 0 {
+            t.strings
+                .get((code >> 1) as usize)
+                .copied()
+                .map(Some)
+                .ok_or(CodecError::Corrupt("string index"))
+        } else {
+            let n = code >> 1;
+            if n > (self.buf.len() - self.pos) as u64 {
+                return Err(CodecError::Truncated);
+            }
+            let s = self.take(n as usize)?;
+            std::str::from_utf8(s)
+                .map(Some)
+                .map_err(|_| CodecError::Corrupt("UTF-8"))
+        }
     }
     fn opt_sym(&mut self, t: &Table<'_>) -> Result<Option<String>, CodecError> {
         match self.var()? {

@@ -159,11 +159,11 @@ fn iso() -> impl Strategy<Value = Iso> {
         let (family, version, arch, edition, evidence) = t.4;
         if let Some(os) = item.os.as_mut() {
             os.family = family.map(Into::into);
-            os.version = version;
+            os.version = version.map(Into::into);
         }
         item.arch = arch.map(Into::into);
         item.edition = edition.map(Into::into);
-        item.identity_evidence = evidence;
+        item.identity_evidence = evidence.map(Into::into);
         item
     })
 }

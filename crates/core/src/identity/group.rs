@@ -28,7 +28,7 @@ impl IdentityKey {
         let os = item.os.as_ref()?;
         Some(IdentityKey {
             family: os.family.as_deref()?.to_owned(),
-            version: os.version.clone(),
+            version: os.version.as_deref().map(str::to_owned),
             arch: item.arch.as_deref().map(str::to_owned),
             edition: item.edition.as_deref().map(str::to_owned),
         })

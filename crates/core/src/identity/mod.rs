@@ -5,6 +5,7 @@
 //! The rules are data ([`rules`]); this module only tokenises and matches.
 //! Nothing is guessed: a field no rule supports stays `None`.
 
+mod evidence;
 mod group;
 mod query;
 mod rules;
@@ -16,6 +17,8 @@ use std::sync::LazyLock;
 
 use serde::{Deserialize, Serialize};
 
+use evidence::VersionRule;
+pub use evidence::{EvidenceList, Iter as EvidenceIter, RuleId};
 pub use group::{
     Cell, Coverage, CoverageRow, GroupField, GroupItem, GroupValue, IdentityKey, ImageGroup,
     coverage, coverage_csv, group, value_of,
@@ -25,7 +28,7 @@ use rules::{
     ARCHES, EDITIONS, FAMILIES, RELEASE_FILES, Shape, VERSION_SUFFIXES, VETOES, WINDOWS_BUILDS,
 };
 
-use crate::Iso;
+use crate::{Iso, ShortStr};
 
 /// Which recognised attribute a piece of evidence supports.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -88,13 +91,13 @@ pub struct Identity {
     /// `os.family`
     pub family: Option<&'static str>,
     /// `os.version`
-    pub version: Option<String>,
+    pub version: Option<ShortStr>,
     /// `arch`
     pub arch: Option<&'static str>,
     /// `edition`
     pub edition: Option<&'static str>,
     /// The evidence for each of the above that is set.
-    pub evidence: Vec<Evidence>,
+    pub evidence: EvidenceList,
 }
 
 /// Sets `os.family`, `os.version`, `arch`, `edition` and `identity_evidence`
@@ -117,52 +120,52 @@ pub fn recognise(item: &mut Iso) {
 /// The identity of `item`, without changing it.
 pub fn identify(item: &Iso) -> Identity {
     let (path, base) = split_name(&item.name);
-    let candidates = [
-        (
-            SourceField::LabelFamily,
-            item.labels.get("family").map(String::as_str),
-        ),
-        (SourceField::Description, item.description.as_deref()),
-        (
-            SourceField::OsName,
-            item.os.as_ref().and_then(|o| o.name.as_deref()),
-        ),
-        (SourceField::Path, Some(path)),
-    ];
-    let mut sources: [(SourceField, &str); 5] = [(SourceField::Name, base); 5];
-    let mut n = 1;
-    for (f, s) in candidates {
-        if let Some(s) = s.filter(|s| !s.is_empty()) {
-            sources[n] = (f, s);
-            n += 1;
-        }
-    }
-    // Fields are scanned only when an attribute is still missing: most
-    // names say everything, and descriptions are the long texts.
-    // The name is always read, so it is built in place; the others when asked.
-    let name = Scan::new(SourceField::Name, base);
-    let cells: [OnceCell<Scan<'_>>; 4] = Default::default();
-    let get = |k: usize| match k.checked_sub(1) {
-        None => &name,
-        Some(c) => cells[c].get_or_init(|| Scan::new(sources[k].0, sources[k].1)),
+    // Fields are read and scanned only when an attribute is still missing:
+    // most names say everything. Not reading the others is most of the
+    // saving: a label lookup reads keys that live elsewhere in memory, each
+    // a likely cache miss on a cold listing, and descriptions are long.
+    // The name is always read, so it is built in place.
+    let text = |k: usize| -> Option<(SourceField, &str)> {
+        let (field, text) = match k {
+            1 => (
+                SourceField::LabelFamily,
+                item.labels.get("family").map(String::as_str),
+            ),
+            2 => (SourceField::Description, item.description.as_deref()),
+            3 => (
+                SourceField::OsName,
+                item.os.as_ref().and_then(|o| o.name.as_deref()),
+            ),
+            _ => (SourceField::Path, Some(path)),
+        };
+        text.filter(|t| !t.is_empty()).map(|t| (field, t))
     };
-    let scans = || (0..n).map(get);
+    let name = Scan::new(SourceField::Name, base);
+    let cells: [OnceCell<Option<Scan<'_>>>; 4] = Default::default();
+    let get = |k: usize| match k.checked_sub(1) {
+        None => Some(&name),
+        Some(c) => cells[c]
+            .get_or_init(|| text(k).map(|(f, t)| Scan::new(f, t)))
+            .as_ref(),
+    };
+    // In order: name, labels.family, description, os.name, the name's folders.
+    let scans = || (0..5).filter_map(get);
     let mut out = Identity::default();
 
     // Family: the first source naming one.
     let fam = scans().find_map(|s| s.family.map(|m| (s, m)));
     if let Some((scan, m)) = fam {
-        let rule = &FAMILIES[m.rule];
+        let rule = &FAMILIES[m.rule()];
         out.family = Some(rule.family);
         out.evidence
-            .push(scan.evidence(Attribute::Family, rule.pattern));
+            .push_rule(Attribute::Family, scan.field, RuleId::family(m.rule()));
         // Version: where the family was named, else wherever else the same family is.
         let version = scan.version(m).or_else(|| {
             scans()
                 .filter(|s| !std::ptr::eq(*s, scan))
                 .filter_map(|s| {
                     s.family
-                        .filter(|o| FAMILIES[o.rule].family == rule.family)
+                        .filter(|o| FAMILIES[o.rule()].family == rule.family)
                         .map(|o| (s, o))
                 })
                 .find_map(|(s, o)| s.version(o))
@@ -170,36 +173,38 @@ pub fn identify(item: &Iso) -> Identity {
         let version = version.or_else(|| {
             let tag = item.labels.get("tag")?;
             let s = Scan::new(SourceField::LabelTag, tag);
-            s.version_from(0, rule.shape).map(|(v, ev)| {
-                let mut ev = ev;
-                ev.rule = Cow::Borrowed("tag");
-                (v, ev)
+            s.version_from(0, rule.shape).map(|(v, _)| {
+                (
+                    v,
+                    (SourceField::LabelTag, RuleId::version(VersionRule::Tag)),
+                )
             })
         });
-        let version = version.or_else(|| get(0).release_file(rule.family));
-        if let Some((v, ev)) = version {
+        let version = version.or_else(|| name.release_file(rule.family));
+        if let Some((v, (field, rule))) = version {
             out.version = Some(v);
-            out.evidence.push(ev);
+            out.evidence.push_rule(Attribute::Version, field, rule);
         }
         // Edition: implied by the family pattern, else the first source with one.
         if let Some(e) = rule.edition {
             out.edition = Some(e);
             out.evidence
-                .push(scan.evidence(Attribute::Edition, rule.pattern));
-        } else if let Some((s, e)) = scans()
-            .filter(|s| s.field != SourceField::OsName && s.field != SourceField::Path)
+                .push_rule(Attribute::Edition, scan.field, RuleId::family(m.rule()));
+        } else if let Some((s, e)) = (0..3)
+            // Not from os.name or the folders: those are never scanned for it.
+            .filter_map(get)
             .find_map(|s| s.edition.map(|e| (s, e)))
         {
-            out.edition = Some(EDITIONS[e.rule].1);
+            out.edition = Some(EDITIONS[e.rule()].1);
             out.evidence
-                .push(s.evidence(Attribute::Edition, EDITIONS[e.rule].0));
+                .push_rule(Attribute::Edition, s.field, RuleId::edition(e.rule()));
         }
     }
     // Arch is a fact of the file even when the OS is not recognised.
     if let Some((s, a)) = scans().find_map(|s| s.arch.map(|a| (s, a))) {
-        out.arch = Some(ARCHES[a.rule].1);
+        out.arch = Some(ARCHES[a.rule()].1);
         out.evidence
-            .push(s.evidence(Attribute::Arch, ARCHES[a.rule].0));
+            .push_rule(Attribute::Arch, s.field, RuleId::arch(a.rule()));
     }
     out
 }
@@ -211,12 +216,30 @@ fn split_name(name: &str) -> (&str, &str) {
         Some((_, rest)) => rest.trim_start(),
         None => name,
     };
-    // One single-char search per separator (each a memrchr): a two-char
-    // pattern decodes every character of every name.
-    match name.rfind('/').max(name.rfind('\\')) {
+    match last_separator(name.as_bytes()) {
         Some(i) => (&name[..i], &name[i + 1..]),
         None => ("", name),
     }
+}
+
+/// The last `/` or `\\` of `b`, 8 bytes at a time from the end: the file
+/// name is short, and two memrchr calls (or a byte loop) cost more.
+fn last_separator(b: &[u8]) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    // The high bit of each zero byte of `x`, exactly (no borrow between bytes).
+    let zeros = |x: u64| !(((x & LOW7) + LOW7) | x | LOW7);
+    let mut end = b.len();
+    while let Some(w) = b[..end].last_chunk::<8>() {
+        let w = u64::from_le_bytes(*w);
+        let m = zeros(w ^ (ONES * u64::from(b'/'))) | zeros(w ^ (ONES * u64::from(b'\\')));
+        if m != 0 {
+            // Little-endian: the highest set bit is the last such byte.
+            return Some(end - 8 + (63 - m.leading_zeros() as usize) / 8);
+        }
+        end -= 8;
+    }
+    b[..end].iter().rposition(|&c| c == b'/' || c == b'\\')
 }
 
 /// The most tokens of one field looked at (a long description says nothing more).
@@ -241,13 +264,43 @@ impl Tok {
     }
 }
 
+/// A pattern matched at tokens `from..to`. Small (8 bytes): a scan keeps
+/// three and builds one per candidate token.
 #[derive(Clone, Copy, Debug)]
 struct Match {
-    rule: usize,
-    from: usize,
-    to: usize,
-    /// The digits glued onto the family token (`centos7`), as a byte range.
-    glued: Option<(usize, usize)>,
+    rule: u16,
+    from: u8,
+    to: u8,
+    /// The digits glued onto the family token (`centos7`), as a byte
+    /// range; `0..0` when none.
+    glued: (u16, u16),
+}
+
+impl Match {
+    fn new(rule: usize, from: usize, to: usize, glued: Option<(usize, usize)>) -> Self {
+        // Rule indices are small, tokens at most MAX_TOKENS, offsets below MAX_TEXT.
+        let n16 = |v: usize| u16::try_from(v).unwrap_or(u16::MAX);
+        let n8 = |v: usize| u8::try_from(v).unwrap_or(u8::MAX);
+        let (a, b) = glued.unwrap_or((0, 0));
+        Match {
+            rule: n16(rule),
+            from: n8(from),
+            to: n8(to),
+            glued: (n16(a), n16(b)),
+        }
+    }
+    fn rule(self) -> usize {
+        usize::from(self.rule)
+    }
+    fn from(self) -> usize {
+        usize::from(self.from)
+    }
+    fn to(self) -> usize {
+        usize::from(self.to)
+    }
+    fn glued(self) -> Option<(usize, usize)> {
+        (self.glued.1 != 0).then(|| (usize::from(self.glued.0), usize::from(self.glued.1)))
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -266,18 +319,70 @@ struct Entry {
     bare: bool,
 }
 
-/// FNV-1a of `b` lowercased. The lexicon's keys are hashed with it once;
-/// a token is hashed while it is read, with no lowercase copy.
-fn fnv_lower(b: &[u8]) -> u64 {
-    b.iter().fold(FNV_OFFSET, |h, c| fnv_step(h, *c))
+/// A token by value: its bytes lowercased (bit 5, exact for ASCII letters
+/// and digits, which is all a token holds) as three little-endian words,
+/// zero past its end, and its length. Taken with a few word loads per
+/// token, not a step per byte, and compared whole against the lexicon's.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Key {
+    w: [u64; 3],
+    len: usize,
 }
 
-const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+impl Key {
+    /// The key of `b[s..e]`; `None` when longer than any rule token.
+    // Always inlined: returned through memory, the key's reload stalled.
+    #[inline(always)]
+    fn of(b: &[u8], s: usize, e: usize) -> Option<Key> {
+        let len = e - s;
+        if len > MAX_TOKEN_LEN {
+            return None;
+        }
+        let mut w = [0; 3];
+        w[0] = word(b, s, len.min(8));
+        if len > 8 {
+            w[1] = word(b, s + 8, (len - 8).min(8));
+            if len > 16 {
+                w[2] = word(b, s + 16, len - 16);
+            }
+        }
+        Some(Key { w, len })
+    }
 
-/// One byte of FNV-1a, lowercased by setting bit 5: exact for ASCII
-/// letters and digits, which is all a token holds.
-fn fnv_step(h: u64, c: u8) -> u64 {
-    (h ^ u64::from(c | 0x20)).wrapping_mul(0x0100_0000_01b3)
+    /// Whether the two are one token. Word by word, the first word first:
+    /// a whole-array compare loaded the key back from the stack as 16-byte
+    /// halves, which its 8-byte stores cannot forward (a stall per lookup).
+    #[inline(always)]
+    fn same(&self, other: &Key) -> bool {
+        self.w[0] == other.w[0]
+            && self.len == other.len
+            && self.w[1] == other.w[1]
+            && self.w[2] == other.w[2]
+    }
+
+    /// Multiply-shift: the high bits pick the slot.
+    fn hash(&self) -> u64 {
+        (self.w[0] ^ self.w[1].rotate_left(21) ^ self.w[2].rotate_left(42) ^ self.len as u64)
+            .wrapping_mul(0x9e37_79b9_7f4a_7c15)
+    }
+}
+
+/// Bytes `b[s..s + n]` (`1 <= n <= 8`) lowercased, as a little-endian word.
+#[inline(always)]
+fn word(b: &[u8], s: usize, n: usize) -> u64 {
+    let raw = if let Some(c) = b.get(s..).and_then(|r| r.first_chunk::<8>()) {
+        u64::from_le_bytes(*c)
+    } else if let Some(c) = b.last_chunk::<8>() {
+        // Near the end: the last 8 bytes, shifted so that byte `s` is first.
+        u64::from_le_bytes(*c) >> (8 * (s + 8 - b.len()))
+    } else {
+        b[s..s + n]
+            .iter()
+            .rev()
+            .fold(0, |w, &c| w << 8 | u64::from(c))
+    };
+    let mask = if n >= 8 { u64::MAX } else { (1 << (8 * n)) - 1 };
+    (raw | 0x2020_2020_2020_2020) & mask
 }
 
 /// Whether token `t` is the rule token `key` (lowercase) in any case: bit 5
@@ -286,51 +391,70 @@ fn same_token(t: &[u8], key: &str) -> bool {
     t.len() == key.len() && t.iter().zip(key.as_bytes()).all(|(a, b)| a | 0x20 == *b)
 }
 
-/// A token's hash; `None` for a token too long to be any key.
-fn token_hash(t: &[u8]) -> Option<u64> {
-    (t.len() <= MAX_TOKEN_LEN).then(|| fnv_lower(t))
-}
-
-/// Where a token's trailing digits start after its letters (`centos7`: 6),
-/// with the hash of the letters: they may be a glued family.
-fn glued_cut(t: &[u8]) -> Option<(usize, u64)> {
+/// Where a token's trailing digits start after its letters (`centos7`: 6):
+/// the letters may be a glued family.
+fn glued_cut(t: &[u8]) -> Option<usize> {
     t.last()
         .filter(|c| c.is_ascii_digit())
         .and_then(|_| t.iter().rposition(|c| !c.is_ascii_digit()))
-        .map(|p| (p + 1, fnv_lower(&t[..=p])))
+        .map(|p| p + 1)
 }
 
 /// One first token of the rule table: its patterns and whether it is a veto.
 #[derive(Clone, Copy, Default)]
 struct Slot {
-    hash: u64,
-    key: &'static str,
+    key: Key,
     from: u16,
     len: u16,
     veto: bool,
 }
 
 /// Every pattern of the rule table keyed by its first token, as an
-/// open-addressing table on [`fnv_lower`] (a lookup per token of every
+/// open-addressing table on [`Key::hash`] (a lookup per token of every
 /// item, where a general map's hashing and a lowercase copy would show).
 struct Lexicon {
-    /// A power of two long, at most half full; an empty key is a free slot.
+    /// Bit `32 * len + letter` is set when a key of that length starts with
+    /// that letter (`a` is 0): [`Lexicon::may_hold`].
+    filter: [u64; FILTER_WORDS],
+    /// A power of two long, at most a quarter full; a zero-length key is a free slot.
     slots: Vec<Slot>,
+    /// `64 - log2(slots.len())`.
+    shift: u32,
     entries: Vec<Entry>,
 }
 
+/// Words of [`Lexicon::filter`]: 32 bits for each length up to MAX_TOKEN_LEN.
+const FILTER_WORDS: usize = (32 * (MAX_TOKEN_LEN + 1)).div_ceil(64);
+
+/// The filter bit of a token (a letter first) or key.
+fn filter_bit(t: &[u8]) -> Option<usize> {
+    let letter = usize::from((t[0] | 0x20).wrapping_sub(b'a'));
+    (t.len() <= MAX_TOKEN_LEN && letter < 26).then_some(32 * t.len() + letter)
+}
+
 impl Lexicon {
+    /// Whether some key has the length and first letter of token `t`
+    /// (which starts with a letter): no means it is none of them.
     #[inline]
-    fn get(&self, hash: u64, token: &[u8]) -> Option<&Slot> {
+    fn may_hold(&self, t: &[u8]) -> bool {
+        filter_bit(t).is_some_and(|b| self.filter[b / 64] & (1 << (b % 64)) != 0)
+    }
+
+    fn first_slot(&self, key: &Key) -> usize {
+        // At most log2 of a small table's length bits: no truncation.
+        (key.hash() >> self.shift) as usize
+    }
+
+    #[inline]
+    fn get(&self, key: &Key) -> Option<&Slot> {
         let mask = self.slots.len() - 1;
-        // Truncating: the low bits pick the slot.
-        let mut i = hash as usize & mask;
+        let mut i = self.first_slot(key);
         loop {
             let s = &self.slots[i];
-            if s.key.is_empty() {
+            if s.key.len == 0 {
                 return None;
             }
-            if s.hash == hash && same_token(token, s.key) {
+            if s.key.same(key) {
                 return Some(s);
             }
             i = (i + 1) & mask;
@@ -341,9 +465,9 @@ impl Lexicon {
         &self.entries[usize::from(s.from)..][..usize::from(s.len)]
     }
 
-    /// The entries of `token`, hashed as `hash`; empty when it is no key.
-    fn find(&self, hash: u64, token: &[u8]) -> &[Entry] {
-        self.get(hash, token).map_or(&[], |s| self.entries(s))
+    /// The entries of `key`; empty when it is no rule token.
+    fn find(&self, key: &Key) -> &[Entry] {
+        self.get(key).map_or(&[], |s| self.entries(s))
     }
 }
 
@@ -372,19 +496,21 @@ static LEXICON: LazyLock<Lexicon> = LazyLock::new(|| {
     for v in VETOES {
         map.entry(v).or_default();
     }
-    let size = (map.len() * 2).next_power_of_two();
+    let size = (map.len() * 4).next_power_of_two();
     let mut lex = Lexicon {
+        filter: [0; FILTER_WORDS],
         slots: vec![Slot::default(); size],
+        shift: 64 - size.trailing_zeros(),
         entries: Vec::new(),
     };
     for (key, mut entries) in map {
-        // `Scan::matches` skips tokens that start with a digit; `token_hash`
+        // `Scan::matches` skips tokens that start with a digit; `Key::of`
         // gives up on long ones.
         assert!(
             key.starts_with(|c: char| c.is_ascii_lowercase()) && key.len() <= MAX_TOKEN_LEN,
             "rule token {key:?}: lowercase, a letter first, at most {MAX_TOKEN_LEN} bytes"
         );
-        // `same_token` compares against lowercase letters and digits.
+        // `Key` and `same_token` lowercase with bit 5: letters and digits only.
         let lower = |t: &str| {
             t.bytes()
                 .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
@@ -396,15 +522,16 @@ static LEXICON: LazyLock<Lexicon> = LazyLock::new(|| {
         // Longest first, so the first pattern that fits at a position is the longest.
         entries.sort_by_key(|e| std::cmp::Reverse(e.rest.len()));
         let slot = Slot {
-            hash: fnv_lower(key.as_bytes()),
-            key,
+            key: Key::of(key.as_bytes(), 0, key.len()).expect("checked above"),
             from: u16::try_from(lex.entries.len()).expect("a small rule table"),
             len: u16::try_from(entries.len()).expect("a small rule table"),
             veto: VETOES.contains(&key),
         };
         lex.entries.extend(entries);
-        let mut i = slot.hash as usize & (size - 1);
-        while !lex.slots[i].key.is_empty() {
+        let bit = filter_bit(key.as_bytes()).expect("checked above");
+        lex.filter[bit / 64] |= 1 << (bit % 64);
+        let mut i = lex.first_slot(&slot.key);
+        while lex.slots[i].key.len != 0 {
             i = (i + 1) & (size - 1);
         }
         lex.slots[i] = slot;
@@ -423,6 +550,9 @@ static ALNUM: [bool; 256] = {
     }
     t
 };
+
+/// Where a version was read: the field and how.
+type Ev = (SourceField, RuleId);
 
 /// One field, tokenised and matched once.
 struct Scan<'a> {
@@ -481,6 +611,12 @@ impl<'a> Scan<'a> {
         &self.text.as_bytes()[self.toks[i].s()..self.toks[i].e()]
     }
 
+    /// Token `i`'s key; `None` when it is too long to be a rule token.
+    #[inline(always)]
+    fn key(&self, i: usize) -> Option<Key> {
+        Key::of(self.text.as_bytes(), self.toks[i].s(), self.toks[i].e())
+    }
+
     /// The byte between token `i - 1` and token `i` when exactly one separates them.
     fn sep_before(&self, i: usize) -> Option<u8> {
         let (prev, cur) = (self.toks[i - 1], self.toks[i]);
@@ -499,30 +635,33 @@ impl<'a> Scan<'a> {
             if t[0].is_ascii_digit() {
                 continue;
             }
-            let Some(hash) = token_hash(t) else {
-                continue;
+            // Most tokens are no rule token: the filter tells most of them
+            // by length and first letter, before a key is taken.
+            let slot = if lex.may_hold(t) {
+                self.key(i).and_then(|key| lex.get(&key))
+            } else {
+                None
             };
+            let glued = self.family.is_none() && t[t.len() - 1].is_ascii_digit();
+            if slot.is_none() && !glued {
+                continue;
+            }
             let mut found: [Option<Match>; 3] = [None; 3];
-            if let Some(slot) = lex.get(hash, t) {
+            if let Some(slot) = slot {
                 vetoed |= slot.veto;
                 for e in lex.entries(slot) {
                     let k = e.kind as usize;
                     if e.bare && found[k].is_none() && self.rest_fits(i, &e.rest) {
-                        found[k] = Some(Match {
-                            rule: e.rule,
-                            from: i,
-                            to: i + 1 + e.rest.len(),
-                            glued: None,
-                        });
+                        found[k] = Some(Match::new(e.rule, i, i + 1 + e.rest.len(), None));
                     }
                 }
             }
             // Only the first family counts: once there is one, no glued form is looked up.
             if found[0].is_none()
-                && self.family.is_none()
-                && let Some((cut, prefix)) = glued_cut(t)
+                && glued
+                && let Some(cut) = glued_cut(t)
             {
-                found[0] = self.glued_family(i, cut, prefix);
+                found[0] = self.glued_family(i, cut);
             }
             if self.family.is_none() {
                 self.family = found[0];
@@ -533,7 +672,7 @@ impl<'a> Scan<'a> {
                 self.arch = Some(a);
             }
             if let Some(a) = found[1] {
-                for k in a.from..a.to.min(64) {
+                for k in a.from()..a.to().min(64) {
                     self.arch_mask |= 1 << k;
                 }
             }
@@ -561,24 +700,18 @@ impl<'a> Scan<'a> {
     fn best_edition_outside(&self, f: Match) -> Option<Match> {
         let lex = &*LEXICON;
         let mut best: Option<Match> = None;
-        for i in (0..self.len).filter(|&i| i < f.from || i >= f.to) {
-            let t = self.bytes(i);
-            let Some(hash) = token_hash(t) else {
+        for i in (0..self.len).filter(|&i| i < f.from() || i >= f.to()) {
+            let Some(key) = self.key(i) else {
                 continue;
             };
-            for e in lex.find(hash, t) {
+            for e in lex.find(&key) {
                 let to = i + 1 + e.rest.len();
                 if e.kind == Kind::Edition
                     && self.rest_fits(i, &e.rest)
-                    && (to <= f.from || i >= f.to)
-                    && best.is_none_or(|b| e.rule < b.rule)
+                    && (to <= f.from() || i >= f.to())
+                    && best.is_none_or(|b| usize::from(b.rule) > e.rule)
                 {
-                    best = Some(Match {
-                        rule: e.rule,
-                        from: i,
-                        to,
-                        glued: None,
-                    });
+                    best = Some(Match::new(e.rule, i, to, None));
                 }
             }
         }
@@ -594,52 +727,41 @@ impl<'a> Scan<'a> {
     }
 
     /// `centos7`, `win11`: a glued family token with the version digits
-    /// after it, which start at byte `cut` of the token; `prefix` is the
-    /// hash of the letters before them.
-    fn glued_family(&self, i: usize, cut: usize, prefix: u64) -> Option<Match> {
+    /// after it, which start at byte `cut` of the token.
+    fn glued_family(&self, i: usize, cut: usize) -> Option<Match> {
         let lex = &*LEXICON;
         let t = self.toks[i];
-        let letters = &self.bytes(i)[..cut];
+        if !lex.may_hold(&self.bytes(i)[..cut]) {
+            return None;
+        }
+        let prefix = Key::of(self.text.as_bytes(), t.s(), t.s() + cut)?;
         let e = lex
-            .find(prefix, letters)
+            .find(&prefix)
             .iter()
             .find(|e| e.kind == Kind::Family && e.glued && e.rest.is_empty())?;
-        Some(Match {
-            rule: e.rule,
-            from: i,
-            to: i + 1,
-            glued: Some((t.s() + cut, t.e())),
-        })
+        Some(Match::new(e.rule, i, i + 1, Some((t.s() + cut, t.e()))))
     }
 
-    fn evidence(&self, attribute: Attribute, rule: &'static str) -> Evidence {
-        Evidence {
-            attribute,
-            field: self.field,
-            rule: Cow::Borrowed(rule),
-        }
-    }
-
-    fn version_evidence(&self, rule: &'static str) -> Evidence {
-        Evidence {
-            attribute: Attribute::Version,
-            field: self.field,
-            rule: Cow::Borrowed(rule),
-        }
+    fn version_evidence(&self, rule: VersionRule) -> Ev {
+        (self.field, RuleId::version(rule))
     }
 
     /// The version of the family matched at `m`, read in this field.
-    fn version(&self, m: Match) -> Option<(String, Evidence)> {
-        let rule = &FAMILIES[m.rule];
+    fn version(&self, m: Match) -> Option<(ShortStr, Ev)> {
+        let rule = &FAMILIES[m.rule()];
         if let Some(v) = rule.version {
-            return Some((v.to_owned(), self.version_evidence("codename")));
+            return Some((
+                ShortStr::new(v),
+                self.version_evidence(VersionRule::Codename),
+            ));
         }
-        if let Some((a, _)) = m.glued {
-            let b = self.toks[self.extend(m.from)].e();
+        if let Some((a, _)) = m.glued() {
+            let b = self.toks[self.extend(m.from())].e();
             let v = &self.text[a..b];
-            return fits(v, rule.shape).then(|| (v.to_owned(), self.version_evidence("glued")));
+            return fits(v, rule.shape)
+                .then(|| (ShortStr::new(v), self.version_evidence(VersionRule::Glued)));
         }
-        self.version_from(m.to, rule.shape).or_else(|| {
+        self.version_from(m.to(), rule.shape).or_else(|| {
             let family = rule.family;
             if !family.starts_with("windows") {
                 return None;
@@ -649,14 +771,17 @@ impl<'a> Scan<'a> {
                 let (_, _, v) = WINDOWS_BUILDS
                     .iter()
                     .find(|(b, f, _)| *b == t && *f == family)?;
-                Some(((*v).to_owned(), self.version_evidence("windows_build")))
+                Some((
+                    ShortStr::new(v),
+                    self.version_evidence(VersionRule::WindowsBuild),
+                ))
             })
         })
     }
 
     /// `install75` read as `7.5` when `family` names its files so
     /// ([`RELEASE_FILES`]).
-    fn release_file(&self, family: &str) -> Option<(String, Evidence)> {
+    fn release_file(&self, family: &str) -> Option<(ShortStr, Ev)> {
         let prefixes = RELEASE_FILES.iter().filter(|(f, _)| *f == family);
         prefixes
             .flat_map(|(_, p)| (0..self.len).map(move |i| (p, i)))
@@ -666,8 +791,9 @@ impl<'a> Scan<'a> {
                 (t[..p.len()].eq_ignore_ascii_case(p.as_bytes())
                     && digits.iter().all(u8::is_ascii_digit))
                 .then(|| {
-                    let v = format!("{}.{}", char::from(digits[0]), char::from(digits[1]));
-                    (v, self.version_evidence("release_file"))
+                    let d = &self.tok(i)[p.len()..];
+                    let v = ShortStr::from_parts(&[&d[..1], ".", &d[1..]]);
+                    (v, self.version_evidence(VersionRule::ReleaseFile))
                 })
             })
     }
@@ -681,7 +807,10 @@ impl<'a> Scan<'a> {
             let sep = self.sep_before(next);
             let nt = self.bytes(next);
             let dotted = sep == Some(b'.') && nt[0].is_ascii_digit();
+            // Every suffix starts with `s` or `u` (checked first: most
+            // next tokens are no suffix).
             let suffix = matches!(sep, Some(b'-' | b'.'))
+                && matches!(nt[0] | 0x20, b's' | b'u')
                 && VERSION_SUFFIXES.iter().any(|p| {
                     nt.len() > p.len()
                         && nt[..p.len()].eq_ignore_ascii_case(p.as_bytes())
@@ -696,7 +825,7 @@ impl<'a> Scan<'a> {
     }
 
     /// The first token run from token `from` on that reads as a version of `shape`.
-    fn version_from(&self, from: usize, shape: Shape) -> Option<(String, Evidence)> {
+    fn version_from(&self, from: usize, shape: Shape) -> Option<(ShortStr, Ev)> {
         if shape == Shape::Never {
             return None;
         }
@@ -720,9 +849,9 @@ impl<'a> Scan<'a> {
                     && u[0].eq_ignore_ascii_case(&b'u')
                     && u[1..].iter().all(u8::is_ascii_digit)
                 {
-                    let v = format!("{}.{}", &t[1..], &self.tok(j + 1)[1..]);
+                    let v = ShortStr::from_parts(&[&t[1..], ".", &self.tok(j + 1)[1..]]);
                     if fits(&v, shape) {
-                        let ev = self.version_evidence("after_family");
+                        let ev = self.version_evidence(VersionRule::AfterFamily);
                         return Some((v, ev));
                     }
                 }
@@ -740,8 +869,12 @@ impl<'a> Scan<'a> {
                     let r2 = shape == Shape::Year
                         && k + 1 < self.len
                         && self.tok(k + 1).eq_ignore_ascii_case("r2");
-                    let v = if r2 { format!("{v} R2") } else { v.to_owned() };
-                    let ev = self.version_evidence("after_family");
+                    let v = if r2 {
+                        ShortStr::from_parts(&[v, " R2"])
+                    } else {
+                        ShortStr::new(v)
+                    };
+                    let ev = self.version_evidence(VersionRule::AfterFamily);
                     return Some((v, ev));
                 }
                 j = k + 1;
@@ -916,6 +1049,87 @@ mod tests {
         // Alone it names no OS; another family's `cd12` is no version.
         assert_eq!(id("install76.iso"), Identity::default());
         assert_eq!(id("[vss-ISOs] Linux/Debian/cd12.iso").version, None);
+    }
+
+    #[test]
+    fn the_last_separator_is_found_at_any_offset() {
+        let naive = |b: &[u8]| b.iter().rposition(|&c| c == b'/' || c == b'\\');
+        for n in 0..40 {
+            for at in 0..n {
+                for sep in [b'/', b'\\'] {
+                    let mut b = vec![b'a'; n];
+                    b[at] = sep;
+                    assert_eq!(last_separator(&b), Some(at), "{n} {at}");
+                    if at > 0 {
+                        b[at - 1] = b'/';
+                        assert_eq!(last_separator(&b), naive(&b));
+                    }
+                }
+            }
+            // Bytes next to the separators' values (and above 0x7f) are none.
+            let b: Vec<u8> = (0..n)
+                .map(|i| [b'.', b'0', b'[', b']', 0xaf, 0xdc][i % 6])
+                .collect();
+            assert_eq!(last_separator(&b), None);
+        }
+        assert_eq!(
+            split_name("[vss-ISOs] Linux/Rocky/Rocky-9.4-x86_64-dvd.iso"),
+            ("Linux/Rocky", "Rocky-9.4-x86_64-dvd.iso")
+        );
+        assert_eq!(split_name("a\\b/c\\d.iso"), ("a\\b/c", "d.iso"));
+    }
+
+    #[test]
+    fn a_token_has_the_key_of_its_lowercase_text_wherever_it_stands() {
+        let key = |t: &str| Key::of(t.as_bytes(), 0, t.len()).unwrap();
+        for tok in [
+            "x",
+            "Rocky",
+            "CentOS7",
+            "x86",
+            "WINDOWS",
+            "vboxguestadditions",
+            "abcdefgh",
+            "AbCdEfGhI",
+        ] {
+            for pre in ["", "a-", "[vss-ISOs] Linux/"] {
+                for post in ["", ".", "-x86_64-dvd.iso"] {
+                    let text = format!("{pre}{tok}{post}");
+                    let got = Key::of(text.as_bytes(), pre.len(), pre.len() + tok.len());
+                    assert_eq!(got, Some(key(&tok.to_ascii_lowercase())), "{text:?}");
+                }
+            }
+        }
+        assert_ne!(key("rocky"), key("rock"));
+        assert_ne!(key("abcdefgh"), key("abcdefghi"));
+        assert_eq!(Key::of(&[b'a'; 30], 0, 25), None);
+    }
+
+    #[test]
+    fn the_filter_holds_every_rule_token() {
+        let lex = &*LEXICON;
+        for s in lex.slots.iter().filter(|s| s.key.len != 0) {
+            let key: Vec<u8> = s
+                .key
+                .w
+                .iter()
+                .flat_map(|w| w.to_le_bytes())
+                .take(s.key.len)
+                .collect();
+            assert!(lex.may_hold(&key), "{:?}", String::from_utf8_lossy(&key));
+            assert!(lex.may_hold(&key.to_ascii_uppercase()));
+        }
+        assert!(!lex.may_hold(b"qqqqqqqqqqqqqqqqqqqqqqqq"));
+        assert!(
+            !lex.may_hold(b"zzzzzzzzzzzzzzzzzzzzzzzzzzzzz"),
+            "longer than any key"
+        );
+    }
+
+    #[test]
+    fn version_suffixes_start_with_s_or_u() {
+        // `Scan::extend` tests the first letter before comparing suffixes.
+        assert!(VERSION_SUFFIXES.iter().all(|p| p.starts_with(['s', 'u'])));
     }
 
     #[test]

@@ -160,7 +160,11 @@ fn keys(item: &Iso, group_by: &[String]) -> Vec<Vec<Option<String>>> {
                     .as_ref()
                     .and_then(|o| o.family.as_deref().map(Into::into)),
             ],
-            "os.version" => vec![item.os.as_ref().and_then(|o| o.version.clone())],
+            "os.version" => vec![
+                item.os
+                    .as_ref()
+                    .and_then(|o| o.version.as_deref().map(Into::into)),
+            ],
             "arch" => vec![item.arch.as_deref().map(Into::into)],
             "edition" => vec![item.edition.as_deref().map(Into::into)],
             "zone" if item.zones.is_empty() => vec![None],

@@ -1,0 +1,242 @@
+//! A string kept inline when short: `os.version` (`24.04.1`, `2012 R2`),
+//! which recognition writes for most items of every snapshot, where a
+//! `String`'s allocation (and its free when the snapshot goes) was a large
+//! part of the work. The same size as a `String`.
+
+use std::borrow::Borrow;
+use std::cmp::Ordering;
+use std::fmt;
+use std::hash::{Hash, Hasher};
+use std::ops::Deref;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// The most bytes kept inline.
+const INLINE: usize = 22;
+
+#[derive(Clone)]
+enum Repr {
+    Inline { len: u8, buf: [u8; INLINE] },
+    Heap(Box<str>),
+}
+
+/// An immutable string, inline up to 22 bytes, else on the heap. Reads as
+/// a `&str` (`Deref`); serialises as a string.
+#[derive(Clone)]
+pub struct ShortStr(Repr);
+
+impl ShortStr {
+    /// `s`, copied.
+    #[inline]
+    pub fn new(s: &str) -> Self {
+        if s.len() > INLINE {
+            return ShortStr(Repr::Heap(s.into()));
+        }
+        let mut buf = [0; INLINE];
+        buf[..s.len()].copy_from_slice(s.as_bytes());
+        ShortStr(Repr::Inline {
+            len: u8::try_from(s.len()).unwrap_or(u8::MAX),
+            buf,
+        })
+    }
+
+    /// The parts, concatenated (no intermediate `String` when they fit inline).
+    pub fn from_parts(parts: &[&str]) -> Self {
+        let n: usize = parts.iter().map(|p| p.len()).sum();
+        if n > INLINE {
+            return ShortStr(Repr::Heap(parts.concat().into_boxed_str()));
+        }
+        let mut buf = [0; INLINE];
+        let mut at = 0;
+        for p in parts {
+            buf[at..at + p.len()].copy_from_slice(p.as_bytes());
+            at += p.len();
+        }
+        ShortStr(Repr::Inline {
+            len: u8::try_from(n).unwrap_or(u8::MAX),
+            buf,
+        })
+    }
+
+    /// The text.
+    pub fn as_str(&self) -> &str {
+        match &self.0 {
+            // Always valid: copied from whole `&str`s. Checked all the same
+            // (no `unsafe` here); short ASCII checks in a few instructions.
+            Repr::Inline { len, buf } => {
+                std::str::from_utf8(&buf[..usize::from(*len)]).unwrap_or_default()
+            }
+            Repr::Heap(s) => s,
+        }
+    }
+}
+
+impl Default for ShortStr {
+    fn default() -> Self {
+        Self::new("")
+    }
+}
+
+impl Deref for ShortStr {
+    type Target = str;
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl AsRef<str> for ShortStr {
+    fn as_ref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl Borrow<str> for ShortStr {
+    fn borrow(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl From<&str> for ShortStr {
+    fn from(s: &str) -> Self {
+        Self::new(s)
+    }
+}
+
+impl From<String> for ShortStr {
+    fn from(s: String) -> Self {
+        if s.len() <= INLINE {
+            Self::new(&s)
+        } else {
+            ShortStr(Repr::Heap(s.into_boxed_str()))
+        }
+    }
+}
+
+impl From<ShortStr> for String {
+    fn from(s: ShortStr) -> Self {
+        match s.0 {
+            Repr::Heap(b) => b.into_string(),
+            Repr::Inline { .. } => s.as_str().to_owned(),
+        }
+    }
+}
+
+impl PartialEq for ShortStr {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl Eq for ShortStr {}
+
+impl PartialEq<str> for ShortStr {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl PartialEq<&str> for ShortStr {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl PartialEq<String> for ShortStr {
+    fn eq(&self, other: &String) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl PartialOrd for ShortStr {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for ShortStr {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.as_str().cmp(other.as_str())
+    }
+}
+
+impl Hash for ShortStr {
+    fn hash<H: Hasher>(&self, h: &mut H) {
+        self.as_str().hash(h)
+    }
+}
+
+impl fmt::Debug for ShortStr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl fmt::Display for ShortStr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for ShortStr {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for ShortStr {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = ShortStr;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<ShortStr, E> {
+                Ok(ShortStr::new(v))
+            }
+            fn visit_string<E: serde::de::Error>(self, v: String) -> Result<ShortStr, E> {
+                Ok(v.into())
+            }
+        }
+        d.deserialize_string(V)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn it_is_the_size_of_a_string_and_reads_back_whatever_its_length() {
+        assert_eq!(std::mem::size_of::<Option<ShortStr>>(), 24);
+        for s in [
+            "",
+            "9.4",
+            "2012 R2",
+            "1234567890123456789012",
+            "12345678901234567890123",
+            "ünïcødé-ß-24.04",
+        ] {
+            let a = ShortStr::new(s);
+            assert_eq!(a.as_str(), s);
+            assert_eq!(ShortStr::from(s.to_owned()), a);
+            assert_eq!(String::from(a.clone()), s);
+            assert_eq!(serde_json::to_value(&a).unwrap(), s);
+            assert_eq!(serde_json::from_value::<ShortStr>(s.into()).unwrap(), a);
+        }
+        assert!(matches!(
+            ShortStr::new("1234567890123456789012").0,
+            Repr::Inline { .. }
+        ));
+        assert!(matches!(
+            ShortStr::new("12345678901234567890123").0,
+            Repr::Heap(_)
+        ));
+        assert_eq!(ShortStr::from_parts(&["2012", " R2"]), "2012 R2");
+        assert_eq!(
+            ShortStr::from_parts(&["1234567890", "12345678901234"]).as_str(),
+            "123456789012345678901234"
+        );
+        assert!(ShortStr::new("9.10") < ShortStr::new("9.4"));
+    }
+}
