@@ -6,15 +6,19 @@ use serde::de::{MapAccess, Visitor};
 use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use crate::ShortStr;
+
 /// String pairs in key order, each key once: the API of the
-/// `BTreeMap<String, String>` it replaces, over one sorted vector.
+/// `BTreeMap<String, String>` it replaces, over one sorted vector of
+/// [`ShortStr`]s.
 ///
 /// Items carry none to half a dozen labels, and a cached catalogue holds
 /// 100k items: a B-tree's first node is ~540 bytes whatever it holds, the
-/// vector 48 bytes per label, and a decoder's inserts come in key order
-/// (each one an append). The JSON is the same object, keys sorted.
+/// vector 48 bytes per label; keys and most values are short, so inline, not
+/// one allocation each; a decoder's inserts come in key order (each one an
+/// append). The JSON is the same object, keys sorted.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
-pub struct Labels(Vec<(String, String)>);
+pub struct Labels(Vec<(ShortStr, ShortStr)>);
 
 impl Labels {
     /// No labels (allocates nothing).
@@ -36,8 +40,8 @@ impl Labels {
     }
 
     /// The value of `key`.
-    pub fn get(&self, key: &str) -> Option<&String> {
-        self.find(key).ok().map(|i| &self.0[i].1)
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.find(key).ok().map(|i| self.0[i].1.as_str())
     }
 
     /// Whether `key` has a value.
@@ -47,6 +51,16 @@ impl Labels {
 
     /// Sets `key` to `value`, returning the value it replaced.
     pub fn insert(&mut self, key: String, value: String) -> Option<String> {
+        self.set(key.into(), value.into()).map(String::from)
+    }
+
+    /// [`Labels::insert`] of borrowed text (copied inline when short).
+    pub fn insert_str(&mut self, key: &str, value: &str) -> Option<ShortStr> {
+        self.set(ShortStr::new(key), ShortStr::new(value))
+    }
+
+    /// [`Labels::insert`] of strings already made (a decoder's).
+    pub fn set(&mut self, key: ShortStr, value: ShortStr) -> Option<ShortStr> {
         match self.find(&key) {
             Ok(i) => Some(std::mem::replace(&mut self.0[i].1, value)),
             Err(i) => {
@@ -58,7 +72,7 @@ impl Labels {
 
     /// Removes `key`, returning its value.
     pub fn remove(&mut self, key: &str) -> Option<String> {
-        self.find(key).ok().map(|i| self.0.remove(i).1)
+        self.find(key).ok().map(|i| self.0.remove(i).1.into())
     }
 
     /// How many labels.
@@ -72,29 +86,29 @@ impl Labels {
     }
 
     /// The pairs in key order.
-    pub fn iter(&self) -> impl DoubleEndedIterator<Item = (&String, &String)> + ExactSizeIterator {
-        self.0.iter().map(|(k, v)| (k, v))
+    pub fn iter(&self) -> impl DoubleEndedIterator<Item = (&str, &str)> + ExactSizeIterator {
+        self.0.iter().map(|(k, v)| (k.as_str(), v.as_str()))
     }
 
     /// The keys in order.
-    pub fn keys(&self) -> impl DoubleEndedIterator<Item = &String> + ExactSizeIterator {
-        self.0.iter().map(|(k, _)| k)
+    pub fn keys(&self) -> impl DoubleEndedIterator<Item = &str> + ExactSizeIterator {
+        self.0.iter().map(|(k, _)| k.as_str())
     }
 
     /// The values in key order.
-    pub fn values(&self) -> impl DoubleEndedIterator<Item = &String> + ExactSizeIterator {
-        self.0.iter().map(|(_, v)| v)
+    pub fn values(&self) -> impl DoubleEndedIterator<Item = &str> + ExactSizeIterator {
+        self.0.iter().map(|(_, v)| v.as_str())
     }
 }
 
 impl std::ops::Index<&str> for Labels {
-    type Output = String;
+    type Output = ShortStr;
 
     /// The value of `key`; panics when there is none, as a map's index does.
-    fn index(&self, key: &str) -> &String {
-        match self.get(key) {
-            Some(v) => v,
-            None => panic!("no label {key:?}"),
+    fn index(&self, key: &str) -> &ShortStr {
+        match self.find(key) {
+            Ok(i) => &self.0[i].1,
+            Err(_) => panic!("no label {key:?}"),
         }
     }
 }
@@ -116,33 +130,37 @@ impl FromIterator<(String, String)> for Labels {
     }
 }
 
-impl<K: Into<String>, V: Into<String>, const N: usize> From<[(K, V); N]> for Labels {
+impl<K: AsRef<str>, V: AsRef<str>, const N: usize> From<[(K, V); N]> for Labels {
     fn from(pairs: [(K, V); N]) -> Self {
-        pairs
-            .into_iter()
-            .map(|(k, v)| (k.into(), v.into()))
-            .collect()
+        let mut l = Labels::with_capacity(N);
+        for (k, v) in pairs {
+            l.insert_str(k.as_ref(), v.as_ref());
+        }
+        l
     }
 }
 
 impl IntoIterator for Labels {
     type Item = (String, String);
-    type IntoIter = std::vec::IntoIter<(String, String)>;
+    type IntoIter = std::iter::Map<
+        std::vec::IntoIter<(ShortStr, ShortStr)>,
+        fn((ShortStr, ShortStr)) -> (String, String),
+    >;
 
     fn into_iter(self) -> Self::IntoIter {
-        self.0.into_iter()
+        self.0.into_iter().map(|(k, v)| (k.into(), v.into()))
     }
 }
 
 impl<'a> IntoIterator for &'a Labels {
-    type Item = (&'a String, &'a String);
+    type Item = (&'a str, &'a str);
     type IntoIter = std::iter::Map<
-        std::slice::Iter<'a, (String, String)>,
-        fn(&'a (String, String)) -> (&'a String, &'a String),
+        std::slice::Iter<'a, (ShortStr, ShortStr)>,
+        fn(&'a (ShortStr, ShortStr)) -> (&'a str, &'a str),
     >;
 
     fn into_iter(self) -> Self::IntoIter {
-        self.0.iter().map(|(k, v)| (k, v))
+        self.0.iter().map(|(k, v)| (k.as_str(), v.as_str()))
     }
 }
 
@@ -150,7 +168,7 @@ impl Serialize for Labels {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut map = s.serialize_map(Some(self.0.len()))?;
         for (k, v) in &self.0 {
-            map.serialize_entry(k, v)?;
+            map.serialize_entry(k.as_str(), v.as_str())?;
         }
         map.end()
     }
@@ -166,8 +184,8 @@ impl<'de> Deserialize<'de> for Labels {
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Labels, A::Error> {
                 let mut l = Labels::with_capacity(map.size_hint().unwrap_or(0).min(64));
-                while let Some((k, v)) = map.next_entry::<String, String>()? {
-                    l.insert(k, v);
+                while let Some((k, v)) = map.next_entry::<ShortStr, ShortStr>()? {
+                    l.set(k, v);
                 }
                 Ok(l)
             }
@@ -199,9 +217,15 @@ mod tests {
                 m.insert(k.to_owned(), v.to_owned())
             );
         }
-        assert_eq!(l.iter().collect::<Vec<_>>(), m.iter().collect::<Vec<_>>());
+        let pairs = |m: &BTreeMap<String, String>| {
+            m.iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(l.clone().into_iter().collect::<Vec<_>>(), pairs(&m));
+        assert!(l.iter().map(|(k, _)| k).eq(m.keys().map(String::as_str)));
         assert_eq!(l.len(), m.len());
-        assert_eq!(l.get("family").map(String::as_str), Some("debian"));
+        assert_eq!(l.get("family"), Some("debian"));
         assert_eq!(l["slug"], "acme");
         assert_eq!(l.remove("slug"), m.remove("slug"));
         assert_eq!(l.remove("slug"), None);
@@ -219,5 +243,9 @@ mod tests {
         assert!(serde_json::from_str::<Labels>(r#"{"a":1}"#).is_err());
         assert!(serde_json::from_str::<Labels>(r#"["a"]"#).is_err());
         assert_eq!(Labels::from([("x", "1")]).into_iter().count(), 1);
+        // Long values live on the heap, short ones inline: both read back.
+        let long = "l".repeat(100);
+        let l = Labels::from([("k", long.as_str()), ("a", "b")]);
+        assert_eq!((l.get("k"), l.get("a")), (Some(long.as_str()), Some("b")));
     }
 }

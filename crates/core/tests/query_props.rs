@@ -159,7 +159,7 @@ fn values(i: &Iso, field: &str) -> Vec<Option<V>> {
         "bootable" => one(i.bootable.map(V::B)),
         "created_at" => one(i.created_at.map(V::T)),
         "os.name" => one(i.os.as_ref().and_then(|o| s(&o.name))),
-        "labels.k" => one(i.labels.get("k").cloned().map(V::S)),
+        "labels.k" => one(i.labels.get("k").map(str::to_owned).map(V::S)),
         "zones.id" => i.zones.iter().map(|z| Some(V::S(z.id.clone()))).collect(),
         "zones.name" => i.zones.iter().map(|z| s(&z.name)).collect(),
         other => panic!("no reference for {other}"),

@@ -187,7 +187,7 @@ mod tests {
             let iso = image_from_value("c", v, false).unwrap();
             assert_eq!(iso.status, status, "{upstream}");
             assert_eq!(
-                iso.labels.get("upstream_status").map(String::as_str),
+                iso.labels.get("upstream_status"),
                 (status == Status::Unknown).then_some(upstream)
             );
         }

@@ -896,9 +896,9 @@ fn decode_item(r: &mut Reader<'_>, t: &Table<'_>) -> Result<Iso, CodecError> {
     // Written in key order: each insert is an append.
     let mut labels = Labels::with_capacity(n_labels.min(64));
     for _ in 0..n_labels {
-        let k = r.sym(t)?;
-        let v = r.sym(t)?;
-        labels.insert(k, v);
+        let k = ShortStr::new(r.sym_str(t)?);
+        let v = ShortStr::new(r.sym_str(t)?);
+        labels.set(k, v);
     }
     let identity_evidence = if has(F_EVIDENCE) {
         let n = r.count()?;
@@ -1096,12 +1096,12 @@ impl<'a> Reader<'a> {
             _ => Err(CodecError::Corrupt("option tag")),
         }
     }
-    /// An interned-or-inline string (see `Plan::sym_code`).
-    fn sym_of(&mut self, code: u64, t: &Table<'_>) -> Result<String, CodecError> {
+    /// An interned-or-inline string (see `Plan::sym_code`), borrowed.
+    fn sym_str_of<'s>(&'s mut self, code: u64, t: &'s Table<'_>) -> Result<&'s str, CodecError> {
         if code & 1 == 0 {
             t.strings
                 .get((code >> 1) as usize)
-                .map(|s| (*s).to_owned())
+                .copied()
                 .ok_or(CodecError::Corrupt("string index"))
         } else {
             let n = code >> 1;
@@ -1109,36 +1109,26 @@ impl<'a> Reader<'a> {
                 return Err(CodecError::Truncated);
             }
             let s = self.take(n as usize)?;
-            std::str::from_utf8(s)
-                .map(str::to_owned)
-                .map_err(|_| CodecError::Corrupt("UTF-8"))
+            std::str::from_utf8(s).map_err(|_| CodecError::Corrupt("UTF-8"))
         }
+    }
+    fn sym_of(&mut self, code: u64, t: &Table<'_>) -> Result<String, CodecError> {
+        self.sym_str_of(code, t).map(str::to_owned)
     }
     fn sym(&mut self, t: &Table<'_>) -> Result<String, CodecError> {
         let code = self.var()?;
         self.sym_of(code, t)
     }
-    /// An optional symbol, borrowed (for a field that keeps no `String`).
+    /// A symbol, borrowed (for a field that keeps no `String`).
+    fn sym_str<'s>(&'s mut self, t: &'s Table<'_>) -> Result<&'s str, CodecError> {
+        let code = self.var()?;
+        self.sym_str_of(code, t)
+    }
+    /// An optional symbol, borrowed.
     fn opt_sym_str<'s>(&'s mut self, t: &'s Table<'_>) -> Result<Option<&'s str>, CodecError> {
-        let code = match self.var()? {
-            0 => return Ok(None),
-            c => c - 1,
-        };
-        if code & 1 == 0 {
-            t.strings
-                .get((code >> 1) as usize)
-                .copied()
-                .map(Some)
-                .ok_or(CodecError::Corrupt("string index"))
-        } else {
-            let n = code >> 1;
-            if n > (self.buf.len() - self.pos) as u64 {
-                return Err(CodecError::Truncated);
-            }
-            let s = self.take(n as usize)?;
-            std::str::from_utf8(s)
-                .map(Some)
-                .map_err(|_| CodecError::Corrupt("UTF-8"))
+        match self.var()? {
+            0 => Ok(None),
+            code => self.sym_str_of(code - 1, t).map(Some),
         }
     }
     fn opt_sym(&mut self, t: &Table<'_>) -> Result<Option<String>, CodecError> {

@@ -59,7 +59,7 @@ fn check_item(name: &str, item: &isogate_core::Iso, want: &Value) {
         "{name}: owner"
     );
     assert_eq!(
-        item.labels.get("unparsed_created_on").map(String::as_str),
+        item.labels.get("unparsed_created_on"),
         want["unparsed_created_on"].as_str(),
         "{name}: unparsed label"
     );

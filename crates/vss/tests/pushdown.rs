@@ -42,7 +42,10 @@ fn text_of(item: &Iso, field: &str) -> Option<String> {
         "name" => Some(item.name.clone()),
         "native_id" => Some(item.native_id.clone()),
         "visibility" => Some(item.visibility.as_str().to_owned()),
-        f => item.labels.get(f.strip_prefix("labels.")?).cloned(),
+        f => item
+            .labels
+            .get(f.strip_prefix("labels.")?)
+            .map(str::to_owned),
     }
 }
 

@@ -127,10 +127,7 @@ pub fn identify(item: &Iso) -> Identity {
     // The name is always read, so it is built in place.
     let text = |k: usize| -> Option<(SourceField, &str)> {
         let (field, text) = match k {
-            1 => (
-                SourceField::LabelFamily,
-                item.labels.get("family").map(String::as_str),
-            ),
+            1 => (SourceField::LabelFamily, item.labels.get("family")),
             2 => (SourceField::Description, item.description.as_deref()),
             3 => (
                 SourceField::OsName,

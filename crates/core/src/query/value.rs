@@ -267,7 +267,7 @@ pub fn value_of<'a>(item: &'a Iso, field: &Field) -> Val<'a> {
         Field::Extractable => item.extractable.map_or(Val::Null, Val::Bool),
         Field::CreatedAt => item.created_at.map_or(Val::Null, Val::Time),
         Field::UpdatedAt => item.updated_at.map_or(Val::Null, Val::Time),
-        Field::Label(key) => item.labels.get(key).map_or(Val::Null, |v| Val::Str(v)),
+        Field::Label(key) => item.labels.get(key).map_or(Val::Null, Val::Str),
     }
 }
 
