@@ -66,7 +66,7 @@ pub fn iso_from_value(provider: &str, raw: Value, include_raw: bool) -> Result<I
     if os_id.is_some() || os_name.is_some() {
         iso.os = Some(OsRef {
             id: os_id,
-            name: os_name,
+            name: os_name.map(Into::into),
             ..OsRef::default()
         });
     }
@@ -90,7 +90,10 @@ pub fn iso_from_value(provider: &str, raw: Value, include_raw: bool) -> Result<I
             let name = (zone_id.as_deref() == Some(id.as_str()))
                 .then(|| zone_name.clone())
                 .flatten();
-            zones.push(ZoneRef { id, name });
+            zones.push(ZoneRef {
+                id,
+                name: name.map(Into::into),
+            });
         }
     }
     iso.zones = zones;

@@ -51,13 +51,13 @@ fn catalogue(n: usize) -> Vec<Iso> {
             };
             i.os = Some(OsRef {
                 id: Some(format!("os-{}", r % 40)),
-                name: Some(format!("{family} (64-bit)")),
+                name: Some(format!("{family} (64-bit)").into()),
                 ..Default::default()
             });
             i.arch_bits = Some(64);
             i.zones = vec![ZoneRef {
                 id: format!("zone-{}", (r >> 44) % 5),
-                name: Some(format!("Zone {}", (r >> 44) % 5)),
+                name: Some(format!("Zone {}", (r >> 44) % 5).into()),
             }];
             i.created_at = Utc
                 .timestamp_opt(1_500_000_000 + ((r >> 16) % 200_000_000) as i64, 0)

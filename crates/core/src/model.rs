@@ -117,7 +117,9 @@ pub struct OsRef {
     /// The upstream's OS type id.
     pub id: Option<String>,
     /// The upstream's OS type name.
-    pub name: Option<String>,
+    // Inline when short, as most are: no allocation per item.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub name: Option<crate::ShortStr>,
     /// The recognised OS family (`ubuntu`, `rocky`, `windows-server`, ...);
     /// null when not recognised (see [`crate::identity`]).
     // Borrowed from the rule table when recognised (no allocation per item,
@@ -139,7 +141,9 @@ pub struct ZoneRef {
     /// The zone id.
     pub id: String,
     /// The zone's display name, when the upstream gives it.
-    pub name: Option<String>,
+    // Inline when short, as most are: no allocation per item.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub name: Option<crate::ShortStr>,
 }
 
 /// One catalogue item, normalised.
@@ -150,7 +154,9 @@ pub struct Iso {
     /// (see [`crate::GlobalId`]).
     pub id: String,
     /// The configured provider instance name.
-    pub provider: String,
+    // Inline (instance names are short): no allocation per item.
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub provider: crate::ShortStr,
     /// The family of the provider.
     pub provider_kind: ProviderKind,
     /// The upstream's own id, verbatim.
@@ -217,7 +223,7 @@ impl Iso {
     ) -> Self {
         Iso {
             id: crate::GlobalId::encode(provider, native_id),
-            provider: provider.to_owned(),
+            provider: provider.into(),
             provider_kind,
             native_id: native_id.to_owned(),
             kind,

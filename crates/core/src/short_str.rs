@@ -69,6 +69,16 @@ impl ShortStr {
             Repr::Heap(s) => s,
         }
     }
+
+    /// The text's bytes, without [`ShortStr::as_str`]'s check: comparing
+    /// them orders as comparing the text does (UTF-8 sorts bytewise).
+    #[inline]
+    pub fn as_bytes(&self) -> &[u8] {
+        match &self.0 {
+            Repr::Inline { len, buf } => &buf[..usize::from(*len)],
+            Repr::Heap(s) => s.as_bytes(),
+        }
+    }
 }
 
 impl Default for ShortStr {
@@ -123,7 +133,7 @@ impl From<ShortStr> for String {
 
 impl PartialEq for ShortStr {
     fn eq(&self, other: &Self) -> bool {
-        self.as_str() == other.as_str()
+        self.as_bytes() == other.as_bytes()
     }
 }
 
@@ -131,19 +141,19 @@ impl Eq for ShortStr {}
 
 impl PartialEq<str> for ShortStr {
     fn eq(&self, other: &str) -> bool {
-        self.as_str() == other
+        self.as_bytes() == other.as_bytes()
     }
 }
 
 impl PartialEq<&str> for ShortStr {
     fn eq(&self, other: &&str) -> bool {
-        self.as_str() == *other
+        self.as_bytes() == other.as_bytes()
     }
 }
 
 impl PartialEq<String> for ShortStr {
     fn eq(&self, other: &String) -> bool {
-        self.as_str() == other
+        self.as_bytes() == other.as_bytes()
     }
 }
 
@@ -155,7 +165,7 @@ impl PartialOrd for ShortStr {
 
 impl Ord for ShortStr {
     fn cmp(&self, other: &Self) -> Ordering {
-        self.as_str().cmp(other.as_str())
+        self.as_bytes().cmp(other.as_bytes())
     }
 }
 

@@ -105,7 +105,7 @@ fn build(s: &Spec, n: usize) -> Iso {
     i.created_at = s.created.map(time);
     i.os = s.os_name.clone().map(|n| OsRef {
         id: None,
-        name: Some(n),
+        name: Some(n.into()),
         ..Default::default()
     });
     i.zones = s
@@ -113,7 +113,7 @@ fn build(s: &Spec, n: usize) -> Iso {
         .iter()
         .map(|(id, name)| ZoneRef {
             id: format!("z{id}"),
-            name: name.clone(),
+            name: name.clone().map(Into::into),
         })
         .collect();
     if let Some(l) = &s.label {
@@ -139,7 +139,7 @@ fn values(i: &Iso, field: &str) -> Vec<Option<V>> {
     match field {
         "id" => one(Some(V::S(i.id.clone()))),
         "name" => one(Some(V::S(i.name.clone()))),
-        "provider" => one(Some(V::S(i.provider.clone()))),
+        "provider" => one(Some(V::S(i.provider.to_string()))),
         "description" => one(s(&i.description)),
         "size_bytes" => one(i.size_bytes.map(V::N)),
         "status" => one(Some(V::S(
@@ -158,10 +158,17 @@ fn values(i: &Iso, field: &str) -> Vec<Option<V>> {
         ))),
         "bootable" => one(i.bootable.map(V::B)),
         "created_at" => one(i.created_at.map(V::T)),
-        "os.name" => one(i.os.as_ref().and_then(|o| s(&o.name))),
+        "os.name" => one(i
+            .os
+            .as_ref()
+            .and_then(|o| o.name.as_deref().map(|n| V::S(n.to_owned())))),
         "labels.k" => one(i.labels.get("k").map(str::to_owned).map(V::S)),
         "zones.id" => i.zones.iter().map(|z| Some(V::S(z.id.clone()))).collect(),
-        "zones.name" => i.zones.iter().map(|z| s(&z.name)).collect(),
+        "zones.name" => i
+            .zones
+            .iter()
+            .map(|z| z.name.as_deref().map(|n| V::S(n.to_owned())))
+            .collect(),
         other => panic!("no reference for {other}"),
     }
 }

@@ -26,7 +26,7 @@ fn items() -> Vec<Iso> {
             it.size_bytes = Some(2_600_000_000 + i as u64);
             it.zones = vec![ZoneRef {
                 id: format!("zone-{}", i % 5),
-                name: Some(format!("Zone {}", i % 5)),
+                name: Some(format!("Zone {}", i % 5).into()),
             }];
             it.labels = isogate_core::Labels::from([
                 ("family".to_owned(), "ubuntu".to_owned()),

@@ -839,7 +839,7 @@ fn decode_item(r: &mut Reader<'_>, t: &Table<'_>) -> Result<Iso, CodecError> {
         2 => Visibility::Unknown,
         _ => return Err(CodecError::Corrupt("visibility")),
     };
-    let provider = r.sym(t)?;
+    let provider = ShortStr::new(r.sym_str(t)?);
     let id = if has(F_ID_DERIVED) {
         None
     } else {
@@ -858,7 +858,7 @@ fn decode_item(r: &mut Reader<'_>, t: &Table<'_>) -> Result<Iso, CodecError> {
     let os = if has(F_OS) {
         Some(OsRef {
             id: r.opt_sym(t)?,
-            name: r.opt_sym(t)?,
+            name: r.opt_sym_str(t)?.map(ShortStr::new),
             family: r.opt_value(t)?,
             version: r.opt_sym_str(t)?.map(ShortStr::new),
         })
@@ -889,7 +889,7 @@ fn decode_item(r: &mut Reader<'_>, t: &Table<'_>) -> Result<Iso, CodecError> {
     for _ in 0..n_zones {
         zones.push(ZoneRef {
             id: r.sym(t)?,
-            name: r.opt_sym(t)?,
+            name: r.opt_sym_str(t)?.map(ShortStr::new),
         });
     }
     let n_labels = r.count()?;

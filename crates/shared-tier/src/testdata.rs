@@ -97,7 +97,7 @@ pub fn catalogue(provider: &str, n: usize) -> Vec<Iso> {
             let (oid, oname) = r.pick(&os).clone();
             item.os = Some(OsRef {
                 id: Some(oid),
-                name: Some(oname),
+                name: Some(oname.into()),
                 ..OsRef::default()
             });
             item.arch_bits = Some(64);

@@ -117,13 +117,16 @@ fn iso() -> impl Strategy<Value = Iso> {
         opt(
             (opt("\\PC{0,10}"), opt("\\PC{0,10}")).prop_map(|(id, name)| OsRef {
                 id,
-                name,
+                name: name.map(Into::into),
                 ..OsRef::default()
             }),
         ),
         opt(any::<u32>()),
         prop::collection::vec(
-            ("\\PC{0,8}", opt("\\PC{0,8}")).prop_map(|(id, name)| ZoneRef { id, name }),
+            ("\\PC{0,8}", opt("\\PC{0,8}")).prop_map(|(id, name)| ZoneRef {
+                id,
+                name: name.map(Into::into),
+            }),
             0..3,
         ),
         opt("\\PC{0,8}"),

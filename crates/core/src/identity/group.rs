@@ -89,7 +89,7 @@ pub fn group<'a>(items: impl IntoIterator<Item = &'a Iso>) -> Vec<ImageGroup> {
         if let Some(key) = IdentityKey::of(item) {
             groups.entry(key).or_default().push(GroupItem {
                 id: item.id.clone(),
-                provider: item.provider.clone(),
+                provider: item.provider.to_string(),
                 size_bytes: item.size_bytes,
             });
         }

@@ -31,7 +31,7 @@ impl<'q> Matcher<'q> {
     #[inline]
     pub fn matches(&self, item: &Iso) -> bool {
         let q = self.query;
-        (q.providers.is_empty() || q.providers.contains(&item.provider))
+        (q.providers.is_empty() || q.providers.iter().any(|p| item.provider == *p))
             && (q.kinds.is_empty() || q.kinds.contains(&item.kind))
             && self.plan.filters.iter().all(|f| f.matches(item))
             && self.plan.q.as_ref().is_none_or(|(_, n)| {

@@ -149,12 +149,16 @@ fn keys(item: &Iso, group_by: &[String]) -> Vec<Vec<Option<String>>> {
     let mut keys: Vec<Vec<Option<String>>> = vec![Vec::new()];
     for g in group_by {
         let values: Vec<Option<String>> = match g.as_str() {
-            "provider" => vec![Some(item.provider.clone())],
+            "provider" => vec![Some(item.provider.to_string())],
             "provider_kind" => vec![Some(item.provider_kind.as_str().into())],
             "kind" => vec![Some(item.kind.as_str().into())],
             "status" => vec![Some(item.status.as_str().into())],
             "visibility" => vec![Some(item.visibility.as_str().into())],
-            "os" => vec![item.os.as_ref().and_then(|o| o.name.clone())],
+            "os" => vec![
+                item.os
+                    .as_ref()
+                    .and_then(|o| o.name.as_deref().map(Into::into)),
+            ],
             "os.family" => vec![
                 item.os
                     .as_ref()
@@ -171,7 +175,7 @@ fn keys(item: &Iso, group_by: &[String]) -> Vec<Vec<Option<String>>> {
             "zone" => item
                 .zones
                 .iter()
-                .map(|z| Some(z.name.clone().unwrap_or_else(|| z.id.clone())))
+                .map(|z| Some(z.name.as_deref().unwrap_or(&z.id).to_owned()))
                 .collect(),
             _ => vec![None],
         };
