@@ -174,3 +174,75 @@ fn evidence_names_the_field_and_rule_and_round_trips() {
         )
     );
 }
+
+/// `recognise_all` reuses the scans of texts that repeat across items: the
+/// result must be exactly what `recognise` gives each item alone, whether a
+/// text is seen again, is too long to keep, collides with another in the
+/// table, or comes after so many unique texts that the memo has given up.
+#[test]
+fn recognising_a_whole_listing_gives_what_each_item_gives_alone() {
+    let base: Vec<Iso> = corpus().into_iter().map(|c| c.item).collect();
+    let mut items = Vec::new();
+    // Unique descriptions first (the memo's probation), then the corpus
+    // three times over with its descriptions, labels and folders repeating,
+    // each copy given texts the others share.
+    for (n, b) in base.iter().enumerate().take(1500.min(base.len())) {
+        let mut i = b.clone();
+        i.description = Some(format!("unique description {n} for {}", b.name));
+        items.push(i);
+    }
+    for round in 0..3 {
+        for (n, b) in base.iter().enumerate() {
+            let mut i = b.clone();
+            if round > 0 {
+                i.description = Some(match n % 4 {
+                    0 => "Image using ubuntu".to_owned(),
+                    1 => "Rocky Linux 9.4 x86_64 minimal".to_owned(),
+                    2 => "a description far longer than any kept in the memo, naming debian 12 arm64 netinst".to_owned(),
+                    _ => base[(n * 7) % base.len()].name.clone(),
+                });
+                i.labels.insert(
+                    "family".into(),
+                    ["centos7", "windows", "fedora"][n % 3].into(),
+                );
+                i.labels.insert("tag".into(), format!("v2024{:02}", n % 12));
+            }
+            items.push(i);
+        }
+    }
+    let mut alone = items.clone();
+    alone.iter_mut().for_each(recognise);
+    isogate_core::identity::recognise_all(&mut items);
+    assert_eq!(items.len(), alone.len());
+    let recognised = alone
+        .iter()
+        .filter(|i| i.os.as_ref().is_some_and(|o| o.family.is_some()))
+        .count();
+    assert!(recognised > alone.len() / 2, "a corpus mostly recognised");
+    for (a, b) in items.iter().zip(&alone) {
+        assert_eq!(a, b, "{}", a.name);
+    }
+}
+
+/// The memo gives up after its probation when texts do not repeat, and
+/// still answers as `recognise` does afterwards.
+#[test]
+fn a_listing_of_unique_texts_is_recognised_as_each_alone() {
+    let mut items: Vec<Iso> = (0..3000)
+        .map(|n| {
+            let mut i = Iso::new(
+                "vss",
+                ProviderKind::Vss,
+                ItemKind::Iso,
+                &format!("u{n}"),
+                &format!("[ds] Linux/Distro{n}/rocky-9.{n}-x86_64-dvd.iso"),
+            );
+            i.description = Some(format!("build {n} of ubuntu 24.04.{n}"));
+            i
+        })
+        .collect();
+    let mut alone = items.clone();
+    alone.iter_mut().for_each(recognise);
+    isogate_core::identity::recognise_all(&mut items);
+    assert_eq!(items, alone);
+}

@@ -7,11 +7,12 @@
 
 mod evidence;
 mod group;
+mod memo;
 mod query;
 mod rules;
 
 use std::borrow::Cow;
-use std::cell::OnceCell;
+use std::cell::{OnceCell, RefCell};
 use std::collections::BTreeMap;
 use std::sync::LazyLock;
 
@@ -104,6 +105,21 @@ pub struct Identity {
 /// from the item's other fields. Idempotent: it reads none of the fields it sets.
 pub fn recognise(item: &mut Iso) {
     let id = identify(item);
+    apply(item, id);
+}
+
+/// [`recognise`] on every item, with each text that repeats across them
+/// (a description, an OS type name, a folder, a label value) scanned once.
+/// The same result as calling [`recognise`] on each.
+pub fn recognise_all(items: &mut [Iso]) {
+    let memo = RefCell::new(memo::Memo::default());
+    for item in items {
+        let id = identify_in(item, Some(&memo));
+        apply(item, id);
+    }
+}
+
+fn apply(item: &mut Iso, id: Identity) {
     if id.family.is_some() || id.version.is_some() {
         let os = item.os.get_or_insert_with(Default::default);
         os.family = id.family.map(Cow::Borrowed);
@@ -119,6 +135,15 @@ pub fn recognise(item: &mut Iso) {
 
 /// The identity of `item`, without changing it.
 pub fn identify(item: &Iso) -> Identity {
+    identify_in(item, None)
+}
+
+fn identify_in(item: &Iso, memo: Option<&RefCell<memo::Memo>>) -> Identity {
+    // Any field but the name (which is unique to an item) may repeat.
+    let scan_text = |f, t| match memo {
+        Some(m) => m.borrow_mut().scan(f, t),
+        None => Scan::new(f, t),
+    };
     let (path, base) = split_name(&item.name);
     // Fields are read and scanned only when an attribute is still missing:
     // most names say everything. Not reading the others is most of the
@@ -142,7 +167,7 @@ pub fn identify(item: &Iso) -> Identity {
     let get = |k: usize| match k.checked_sub(1) {
         None => Some(&name),
         Some(c) => cells[c]
-            .get_or_init(|| text(k).map(|(f, t)| Scan::new(f, t)))
+            .get_or_init(|| text(k).map(|(f, t)| scan_text(f, t)))
             .as_ref(),
     };
     // In order: name, labels.family, description, os.name, the name's folders.
@@ -169,7 +194,7 @@ pub fn identify(item: &Iso) -> Identity {
         });
         let version = version.or_else(|| {
             let tag = item.labels.get("tag")?;
-            let s = Scan::new(SourceField::LabelTag, tag);
+            let s = scan_text(SourceField::LabelTag, tag);
             s.version_from(0, rule.shape).map(|(v, _)| {
                 (
                     v,
@@ -555,6 +580,13 @@ type Ev = (SourceField, RuleId);
 struct Scan<'a> {
     field: SourceField,
     text: &'a str,
+    m: Matched,
+}
+
+/// What a scan found in its text: a function of the text alone, so a
+/// [`Memo`] can hand it to another item with the same text.
+#[derive(Clone, Copy)]
+struct Matched {
     toks: [Tok; MAX_TOKENS],
     len: usize,
     family: Option<Match>,
@@ -564,18 +596,33 @@ struct Scan<'a> {
     arch_mask: u64,
 }
 
+impl std::ops::Deref for Scan<'_> {
+    type Target = Matched;
+    fn deref(&self) -> &Matched {
+        &self.m
+    }
+}
+
+impl std::ops::DerefMut for Scan<'_> {
+    fn deref_mut(&mut self) -> &mut Matched {
+        &mut self.m
+    }
+}
+
 impl<'a> Scan<'a> {
     #[inline(always)]
     fn new(field: SourceField, text: &'a str) -> Self {
         let mut s = Scan {
             field,
             text,
-            toks: [Tok::default(); MAX_TOKENS],
-            len: 0,
-            family: None,
-            arch: None,
-            edition: None,
-            arch_mask: 0,
+            m: Matched {
+                toks: [Tok::default(); MAX_TOKENS],
+                len: 0,
+                family: None,
+                arch: None,
+                edition: None,
+                arch_mask: 0,
+            },
         };
         let b = &text.as_bytes()[..text.len().min(MAX_TEXT)];
         let mut i = 0;
@@ -586,7 +633,8 @@ impl<'a> Scan<'a> {
                     i += 1;
                 }
                 // Both fit: the loop stops at MAX_TEXT.
-                s.toks[s.len] = Tok {
+                let n = s.len;
+                s.toks[n] = Tok {
                     start: u16::try_from(start).unwrap_or(u16::MAX),
                     end: u16::try_from(i).unwrap_or(u16::MAX),
                 };

@@ -218,10 +218,7 @@ pub(crate) fn prepare(mut listing: isogate_core::Listing) -> isogate_core::Listi
     // as long as the snapshot lives.
     listing.items.shrink_to_fit();
     // Every provider's items carry os.family/os.version/arch/edition (issue 20).
-    listing
-        .items
-        .iter_mut()
-        .for_each(isogate_core::identity::recognise);
+    isogate_core::identity::recognise_all(&mut listing.items);
     listing
 }
 

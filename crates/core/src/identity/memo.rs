@@ -1,0 +1,82 @@
+//! Scans of the texts that repeat across one listing's items: descriptions,
+//! upstream OS type names, folders, label values. A catalogue has few of
+//! each (Cox's `Image using ubuntu`, CloudMC's `Ubuntu 22.04 (64-bit)`), so
+//! [`super::recognise_all`] tokenises and matches each once, not once per item.
+
+use super::{Matched, Scan, SourceField};
+
+/// Slots of the direct-mapped table: a power of two.
+const SLOTS: usize = 512;
+/// Longer texts are scanned every time (and rarely repeat byte for byte).
+const TEXT: usize = 64;
+/// After this many lookups, a memo that hit fewer than a quarter of them
+/// stops storing: texts that do not repeat would only pay for the copies.
+const PROBATION: u32 = 1024;
+
+#[derive(Clone, Copy)]
+struct Entry {
+    len: u8,
+    text: [u8; TEXT],
+    m: Matched,
+}
+
+/// See the module doc. Its answers are exactly [`Scan::new`]'s: a scan is a
+/// function of its text alone, and a slot holds its whole text.
+#[derive(Default)]
+pub(super) struct Memo {
+    slots: Vec<Option<Entry>>,
+    lookups: u32,
+    hits: u32,
+    off: bool,
+}
+
+impl Memo {
+    pub(super) fn scan<'a>(&mut self, field: SourceField, text: &'a str) -> Scan<'a> {
+        let b = text.as_bytes();
+        if self.off || b.len() > TEXT {
+            return Scan::new(field, text);
+        }
+        if self.slots.is_empty() {
+            self.slots = vec![None; SLOTS];
+        }
+        let i = slot(b);
+        self.lookups += 1;
+        if let Some(e) = &self.slots[i]
+            && usize::from(e.len) == b.len()
+            && e.text[..b.len()] == *b
+        {
+            self.hits += 1;
+            return Scan {
+                field,
+                text,
+                m: e.m,
+            };
+        }
+        if self.lookups == PROBATION && self.hits < PROBATION / 4 {
+            self.off = true;
+            self.slots = Vec::new();
+        }
+        let s = Scan::new(field, text);
+        if !self.off {
+            let mut t = [0; TEXT];
+            t[..b.len()].copy_from_slice(b);
+            self.slots[i] = Some(Entry {
+                // At most TEXT (checked above).
+                len: u8::try_from(b.len()).unwrap_or(u8::MAX),
+                text: t,
+                m: s.m,
+            });
+        }
+        s
+    }
+}
+
+/// The slot of a text (1..=TEXT bytes): its first and last 8 bytes and its length.
+fn slot(b: &[u8]) -> usize {
+    let word = |c: &[u8]| c.iter().take(8).fold(0u64, |w, &x| w << 8 | u64::from(x));
+    let first = word(b);
+    let last = word(&b[b.len().saturating_sub(8)..]);
+    let h = (first ^ last.rotate_left(29) ^ b.len() as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    // The top bits: SLOTS is a small power of two.
+    (h >> (64 - SLOTS.trailing_zeros())) as usize
+}
