@@ -71,11 +71,16 @@ impl Memo {
     }
 }
 
-/// The slot of a text (1..=TEXT bytes): its first and last 8 bytes and its length.
+/// The slot of a text (1..=TEXT bytes): its first and last 8 bytes (word
+/// loads, not a step per byte) and its length.
 fn slot(b: &[u8]) -> usize {
-    let word = |c: &[u8]| c.iter().take(8).fold(0u64, |w, &x| w << 8 | u64::from(x));
-    let first = word(b);
-    let last = word(&b[b.len().saturating_sub(8)..]);
+    let (first, last) = match (b.first_chunk::<8>(), b.last_chunk::<8>()) {
+        (Some(f), Some(l)) => (u64::from_le_bytes(*f), u64::from_le_bytes(*l)),
+        _ => {
+            let w = b.iter().fold(0u64, |w, &x| w << 8 | u64::from(x));
+            (w, 0)
+        }
+    };
     let h = (first ^ last.rotate_left(29) ^ b.len() as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
     // The top bits: SLOTS is a small power of two.
     (h >> (64 - SLOTS.trailing_zeros())) as usize
