@@ -50,6 +50,16 @@ impl GlobalId {
         format!("{provider}:{}", encode_segment(native_id))
     }
 
+    /// Whether `id` is [`GlobalId::encode`]`(provider, native_id)`, told
+    /// without building it when the native id needs no escaping.
+    pub fn is_encoding_of(id: &str, provider: &str, native_id: &str) -> bool {
+        if native_id.bytes().all(is_unreserved) {
+            id.strip_prefix(provider).and_then(|r| r.strip_prefix(':')) == Some(native_id)
+        } else {
+            id == Self::encode(provider, native_id)
+        }
+    }
+
     /// Splits at the first `:` and percent-decodes the native id. A missing
     /// separator, an empty provider or native id, or a decoding that is not
     /// UTF-8 is `InvalidInput`.
@@ -118,6 +128,11 @@ mod tests {
                 GlobalId::encode(&provider, &native),
                 format!("{provider}:{}", encode_segment(&native))
             );
+            let id = GlobalId::encode(&provider, &native);
+            prop_assert!(GlobalId::is_encoding_of(&id, &provider, &native));
+            let (longer_id, other_provider) = (format!("{id}x"), format!("{provider}x"));
+            prop_assert!(!GlobalId::is_encoding_of(&longer_id, &provider, &native));
+            prop_assert!(!GlobalId::is_encoding_of(&id, &other_provider, &native));
         }
     }
 }

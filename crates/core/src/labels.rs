@@ -32,9 +32,8 @@ impl Labels {
     }
 
     fn find(&self, key: &str) -> Result<usize, usize> {
-        // Bytes, not text: no UTF-8 check per key compared (see
-        // `ShortStr::as_bytes`). In key order, the last key is where
-        // in-order inserts land.
+        // Bytes order as the text does (UTF-8 sorts bytewise). In key
+        // order, the last key is where in-order inserts land.
         let key = key.as_bytes();
         match self.0.last() {
             Some((last, _)) if last.as_bytes() < key => Err(self.0.len()),

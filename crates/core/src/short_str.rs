@@ -1,15 +1,14 @@
 //! A string kept inline when short: `os.version` (`24.04.1`, `2012 R2`),
-//! which recognition writes for most items of every snapshot, where a
-//! `String`'s allocation (and its free when the snapshot goes) was a large
-//! part of the work. The same size as a `String`.
+//! which recognition writes for most items of every snapshot, the provider,
+//! OS type and zone names and the labels, where a `String`'s allocation
+//! (and its free when the snapshot goes) was a large part of the work. The
+//! same size as a `String`.
 
 use std::borrow::Borrow;
-use std::cmp::Ordering;
 use std::fmt;
-use std::hash::{Hash, Hasher};
 use std::ops::Deref;
 
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde::{Deserialize, Serialize};
 
 /// The most bytes kept inline (`CompactString`'s, on 64-bit targets).
 #[cfg(test)]
@@ -19,7 +18,10 @@ const INLINE: usize = 24;
 /// a `&str` (`Deref`) with no check (a `CompactString`: an inline copy
 /// read back through `from_utf8`, as this type first did, cost a hundred
 /// instructions per read); serialises as a string.
-#[derive(Clone)]
+// Compared, ordered, hashed and serialised as its text, as
+// `CompactString` is (so `Borrow<str>` keeps `Hash` and `Eq` agreeing).
+#[derive(Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
 pub struct ShortStr(compact_str::CompactString);
 
 impl ShortStr {
@@ -48,12 +50,6 @@ impl ShortStr {
     #[inline]
     pub fn as_bytes(&self) -> &[u8] {
         self.0.as_bytes()
-    }
-}
-
-impl Default for ShortStr {
-    fn default() -> Self {
-        Self::new("")
     }
 }
 
@@ -95,47 +91,21 @@ impl From<ShortStr> for String {
     }
 }
 
-impl PartialEq for ShortStr {
-    fn eq(&self, other: &Self) -> bool {
-        self.as_bytes() == other.as_bytes()
-    }
-}
-
-impl Eq for ShortStr {}
-
 impl PartialEq<str> for ShortStr {
     fn eq(&self, other: &str) -> bool {
-        self.as_bytes() == other.as_bytes()
+        self.0 == other
     }
 }
 
 impl PartialEq<&str> for ShortStr {
     fn eq(&self, other: &&str) -> bool {
-        self.as_bytes() == other.as_bytes()
+        self.0 == *other
     }
 }
 
 impl PartialEq<String> for ShortStr {
     fn eq(&self, other: &String) -> bool {
-        self.as_bytes() == other.as_bytes()
-    }
-}
-
-impl PartialOrd for ShortStr {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl Ord for ShortStr {
-    fn cmp(&self, other: &Self) -> Ordering {
-        self.as_bytes().cmp(other.as_bytes())
-    }
-}
-
-impl Hash for ShortStr {
-    fn hash<H: Hasher>(&self, h: &mut H) {
-        self.as_str().hash(h)
+        self.0 == other
     }
 }
 
@@ -148,31 +118,6 @@ impl fmt::Debug for ShortStr {
 impl fmt::Display for ShortStr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
-    }
-}
-
-impl Serialize for ShortStr {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(self.as_str())
-    }
-}
-
-impl<'de> Deserialize<'de> for ShortStr {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl serde::de::Visitor<'_> for V {
-            type Value = ShortStr;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a string")
-            }
-            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<ShortStr, E> {
-                Ok(ShortStr::new(v))
-            }
-            fn visit_string<E: serde::de::Error>(self, v: String) -> Result<ShortStr, E> {
-                Ok(v.into())
-            }
-        }
-        d.deserialize_string(V)
     }
 }
 

@@ -10,60 +10,15 @@ use std::time::{Duration, Instant};
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
-use hmac::{Hmac, Mac};
 use isogate_core::{Iso, ItemKind, ProviderKind};
 use isogate_feed::{
     AllowHosts, EndpointStatus, EventData, EventDraft, EventLog, EventType, LogOptions,
     WebhookConfig, WebhookDispatcher,
 };
+use isogate_testkit::webhooks::verify;
 use secrecy::SecretString;
-use sha2::Sha256;
 
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
-
-/// The receiver's side of the spec, written from it, not from the crate.
-fn verify(secret: &str, headers: &HeaderMap, body: &[u8]) -> Result<(), String> {
-    let h = |n: &str| {
-        headers
-            .get(n)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned)
-            .ok_or(format!("missing {n}"))
-    };
-    let (id, ts, sigs) = (
-        h("webhook-id")?,
-        h("webhook-timestamp")?,
-        h("webhook-signature")?,
-    );
-    let ts_n: i64 = ts.parse().map_err(|_| "bad timestamp")?;
-    if (chrono::Utc::now().timestamp() - ts_n).abs() > 300 {
-        return Err("timestamp outside tolerance".into());
-    }
-    let key = STANDARD
-        .decode(secret.strip_prefix("whsec_").unwrap())
-        .unwrap();
-    let mut content = format!("{id}.{ts}.").into_bytes();
-    content.extend_from_slice(body);
-    let mut mac = Hmac::<Sha256>::new_from_slice(&key).unwrap();
-    mac.update(&content);
-    let expected = mac.finalize().into_bytes();
-    for sig in sigs.split(' ') {
-        if let Some(b64) = sig.strip_prefix("v1,")
-            && let Ok(got) = STANDARD.decode(b64)
-            && Hmac::<Sha256>::new_from_slice(&key)
-                .unwrap()
-                .chain_update(&content)
-                .verify_slice(&got)
-                .is_ok()
-        {
-            assert_eq!(got.as_slice(), expected.as_slice());
-            return Ok(());
-        }
-    }
-    Err("no valid signature".into())
-}
 
 #[derive(Clone, Debug)]
 struct Got {

@@ -203,8 +203,8 @@ pub fn decode(bytes: &[u8]) -> Result<Snapshot, CodecError> {
     // Snapshots decoding at once share the cores: a replica joining a warm
     // tier loads every provider together, and each on its own thread keeps
     // both cores busy without a helper's chunks being copied into place.
-    let _share = DecodeShare::enter();
-    decode_on(bytes, _share.threads())
+    let share = DecodeShare::enter();
+    decode_on(bytes, share.threads())
 }
 
 /// How many snapshots are being decoded in this process right now.
@@ -220,9 +220,14 @@ impl DecodeShare {
 
     /// The cores divided among the decodes running when this one started.
     fn threads(&self) -> usize {
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        (cores / self.0).clamp(1, MAX_THREADS)
+        threads_among(self.0)
     }
+}
+
+/// The threads of one of `decoding` decodes running at once.
+fn threads_among(decoding: usize) -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    (cores / decoding.max(1)).clamp(1, MAX_THREADS)
 }
 
 impl Drop for DecodeShare {
@@ -677,7 +682,7 @@ impl<'a> Plan<'a> {
 
     fn item(&self, b: &mut Vec<u8>, i: &Iso) {
         let mut flags = 0;
-        let derived = is_derived_id(&i.id, &i.provider, &i.native_id);
+        let derived = GlobalId::is_encoding_of(&i.id, &i.provider, &i.native_id);
         for (on, f) in [
             (derived, F_ID_DERIVED),
             (i.description.is_some(), F_DESCRIPTION),
@@ -970,22 +975,6 @@ fn decode_item(r: &mut Reader<'_>, t: &Table<'_>) -> Result<Iso, CodecError> {
     })
 }
 
-fn unreserved(s: &str) -> bool {
-    s.bytes()
-        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
-}
-
-fn is_derived_id(id: &str, provider: &str, native_id: &str) -> bool {
-    if unreserved(native_id) {
-        id.len() == provider.len() + 1 + native_id.len()
-            && id.starts_with(provider)
-            && id.as_bytes()[provider.len()] == b':'
-            && id.ends_with(native_id)
-    } else {
-        id == GlobalId::encode(provider, native_id)
-    }
-}
-
 fn put_var(b: &mut Vec<u8>, mut v: u64) {
     while v >= 0x80 {
         b.push((v as u8) | 0x80);
@@ -1153,10 +1142,11 @@ mod tests {
     #[test]
     fn decodes_running_together_divide_the_cores_and_give_them_back() {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let alone = DecodeShare(1).threads();
-        assert_eq!(alone, cores.min(MAX_THREADS));
-        assert_eq!(DecodeShare(2).threads(), (cores / 2).max(1));
-        assert_eq!(DecodeShare(cores + 5).threads(), 1, "never none");
+        // (Not through `DecodeShare(n)`: dropping one made so would
+        // uncount a decode that was never counted.)
+        assert_eq!(threads_among(1), cores.min(MAX_THREADS));
+        assert_eq!(threads_among(2), (cores / 2).max(1));
+        assert_eq!(threads_among(cores + 5), 1, "never none");
         // Counted while alive (other tests may decode meanwhile, so only
         // this one's own share is looked at).
         let (a, b) = (DecodeShare::enter(), DecodeShare::enter());

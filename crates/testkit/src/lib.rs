@@ -144,6 +144,7 @@ mod logs;
 mod matcher;
 pub mod redis;
 pub mod tools;
+pub mod webhooks;
 
 use std::sync::Arc;
 use std::time::Duration;

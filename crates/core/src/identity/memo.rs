@@ -39,8 +39,13 @@ impl Memo {
         if self.slots.is_empty() {
             self.slots = vec![None; SLOTS];
         }
-        let i = slot(b);
         self.lookups += 1;
+        if self.lookups == PROBATION && self.hits < PROBATION / 4 {
+            self.off = true;
+            self.slots = Vec::new();
+            return Scan::new(field, text);
+        }
+        let i = slot(b);
         if let Some(e) = &self.slots[i]
             && usize::from(e.len) == b.len()
             && e.text[..b.len()] == *b
@@ -52,21 +57,15 @@ impl Memo {
                 m: e.m,
             };
         }
-        if self.lookups == PROBATION && self.hits < PROBATION / 4 {
-            self.off = true;
-            self.slots = Vec::new();
-        }
         let s = Scan::new(field, text);
-        if !self.off {
-            let mut t = [0; TEXT];
-            t[..b.len()].copy_from_slice(b);
-            self.slots[i] = Some(Entry {
-                // At most TEXT (checked above).
-                len: u8::try_from(b.len()).unwrap_or(u8::MAX),
-                text: t,
-                m: s.m,
-            });
-        }
+        let mut t = [0; TEXT];
+        t[..b.len()].copy_from_slice(b);
+        self.slots[i] = Some(Entry {
+            // At most TEXT (checked above).
+            len: u8::try_from(b.len()).unwrap_or(u8::MAX),
+            text: t,
+            m: s.m,
+        });
         s
     }
 }

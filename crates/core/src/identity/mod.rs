@@ -733,11 +733,10 @@ impl<'a> Scan<'a> {
         // An edition is not a word of the family's own pattern (`windows server`).
         self.edition =
             edition_best.filter(|e| self.family.is_none_or(|f| e.to <= f.from || e.from >= f.to));
-        if let (Some(e), Some(f)) = (edition_best, self.family)
+        if let (Some(_), Some(f)) = (edition_best, self.family)
             && self.edition.is_none()
         {
             // The best one overlapped the family: take the best of the others.
-            let _ = e;
             self.edition = self.best_edition_outside(f);
         }
     }

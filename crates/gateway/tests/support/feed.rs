@@ -1,53 +1,22 @@
 //! What the change-feed tests share: the webhook receiver's signature check
-//! and an SSE reader, both written from their specs (not from the feed crate).
+//! (the testkit's) and an SSE reader, both written from their specs (not
+//! from the feed crate).
 #![allow(dead_code)]
 
 use std::time::{Duration, Instant};
 
 use axum::http::HeaderMap;
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
 use bytes::Bytes;
 use futures::StreamExt;
-use hmac::{Hmac, Mac};
 use serde_json::Value;
-use sha2::Sha256;
 
 /// The secret the tests' `[[webhooks]]` are configured with.
 pub const WH_SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 
-/// The webhook receiver's side of Standard Webhooks, written from the spec.
+/// The webhook receiver's check of a delivery (the testkit's, written
+/// from the spec) with the tests' secret.
 pub fn verify(headers: &HeaderMap, body: &[u8]) -> Result<(), String> {
-    let h = |n: &str| {
-        headers
-            .get(n)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned)
-            .ok_or(format!("missing {n}"))
-    };
-    let (id, ts, sigs) = (
-        h("webhook-id")?,
-        h("webhook-timestamp")?,
-        h("webhook-signature")?,
-    );
-    let key = STANDARD
-        .decode(WH_SECRET.strip_prefix("whsec_").unwrap())
-        .unwrap();
-    let mut content = format!("{id}.{ts}.").into_bytes();
-    content.extend_from_slice(body);
-    for sig in sigs.split(' ') {
-        if let Some(b64) = sig.strip_prefix("v1,")
-            && let Ok(got) = STANDARD.decode(b64)
-            && Hmac::<Sha256>::new_from_slice(&key)
-                .unwrap()
-                .chain_update(&content)
-                .verify_slice(&got)
-                .is_ok()
-        {
-            return Ok(());
-        }
-    }
-    Err("no valid signature".into())
+    isogate_testkit::webhooks::verify(WH_SECRET, headers, body)
 }
 
 #[derive(Debug, Clone)]
