@@ -26,6 +26,22 @@ impl Labels {
         Labels(Vec::new())
     }
 
+    /// The pairs as they are when their keys are in strictly increasing
+    /// order (a decoder's, written from labels), told by comparing
+    /// neighbours; else the pairs back.
+    pub fn from_sorted(
+        pairs: Vec<(ShortStr, ShortStr)>,
+    ) -> Result<Self, Vec<(ShortStr, ShortStr)>> {
+        if pairs
+            .windows(2)
+            .all(|w| w[0].0.as_bytes() < w[1].0.as_bytes())
+        {
+            Ok(Labels(pairs))
+        } else {
+            Err(pairs)
+        }
+    }
+
     /// No labels, with room for `n` without reallocating.
     pub fn with_capacity(n: usize) -> Self {
         Labels(Vec::with_capacity(n))
@@ -212,6 +228,22 @@ mod tests {
     use std::collections::BTreeMap;
 
     use super::*;
+
+    #[test]
+    fn from_sorted_takes_strictly_increasing_keys_only() {
+        let pair = |k: &str, v: &str| (ShortStr::new(k), ShortStr::new(v));
+        let sorted = vec![pair("a", "1"), pair("b", "2"), pair("ba", "3")];
+        let l = Labels::from_sorted(sorted.clone()).expect("in order");
+        assert_eq!(l.get("ba"), Some("3"));
+        assert_eq!(l.len(), 3);
+        for bad in [
+            vec![pair("b", "1"), pair("a", "2")],
+            vec![pair("a", "1"), pair("a", "2")],
+        ] {
+            assert_eq!(Labels::from_sorted(bad.clone()), Err(bad));
+        }
+        assert_eq!(Labels::from_sorted(Vec::new()), Ok(Labels::new()));
+    }
 
     #[test]
     fn behaves_as_the_map_it_replaces() {

@@ -304,8 +304,10 @@ pub fn decode_on(bytes: &[u8], threads: usize) -> Result<Snapshot, CodecError> {
         .iter()
         .map(|s| isogate_core::identity::static_value(s))
         .collect();
+    let shorts = strings.iter().map(|s| ShortStr::new(s)).collect();
     let table = Table {
         strings,
+        shorts,
         statics,
         rules,
     };
@@ -682,7 +684,12 @@ impl<'a> Plan<'a> {
 
     fn item(&self, b: &mut Vec<u8>, i: &Iso) {
         let mut flags = 0;
-        let derived = GlobalId::is_encoding_of(&i.id, &i.provider, &i.native_id);
+        // Only an id that is `provider:native_id` verbatim is left to the
+        // reader to derive: one whose native id needs escaping (Cox's
+        // slashes) is stored, as reading it back costs less than running
+        // the percent-encoder again on every replica that loads it.
+        let derived = i.id.len() == i.provider.len() + 1 + i.native_id.len()
+            && GlobalId::is_encoding_of(&i.id, &i.provider, &i.native_id);
         for (on, f) in [
             (derived, F_ID_DERIVED),
             (i.description.is_some(), F_DESCRIPTION),
@@ -804,6 +811,10 @@ impl<'a> Plan<'a> {
 /// The decoded table section.
 struct Table<'a> {
     strings: Vec<&'a str>,
+    /// The same strings made once: an item's copy of an interned short
+    /// one (provider, OS and zone names, versions, labels) is then a
+    /// 24-byte copy, not `ShortStr::new`'s length dispatch and `memcpy`.
+    shorts: Vec<ShortStr>,
     /// Per string, the rule table's copy when it is a recognised value
     /// (`os.family`, `arch`, `edition`): those borrow it, as recognition does.
     statics: Vec<Option<&'static str>>,
@@ -844,7 +855,7 @@ fn decode_item(r: &mut Reader<'_>, t: &Table<'_>) -> Result<Iso, CodecError> {
         2 => Visibility::Unknown,
         _ => return Err(CodecError::Corrupt("visibility")),
     };
-    let provider = ShortStr::new(r.sym_str(t)?);
+    let provider = r.sym_short(t)?;
     let id = if has(F_ID_DERIVED) {
         None
     } else {
@@ -863,9 +874,9 @@ fn decode_item(r: &mut Reader<'_>, t: &Table<'_>) -> Result<Iso, CodecError> {
     let os = if has(F_OS) {
         Some(OsRef {
             id: r.opt_sym(t)?,
-            name: r.opt_sym_str(t)?.map(ShortStr::new),
+            name: r.opt_sym_short(t)?,
             family: r.opt_value(t)?,
-            version: r.opt_sym_str(t)?.map(ShortStr::new),
+            version: r.opt_sym_short(t)?,
         })
     } else {
         None
@@ -894,17 +905,23 @@ fn decode_item(r: &mut Reader<'_>, t: &Table<'_>) -> Result<Iso, CodecError> {
     for _ in 0..n_zones {
         zones.push(ZoneRef {
             id: r.sym(t)?,
-            name: r.opt_sym_str(t)?.map(ShortStr::new),
+            name: r.opt_sym_short(t)?,
         });
     }
     let n_labels = r.count()?;
-    // Written in key order: each insert is an append.
-    let mut labels = Labels::with_capacity(n_labels.min(64));
+    let mut pairs = Vec::with_capacity(n_labels.min(64));
     for _ in 0..n_labels {
-        let k = ShortStr::new(r.sym_str(t)?);
-        let v = ShortStr::new(r.sym_str(t)?);
-        labels.set(k, v);
+        pairs.push((r.sym_short(t)?, r.sym_short(t)?));
     }
+    // Written in key order, so taken as they are; anything else (not
+    // this encoder's) is sorted, a repeated key's last value kept.
+    let labels = Labels::from_sorted(pairs).unwrap_or_else(|pairs| {
+        let mut labels = Labels::with_capacity(pairs.len());
+        pairs.into_iter().for_each(|(k, v)| {
+            labels.set(k, v);
+        });
+        labels
+    });
     let identity_evidence = if has(F_EVIDENCE) {
         let n = r.count()?;
         let mut ev = EvidenceList::new();
@@ -1086,24 +1103,33 @@ impl<'a> Reader<'a> {
             std::str::from_utf8(s).map_err(|_| CodecError::Corrupt("UTF-8"))
         }
     }
+    /// A symbol as a `ShortStr`: an interned one cloned from the table's.
+    fn sym_short_of(&mut self, code: u64, t: &Table<'_>) -> Result<ShortStr, CodecError> {
+        if code & 1 == 0 {
+            t.shorts
+                .get((code >> 1) as usize)
+                .cloned()
+                .ok_or(CodecError::Corrupt("string index"))
+        } else {
+            self.sym_str_of(code, t).map(ShortStr::new)
+        }
+    }
+    fn sym_short(&mut self, t: &Table<'_>) -> Result<ShortStr, CodecError> {
+        let code = self.var()?;
+        self.sym_short_of(code, t)
+    }
+    fn opt_sym_short(&mut self, t: &Table<'_>) -> Result<Option<ShortStr>, CodecError> {
+        match self.var()? {
+            0 => Ok(None),
+            code => self.sym_short_of(code - 1, t).map(Some),
+        }
+    }
     fn sym_of(&mut self, code: u64, t: &Table<'_>) -> Result<String, CodecError> {
         self.sym_str_of(code, t).map(str::to_owned)
     }
     fn sym(&mut self, t: &Table<'_>) -> Result<String, CodecError> {
         let code = self.var()?;
         self.sym_of(code, t)
-    }
-    /// A symbol, borrowed (for a field that keeps no `String`).
-    fn sym_str<'s>(&'s mut self, t: &'s Table<'_>) -> Result<&'s str, CodecError> {
-        let code = self.var()?;
-        self.sym_str_of(code, t)
-    }
-    /// An optional symbol, borrowed.
-    fn opt_sym_str<'s>(&'s mut self, t: &'s Table<'_>) -> Result<Option<&'s str>, CodecError> {
-        match self.var()? {
-            0 => Ok(None),
-            code => self.sym_str_of(code - 1, t).map(Some),
-        }
     }
     fn opt_sym(&mut self, t: &Table<'_>) -> Result<Option<String>, CodecError> {
         match self.var()? {
