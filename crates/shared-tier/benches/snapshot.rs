@@ -27,7 +27,7 @@ static ALLOC: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 const N: usize = 100_000;
 
-/// Recognised, as the gateway publishes them (format 2 stores the identity).
+/// Recognised, as the gateway publishes them (the format stores the identity since 2).
 fn snapshot() -> Snapshot {
     let mut items = testdata::catalogue("cloudmc-prod", N);
     items.iter_mut().for_each(isogate_core::identity::recognise);

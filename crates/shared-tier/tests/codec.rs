@@ -295,7 +295,7 @@ fn a_chunked_snapshot_round_trips_in_order_with_its_identity() {
 }
 
 #[test]
-fn format_1_snapshots_are_refused_not_misread() {
+fn older_formats_are_refused_not_misread() {
     // What a build before the chunked format wrote: same header layout, one
     // zstd frame, no identity. Refused at the header, before decompressing.
     let mut old = b"IGS".to_vec();
@@ -306,9 +306,21 @@ fn format_1_snapshots_are_refused_not_misread() {
     let payload = [0u8, 0, 0];
     old.extend_from_slice(&(payload.len() as u32).to_le_bytes());
     old.extend_from_slice(&zstd::bulk::compress(&payload, 1).expect("zstd"));
-    assert_eq!(FORMAT_VERSION, 2);
+    assert_eq!(FORMAT_VERSION, 3);
     assert_eq!(decode(&old), Err(CodecError::UnsupportedFormat(1)));
     assert_eq!(decode_header(&old), Err(CodecError::UnsupportedFormat(1)));
+    // Format 2 had the chunk layout but each string among the fields: this
+    // build's bytes under its number must not be read as what they are not.
+    let s = Snapshot {
+        version: 9,
+        fetched_at: Utc::now(),
+        incomplete: None,
+        items: testdata::catalogue("p", 3),
+    };
+    let mut two = encode(&s).expect("encode");
+    two[3] = 2;
+    assert_eq!(decode(&two), Err(CodecError::UnsupportedFormat(2)));
+    assert_eq!(decode_header(&two), Err(CodecError::UnsupportedFormat(2)));
 }
 
 #[test]

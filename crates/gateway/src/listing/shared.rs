@@ -361,7 +361,7 @@ async fn resync(tier: &SharedTier, cache: &ListingCache, providers: &[String]) {
 fn adopt(cache: &ListingCache, s: isogate_shared_tier::Snapshot) -> Arc<Snapshot> {
     let age = (Utc::now() - s.fetched_at).to_std().unwrap_or_default();
     let fetched_at = Instant::now().checked_sub(age).unwrap_or_else(Instant::now);
-    // The codec (format 2) stores the derived identity, so the rows equal
+    // The codec (since format 2) stores the derived identity, so the rows equal
     // the fetcher's without recognising them again.
     cache.snapshot_of(
         s.items,
