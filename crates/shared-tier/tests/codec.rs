@@ -390,3 +390,94 @@ fn realistic_catalogue_bytes_per_item() {
     let labels = back.items[0].labels.clone();
     assert!(labels.contains_key("checksum"));
 }
+
+/// `bytes` with each chunk's decompressed payload passed through `edit`
+/// and compressed again, lengths fixed up: what a writer with a bug (or
+/// someone with access to Redis) could store, past zstd's checksum, so
+/// that the item parser itself meets the damage.
+fn with_chunks_edited(bytes: &[u8], mut edit: impl FnMut(&mut Vec<u8>)) -> Vec<u8> {
+    let u32_at =
+        |b: &[u8], at: usize| u32::from_le_bytes(b[at..at + 4].try_into().unwrap()) as usize;
+    let mut out = bytes[..24].to_vec();
+    let n_chunks = u32_at(bytes, 28);
+    let table_raw = u32_at(bytes, 32);
+    let table_len = u32_at(bytes, 36);
+    let mut pos = 40 + table_len;
+    let table = &bytes[32..pos];
+    let mut total = table_raw;
+    let mut chunks = Vec::new();
+    for _ in 0..n_chunks {
+        let items = u32_at(bytes, pos);
+        let raw_len = u32_at(bytes, pos + 4);
+        let frame_len = u32_at(bytes, pos + 8);
+        let frame = &bytes[pos + 12..pos + 12 + frame_len];
+        let mut raw = zstd::bulk::decompress(frame, raw_len).expect("a valid chunk");
+        edit(&mut raw);
+        total += raw.len();
+        chunks.push((
+            items,
+            raw.len(),
+            zstd::bulk::compress(&raw, 1).expect("zstd"),
+        ));
+        pos += 12 + frame_len;
+    }
+    out.extend_from_slice(&(total as u32).to_le_bytes());
+    out.extend_from_slice(&(n_chunks as u32).to_le_bytes());
+    out.extend_from_slice(table);
+    for (items, raw_len, frame) in chunks {
+        out.extend_from_slice(&(items as u32).to_le_bytes());
+        out.extend_from_slice(&(raw_len as u32).to_le_bytes());
+        out.extend_from_slice(&(frame.len() as u32).to_le_bytes());
+        out.extend_from_slice(&frame);
+    }
+    out
+}
+
+#[test]
+fn an_unedited_rebuild_decodes_as_the_original() {
+    let (s, bytes) = chunked();
+    // (Not the same bytes: the encoder's frames carry a checksum.)
+    let same = with_chunks_edited(bytes, |_| {});
+    assert!(decode(&same).expect("decodes") == *s);
+}
+
+#[test]
+fn a_string_section_that_is_not_utf8_is_corrupt() {
+    let mut s = chunked().0.clone();
+    s.items.truncate(3);
+    s.items[0].name = "é".repeat(8);
+    let bytes = encode(&s).expect("encode");
+    // The section holds item 0's name: its first `é` made to start with a
+    // continuation byte. The section is checked whole, before any item.
+    let bad = with_chunks_edited(&bytes, |raw| {
+        let at = raw
+            .windows(2)
+            .position(|w| w == "é".as_bytes())
+            .expect("an é");
+        raw[at] = 0x80;
+    });
+    assert_eq!(decode(&bad), Err(CodecError::Corrupt("UTF-8")));
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    /// Damage inside a well-formed frame reaches the parser: any flip or
+    /// cut of a chunk's payload is an error or a snapshot, never a panic.
+    #[test]
+    fn a_damaged_payload_behind_a_valid_frame_is_an_error_not_a_panic(at in any::<prop::sample::Index>(), flip in 1u8..=255, cut in any::<prop::sample::Index>()) {
+        let (_, bytes) = chunked();
+        let flipped = with_chunks_edited(bytes, |raw| {
+            let i = at.index(raw.len());
+            raw[i] ^= flip;
+        });
+        let _ = decode(&flipped);
+        let mut once = true;
+        let cut = with_chunks_edited(bytes, |raw| {
+            if std::mem::take(&mut once) {
+                raw.truncate(cut.index(raw.len()));
+            }
+        });
+        prop_assert!(decode(&cut).is_err(), "a chunk cut short is refused");
+    }
+}
