@@ -1099,7 +1099,12 @@ impl<'a> Reader<'a> {
     /// An item's literal string: its length here, its bytes the next of
     /// the string section (`get` refuses a cut inside a character).
     fn lit(&mut self) -> Result<&'a str, CodecError> {
-        let n = usize::try_from(self.var()?).map_err(|_| CodecError::Truncated)?;
+        let n = self.var()?;
+        self.section(n)
+    }
+    /// The next `n` bytes of the string section.
+    fn section(&mut self, n: u64) -> Result<&'a str, CodecError> {
+        let n = usize::try_from(n).map_err(|_| CodecError::Truncated)?;
         let end = self.spos.checked_add(n).ok_or(CodecError::Truncated)?;
         let s = self
             .strs
@@ -1131,14 +1136,7 @@ impl<'a> Reader<'a> {
                 .copied()
                 .ok_or(CodecError::Corrupt("string index"))
         } else {
-            let n = usize::try_from(code >> 1).map_err(|_| CodecError::Truncated)?;
-            let end = self.spos.checked_add(n).ok_or(CodecError::Truncated)?;
-            let s = self
-                .strs
-                .get(self.spos..end)
-                .ok_or(CodecError::Corrupt("string section"))?;
-            self.spos = end;
-            Ok(s)
+            self.section(code >> 1)
         }
     }
     /// A symbol as a `ShortStr`: an interned one cloned from the table's.
