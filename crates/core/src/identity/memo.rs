@@ -3,7 +3,7 @@
 //! each (Cox's `Image using ubuntu`, CloudMC's `Ubuntu 22.04 (64-bit)`), so
 //! [`super::recognise_all`] tokenises and matches each once, not once per item.
 
-use super::{Matched, Scan, SourceField};
+use super::Found;
 
 /// Slots of the direct-mapped table: a power of two.
 const SLOTS: usize = 512;
@@ -13,15 +13,15 @@ const TEXT: usize = 64;
 /// stops storing: texts that do not repeat would only pay for the copies.
 const PROBATION: u32 = 1024;
 
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 struct Entry {
     len: u8,
     text: [u8; TEXT],
-    m: Matched,
+    found: Found,
 }
 
-/// See the module doc. Its answers are exactly [`Scan::new`]'s: a scan is a
-/// function of its text alone, and a slot holds its whole text.
+/// See the module doc. Its answers are exactly [`Found::of`]'s: that is a
+/// function of the text alone, and a slot holds its whole text.
 #[derive(Default)]
 pub(super) struct Memo {
     slots: Vec<Option<Entry>>,
@@ -31,10 +31,10 @@ pub(super) struct Memo {
 }
 
 impl Memo {
-    pub(super) fn scan<'a>(&mut self, field: SourceField, text: &'a str) -> Scan<'a> {
+    pub(super) fn found(&mut self, text: &str) -> Found {
         let b = text.as_bytes();
         if self.off || b.len() > TEXT {
-            return Scan::new(field, text);
+            return Found::of(text);
         }
         if self.slots.is_empty() {
             self.slots = vec![None; SLOTS];
@@ -43,7 +43,7 @@ impl Memo {
         if self.lookups == PROBATION && self.hits < PROBATION / 4 {
             self.off = true;
             self.slots = Vec::new();
-            return Scan::new(field, text);
+            return Found::of(text);
         }
         let i = slot(b);
         if let Some(e) = &self.slots[i]
@@ -51,22 +51,18 @@ impl Memo {
             && e.text[..b.len()] == *b
         {
             self.hits += 1;
-            return Scan {
-                field,
-                text,
-                m: e.m,
-            };
+            return e.found.clone();
         }
-        let s = Scan::new(field, text);
+        let found = Found::of(text);
         let mut t = [0; TEXT];
         t[..b.len()].copy_from_slice(b);
         self.slots[i] = Some(Entry {
             // At most TEXT (checked above).
             len: u8::try_from(b.len()).unwrap_or(u8::MAX),
             text: t,
-            m: s.m,
+            found: found.clone(),
         });
-        s
+        found
     }
 }
 

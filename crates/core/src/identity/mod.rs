@@ -14,6 +14,7 @@ mod rules;
 use std::borrow::Cow;
 use std::cell::{OnceCell, RefCell};
 use std::collections::BTreeMap;
+use std::num::NonZeroU16;
 use std::sync::LazyLock;
 
 use serde::{Deserialize, Serialize};
@@ -140,9 +141,9 @@ pub fn identify(item: &Iso) -> Identity {
 
 fn identify_in(item: &Iso, memo: Option<&RefCell<memo::Memo>>) -> Identity {
     // Any field but the name (which is unique to an item) may repeat.
-    let scan_text = |f, t| match memo {
-        Some(m) => m.borrow_mut().scan(f, t),
-        None => Scan::new(f, t),
+    let found_in = |t: &str| match memo {
+        Some(m) => m.borrow_mut().found(t),
+        None => Found::of(t),
     };
     let (path, base) = split_name(&item.name);
     // Fields are read and scanned only when an attribute is still missing:
@@ -162,77 +163,102 @@ fn identify_in(item: &Iso, memo: Option<&RefCell<memo::Memo>>) -> Identity {
         };
         text.filter(|t| !t.is_empty()).map(|t| (field, t))
     };
-    let name = Scan::new(SourceField::Name, base);
-    let cells: [OnceCell<Option<Scan<'_>>>; 4] = Default::default();
+    let name = Scan::new(base);
+    let named = name.found();
+    let cells: [OnceCell<Option<(SourceField, Found)>>; 4] = Default::default();
     let get = |k: usize| match k.checked_sub(1) {
-        None => Some(&name),
+        None => Some((SourceField::Name, &named)),
         Some(c) => cells[c]
-            .get_or_init(|| text(k).map(|(f, t)| scan_text(f, t)))
-            .as_ref(),
+            .get_or_init(|| text(k).map(|(f, t)| (f, found_in(t))))
+            .as_ref()
+            .map(|(f, found)| (*f, found)),
     };
     // In order: name, labels.family, description, os.name, the name's folders.
-    let scans = || (0..5).filter_map(get);
+    let fields = || (0..5).filter_map(|k| get(k).map(|(f, found)| (k, f, found)));
     let mut out = Identity::default();
 
     // Family: the first source naming one.
-    let fam = scans().find_map(|s| s.family.map(|m| (s, m)));
-    if let Some((scan, m)) = fam {
+    let fam = fields().find_map(|(k, f, found)| found.family.map(|m| (k, f, m, found)));
+    if let Some((k, field, m, found)) = fam {
         let rule = &FAMILIES[m.rule()];
         out.family = Some(rule.family);
         out.evidence
-            .push_rule(Attribute::Family, scan.field, RuleId::family(m.rule()));
+            .push_rule(Attribute::Family, field, RuleId::family(m.rule()));
         // Version: where the family was named, else wherever else the same family is.
-        let version = scan.version(m).or_else(|| {
-            scans()
-                .filter(|s| !std::ptr::eq(*s, scan))
-                .filter_map(|s| {
-                    s.family
-                        .filter(|o| FAMILIES[o.rule()].family == rule.family)
-                        .map(|o| (s, o))
+        let read_in =
+            |f: SourceField, found: &Found| found.version.clone().map(|(v, how)| (v, f, how));
+        let version = read_in(field, found).or_else(|| {
+            fields()
+                .filter(|&(j, _, other)| {
+                    j != k
+                        && other
+                            .family
+                            .is_some_and(|o| FAMILIES[o.rule()].family == rule.family)
                 })
-                .find_map(|(s, o)| s.version(o))
+                .find_map(|(_, f, other)| read_in(f, other))
         });
         let version = version.or_else(|| {
             let tag = item.labels.get("tag")?;
-            let s = scan_text(SourceField::LabelTag, tag);
-            s.version_from(0, rule.shape).map(|(v, _)| {
-                (
-                    v,
-                    (SourceField::LabelTag, RuleId::version(VersionRule::Tag)),
-                )
-            })
+            let (v, _) = Scan::new(tag).version_from(0, rule.shape)?;
+            Some((v, SourceField::LabelTag, VersionRule::Tag))
         });
-        let version = version.or_else(|| name.release_file(rule.family));
-        if let Some((v, (field, rule))) = version {
+        let version = version.or_else(|| {
+            let (v, how) = name.release_file(rule.family)?;
+            Some((v, SourceField::Name, how))
+        });
+        if let Some((v, f, how)) = version {
             out.version = Some(v);
-            out.evidence.push_rule(Attribute::Version, field, rule);
+            out.evidence
+                .push_rule(Attribute::Version, f, RuleId::version(how));
         }
         // Edition: implied by the family pattern, else the first source with one.
         if let Some(e) = rule.edition {
             out.edition = Some(e);
             out.evidence
-                .push_rule(Attribute::Edition, scan.field, RuleId::family(m.rule()));
-        } else if let Some((s, e)) = (0..3)
+                .push_rule(Attribute::Edition, field, RuleId::family(m.rule()));
+        } else if let Some((f, e)) = (0..3)
             // Not from os.name or the folders: those are never scanned for it.
             .filter_map(get)
-            .find_map(|s| s.edition.map(|e| (s, e)))
+            .find_map(|(f, found)| found.edition.map(|e| (f, e)))
         {
             out.edition = Some(EDITIONS[e.rule()].1);
             out.evidence
-                .push_rule(Attribute::Edition, s.field, RuleId::edition(e.rule()));
+                .push_rule(Attribute::Edition, f, RuleId::edition(e.rule()));
         }
     }
     // Arch is a fact of the file even when the OS is not recognised.
-    if let Some((s, a)) = scans().find_map(|s| s.arch.map(|a| (s, a))) {
+    if let Some((f, a)) = fields().find_map(|(_, f, found)| found.arch.map(|a| (f, a))) {
         out.arch = Some(ARCHES[a.rule()].1);
         out.evidence
-            .push_rule(Attribute::Arch, s.field, RuleId::arch(a.rule()));
+            .push_rule(Attribute::Arch, f, RuleId::arch(a.rule()));
     }
     out
 }
 
+/// What recognition takes from one field: a function of its text alone,
+/// so a [`memo::Memo`] can hand it to another item with the same text.
+/// Small, unlike the scan it comes from: a memo hit copies this, not the
+/// scan's tokens.
+#[derive(Clone, Default)]
+struct Found {
+    family: Option<Match>,
+    /// The version of `family` read in the same text, and how.
+    version: Option<(ShortStr, VersionRule)>,
+    arch: Option<Match>,
+    edition: Option<Match>,
+}
+
+impl Found {
+    fn of(text: &str) -> Found {
+        Scan::new(text).found()
+    }
+}
+
 /// `(folders, file name)` of a name: a VSS `[datastore] ` prefix dropped,
 /// split at the last `/` or `\`.
+// Inlined: returned through memory, the pair was reloaded in halves that
+// its stores could not forward (a stall per item).
+#[inline(always)]
 fn split_name(name: &str) -> (&str, &str) {
     let name = match name.strip_prefix('[').and_then(|r| r.split_once(']')) {
         Some((_, rest)) => rest.trim_start(),
@@ -286,11 +312,14 @@ impl Tok {
     }
 }
 
-/// A pattern matched at tokens `from..to`. Small (8 bytes): a scan keeps
-/// three and builds one per candidate token.
+/// A pattern matched at tokens `from..to`. Small (8 bytes, and so is an
+/// `Option` of one, through the rule's niche): a scan keeps three and
+/// builds one per candidate token. With a separate tag, reading one back
+/// whole spanned two stores and missed store forwarding, a stall per token.
 #[derive(Clone, Copy, Debug)]
 struct Match {
-    rule: u16,
+    /// The rule's index plus one.
+    rule: NonZeroU16,
     from: u8,
     to: u8,
     /// The digits glued onto the family token (`centos7`), as a byte
@@ -305,14 +334,14 @@ impl Match {
         let n8 = |v: usize| u8::try_from(v).unwrap_or(u8::MAX);
         let (a, b) = glued.unwrap_or((0, 0));
         Match {
-            rule: n16(rule),
+            rule: NonZeroU16::MIN.saturating_add(n16(rule)),
             from: n8(from),
             to: n8(to),
             glued: (n16(a), n16(b)),
         }
     }
     fn rule(self) -> usize {
-        usize::from(self.rule)
+        usize::from(self.rule.get() - 1)
     }
     fn from(self) -> usize {
         usize::from(self.from)
@@ -422,12 +451,25 @@ fn glued_cut(t: &[u8]) -> Option<usize> {
         .map(|p| p + 1)
 }
 
+/// Bits `from..to` of a token mask (tokens past 63 have none).
+fn token_bits(from: usize, to: usize) -> u64 {
+    let below = |n: usize| if n >= 64 { u64::MAX } else { (1u64 << n) - 1 };
+    below(to) & !below(from)
+}
+
 /// One first token of the rule table: its patterns and whether it is a veto.
 #[derive(Clone, Copy, Default)]
 struct Slot {
     key: Key,
     from: u16,
     len: u16,
+    /// How many of its patterns (the first ones: longest first) have more
+    /// tokens than this one.
+    multi: u16,
+    /// By [`Kind`], the rule of the first pattern that is this token alone
+    /// (and matches bare), plus one; 0 when none. A scan takes these
+    /// without walking the entries: most rule tokens are patterns alone.
+    single: [u16; 3],
     veto: bool,
 }
 
@@ -543,10 +585,20 @@ static LEXICON: LazyLock<Lexicon> = LazyLock::new(|| {
         );
         // Longest first, so the first pattern that fits at a position is the longest.
         entries.sort_by_key(|e| std::cmp::Reverse(e.rest.len()));
+        let small = |n: usize| u16::try_from(n).expect("a small rule table");
+        let mut single = [0; 3];
+        for e in entries.iter().filter(|e| e.bare && e.rest.is_empty()) {
+            let s = &mut single[e.kind as usize];
+            if *s == 0 {
+                *s = small(e.rule + 1);
+            }
+        }
         let slot = Slot {
             key: Key::of(key.as_bytes(), 0, key.len()).expect("checked above"),
-            from: u16::try_from(lex.entries.len()).expect("a small rule table"),
-            len: u16::try_from(entries.len()).expect("a small rule table"),
+            from: small(lex.entries.len()),
+            len: small(entries.len()),
+            multi: small(entries.iter().filter(|e| !e.rest.is_empty()).count()),
+            single,
             veto: VETOES.contains(&key),
         };
         lex.entries.extend(entries);
@@ -573,19 +625,13 @@ static ALNUM: [bool; 256] = {
     t
 };
 
-/// Where a version was read: the field and how.
-type Ev = (SourceField, RuleId);
-
 /// One field, tokenised and matched once.
 struct Scan<'a> {
-    field: SourceField,
     text: &'a str,
     m: Matched,
 }
 
-/// What a scan found in its text: a function of the text alone, so a
-/// [`Memo`] can hand it to another item with the same text.
-#[derive(Clone, Copy)]
+/// What a scan found in its text.
 struct Matched {
     toks: [Tok; MAX_TOKENS],
     len: usize,
@@ -611,9 +657,8 @@ impl std::ops::DerefMut for Scan<'_> {
 
 impl<'a> Scan<'a> {
     #[inline(always)]
-    fn new(field: SourceField, text: &'a str) -> Self {
+    fn new(text: &'a str) -> Self {
         let mut s = Scan {
-            field,
             text,
             m: Matched {
                 toks: [Tok::default(); MAX_TOKENS],
@@ -694,10 +739,16 @@ impl<'a> Scan<'a> {
             let mut found: [Option<Match>; 3] = [None; 3];
             if let Some(slot) = slot {
                 vetoed |= slot.veto;
-                for e in lex.entries(slot) {
+                // Longest first: a longer pattern that fits wins over the token alone.
+                for e in &lex.entries(slot)[..usize::from(slot.multi)] {
                     let k = e.kind as usize;
                     if e.bare && found[k].is_none() && self.rest_fits(i, &e.rest) {
                         found[k] = Some(Match::new(e.rule, i, i + 1 + e.rest.len(), None));
+                    }
+                }
+                for (f, &rule) in found.iter_mut().zip(&slot.single) {
+                    if f.is_none() && rule != 0 {
+                        *f = Some(Match::new(usize::from(rule - 1), i, i + 1, None));
                     }
                 }
             }
@@ -717,9 +768,7 @@ impl<'a> Scan<'a> {
                 self.arch = Some(a);
             }
             if let Some(a) = found[1] {
-                for k in a.from()..a.to().min(64) {
-                    self.arch_mask |= 1 << k;
-                }
+                self.arch_mask |= token_bits(a.from(), a.to());
             }
             if let Some(e) = found[2]
                 && edition_best.is_none_or(|b| e.rule < b.rule)
@@ -753,7 +802,7 @@ impl<'a> Scan<'a> {
                 if e.kind == Kind::Edition
                     && self.rest_fits(i, &e.rest)
                     && (to <= f.from() || i >= f.to())
-                    && best.is_none_or(|b| usize::from(b.rule) > e.rule)
+                    && best.is_none_or(|b| b.rule() > e.rule)
                 {
                     best = Some(Match::new(e.rule, i, to, None));
                 }
@@ -786,24 +835,25 @@ impl<'a> Scan<'a> {
         Some(Match::new(e.rule, i, i + 1, Some((t.s() + cut, t.e()))))
     }
 
-    fn version_evidence(&self, rule: VersionRule) -> Ev {
-        (self.field, RuleId::version(rule))
+    fn found(&self) -> Found {
+        Found {
+            family: self.family,
+            version: self.family.and_then(|m| self.version(m)),
+            arch: self.arch,
+            edition: self.edition,
+        }
     }
 
     /// The version of the family matched at `m`, read in this field.
-    fn version(&self, m: Match) -> Option<(ShortStr, Ev)> {
+    fn version(&self, m: Match) -> Option<(ShortStr, VersionRule)> {
         let rule = &FAMILIES[m.rule()];
         if let Some(v) = rule.version {
-            return Some((
-                ShortStr::new(v),
-                self.version_evidence(VersionRule::Codename),
-            ));
+            return Some((ShortStr::new(v), VersionRule::Codename));
         }
         if let Some((a, _)) = m.glued() {
             let b = self.toks[self.extend(m.from())].e();
             let v = &self.text[a..b];
-            return fits(v, rule.shape)
-                .then(|| (ShortStr::new(v), self.version_evidence(VersionRule::Glued)));
+            return fits(v, rule.shape).then(|| (ShortStr::new(v), VersionRule::Glued));
         }
         self.version_from(m.to(), rule.shape).or_else(|| {
             let family = rule.family;
@@ -815,17 +865,14 @@ impl<'a> Scan<'a> {
                 let (_, _, v) = WINDOWS_BUILDS
                     .iter()
                     .find(|(b, f, _)| *b == t && *f == family)?;
-                Some((
-                    ShortStr::new(v),
-                    self.version_evidence(VersionRule::WindowsBuild),
-                ))
+                Some((ShortStr::new(v), VersionRule::WindowsBuild))
             })
         })
     }
 
     /// `install75` read as `7.5` when `family` names its files so
     /// ([`RELEASE_FILES`]).
-    fn release_file(&self, family: &str) -> Option<(ShortStr, Ev)> {
+    fn release_file(&self, family: &str) -> Option<(ShortStr, VersionRule)> {
         let prefixes = RELEASE_FILES.iter().filter(|(f, _)| *f == family);
         prefixes
             .flat_map(|(_, p)| (0..self.len).map(move |i| (p, i)))
@@ -837,7 +884,7 @@ impl<'a> Scan<'a> {
                 .then(|| {
                     let d = &self.tok(i)[p.len()..];
                     let v = ShortStr::from_parts(&[&d[..1], ".", &d[1..]]);
-                    (v, self.version_evidence(VersionRule::ReleaseFile))
+                    (v, VersionRule::ReleaseFile)
                 })
             })
     }
@@ -869,7 +916,7 @@ impl<'a> Scan<'a> {
     }
 
     /// The first token run from token `from` on that reads as a version of `shape`.
-    fn version_from(&self, from: usize, shape: Shape) -> Option<(ShortStr, Ev)> {
+    fn version_from(&self, from: usize, shape: Shape) -> Option<(ShortStr, VersionRule)> {
         if shape == Shape::Never {
             return None;
         }
@@ -895,7 +942,7 @@ impl<'a> Scan<'a> {
                 {
                     let v = ShortStr::from_parts(&[&t[1..], ".", &self.tok(j + 1)[1..]]);
                     if fits(&v, shape) {
-                        let ev = self.version_evidence(VersionRule::AfterFamily);
+                        let ev = VersionRule::AfterFamily;
                         return Some((v, ev));
                     }
                 }
@@ -918,7 +965,7 @@ impl<'a> Scan<'a> {
                     } else {
                         ShortStr::new(v)
                     };
-                    let ev = self.version_evidence(VersionRule::AfterFamily);
+                    let ev = VersionRule::AfterFamily;
                     return Some((v, ev));
                 }
                 j = k + 1;
@@ -1168,6 +1215,44 @@ mod tests {
             !lex.may_hold(b"zzzzzzzzzzzzzzzzzzzzzzzzzzzzz"),
             "longer than any key"
         );
+    }
+
+    #[test]
+    fn token_bits_are_the_tokens_of_a_range_below_64() {
+        for from in 0..70 {
+            for to in from..72 {
+                let looped = (from..to.min(64)).fold(0u64, |m, k| m | 1 << k);
+                assert_eq!(token_bits(from, to), looped, "{from}..{to}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_slot_s_singles_are_its_first_bare_one_token_patterns() {
+        let lex = &*LEXICON;
+        for s in lex.slots.iter().filter(|s| s.key.len != 0) {
+            let entries = lex.entries(s);
+            let multi = usize::from(s.multi);
+            assert!(entries[..multi].iter().all(|e| !e.rest.is_empty()));
+            assert!(entries[multi..].iter().all(|e| e.rest.is_empty()));
+            for (k, kind) in [Kind::Family, Kind::Arch, Kind::Edition]
+                .into_iter()
+                .enumerate()
+            {
+                let first = entries
+                    .iter()
+                    .find(|e| e.kind == kind && e.bare && e.rest.is_empty())
+                    .map_or(0, |e| e.rule + 1);
+                assert_eq!(usize::from(s.single[k]), first);
+            }
+        }
+    }
+
+    #[test]
+    fn an_optional_match_is_one_word() {
+        assert_eq!(std::mem::size_of::<Option<Match>>(), 8);
+        let m = Match::new(7, 1, 3, None);
+        assert_eq!((m.rule(), m.from(), m.to(), m.glued()), (7, 1, 3, None));
     }
 
     #[test]
