@@ -21,6 +21,12 @@ use crate::ShortStr;
 pub struct Labels(Vec<(ShortStr, ShortStr)>);
 
 impl Labels {
+    /// The first pair, by reference (its address, for a prefetch: nothing
+    /// of it is read).
+    pub(crate) fn first_pair(&self) -> Option<&(ShortStr, ShortStr)> {
+        self.0.first()
+    }
+
     /// No labels (allocates nothing).
     pub const fn new() -> Self {
         Labels(Vec::new())
