@@ -21,10 +21,10 @@ use crate::ShortStr;
 pub struct Labels(Vec<(ShortStr, ShortStr)>);
 
 impl Labels {
-    /// The first pair, by reference (its address, for a prefetch: nothing
-    /// of it is read).
-    pub(crate) fn first_pair(&self) -> Option<&(ShortStr, ShortStr)> {
-        self.0.first()
+    /// The pairs, by reference (their addresses, for a prefetch: nothing
+    /// of them is read).
+    pub(crate) fn pairs(&self) -> &[(ShortStr, ShortStr)] {
+        &self.0
     }
 
     /// No labels (allocates nothing).

@@ -4,7 +4,10 @@
 //! a tenth of recognition's work.
 //!
 //! What recognition writes (at most one entry per attribute, every rule one
-//! of this build's table) is packed inline, 3 bytes an entry; anything else
+//! of this build's table) is packed inline, 16 bits an entry in one word
+//! (pushed with a shift and an or: recognition's result is copied on its
+//! way into the item, and a copy that read back entries written a byte at
+//! a time missed store forwarding); anything else
 //! (a rule name this build does not know, from a JSON client or another
 //! build's shared tier, or more than four entries) is kept as a list.
 
@@ -97,13 +100,17 @@ impl RuleId {
     }
 }
 
-/// An entry packed: attribute (2 bits) and field (3 bits) in one byte, the
-/// rule as a little-endian `u16`.
+/// An entry packed: attribute (2 bits) and field (3 bits) above the rule
+/// (the low [`RULE_BITS`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Packed {
-    what: u8,
-    rule: [u8; 2],
-}
+struct Packed(u16);
+
+/// Bits of a packed entry that hold its rule.
+const RULE_BITS: u32 = 11;
+const _: () = assert!(
+    FAMILIES.len() + ARCHES.len() + EDITIONS.len() + VERSION_RULES.len() < 1 << RULE_BITS,
+    "every rule fits a packed entry"
+);
 
 const ATTRIBUTES: [Attribute; 4] = [
     Attribute::Family,
@@ -122,19 +129,17 @@ const FIELDS: [SourceField; 6] = [
 
 impl Packed {
     fn new(attribute: Attribute, field: SourceField, rule: RuleId) -> Self {
-        Packed {
-            what: attribute as u8 | (field as u8) << 2,
-            rule: rule.0.to_le_bytes(),
-        }
+        let what = attribute as u16 | (field as u16) << 2;
+        Packed(what << RULE_BITS | rule.0)
     }
     fn attribute(self) -> Attribute {
-        ATTRIBUTES[usize::from(self.what & 3)]
+        ATTRIBUTES[usize::from(self.0 >> RULE_BITS & 3)]
     }
     fn field(self) -> SourceField {
-        FIELDS[usize::from(self.what >> 2)]
+        FIELDS[usize::from(self.0 >> (RULE_BITS + 2))]
     }
     fn rule(self) -> &'static str {
-        RuleId(u16::from_le_bytes(self.rule)).name()
+        RuleId(self.0 & ((1 << RULE_BITS) - 1)).name()
     }
     fn evidence(self) -> Evidence {
         Evidence {
@@ -145,12 +150,22 @@ impl Packed {
     }
 }
 
-/// The most entries kept inline: one per attribute.
+/// The most entries kept inline: one per attribute (16 bits each fill a word).
 const INLINE: usize = 4;
+
+/// Entry `k` of a packed list's bits.
+fn packed(bits: u64, k: usize) -> Packed {
+    // Four entries of 16 bits: the cast keeps exactly entry `k`.
+    Packed((bits >> (16 * k)) as u16)
+}
 
 #[derive(Clone)]
 enum Repr {
-    Packed { len: u8, items: [Packed; INLINE] },
+    /// Entry `k` in bits `16 * k..16 * (k + 1)`.
+    Packed {
+        len: u8,
+        bits: u64,
+    },
     List(Vec<Evidence>),
 }
 
@@ -162,13 +177,7 @@ pub struct EvidenceList(Repr);
 
 impl Default for EvidenceList {
     fn default() -> Self {
-        EvidenceList(Repr::Packed {
-            len: 0,
-            items: [Packed {
-                what: 0,
-                rule: [0; 2],
-            }; INLINE],
-        })
+        EvidenceList(Repr::Packed { len: 0, bits: 0 })
     }
 }
 
@@ -194,7 +203,9 @@ impl EvidenceList {
     /// Entry `i`.
     pub fn get(&self, i: usize) -> Option<Evidence> {
         match &self.0 {
-            Repr::Packed { len, items } => items[..usize::from(*len)].get(i).map(|p| p.evidence()),
+            Repr::Packed { len, bits } => {
+                (i < usize::from(*len)).then(|| packed(*bits, i).evidence())
+            }
             Repr::List(v) => v.get(i).cloned(),
         }
     }
@@ -207,23 +218,23 @@ impl EvidenceList {
     /// The entries as `(attribute, field, rule)`, the rule borrowed from
     /// the list (or the rule table): no copy of a rule name.
     pub fn entries(&self) -> impl Iterator<Item = (Attribute, SourceField, &str)> + '_ {
-        let (packed, list) = match &self.0 {
-            Repr::Packed { len, items } => (&items[..usize::from(*len)], &[][..]),
-            Repr::List(v) => (&[][..], &v[..]),
+        let ((len, bits), list) = match &self.0 {
+            Repr::Packed { len, bits } => ((usize::from(*len), *bits), &[][..]),
+            Repr::List(v) => ((0, 0), &v[..]),
         };
-        packed
-            .iter()
+        (0..len)
+            .map(move |k| packed(bits, k))
             .map(|p| (p.attribute(), p.field(), p.rule()))
             .chain(list.iter().map(|e| (e.attribute, e.field, e.rule.as_ref())))
     }
 
     /// Appends an entry.
     pub fn push(&mut self, e: Evidence) {
-        if let Repr::Packed { len, items } = &mut self.0
+        if let Repr::Packed { len, bits } = &mut self.0
             && usize::from(*len) < INLINE
             && let Some(rule) = RuleId::of(&e.rule)
         {
-            items[usize::from(*len)] = Packed::new(e.attribute, e.field, rule);
+            *bits |= u64::from(Packed::new(e.attribute, e.field, rule).0) << (16 * *len);
             *len += 1;
             return;
         }
@@ -233,10 +244,10 @@ impl EvidenceList {
     /// Appends an entry of this build's table (recognition's path: no lookup).
     #[inline]
     pub fn push_rule(&mut self, attribute: Attribute, field: SourceField, rule: RuleId) {
-        if let Repr::Packed { len, items } = &mut self.0
+        if let Repr::Packed { len, bits } = &mut self.0
             && usize::from(*len) < INLINE
         {
-            items[usize::from(*len)] = Packed::new(attribute, field, rule);
+            *bits |= u64::from(Packed::new(attribute, field, rule).0) << (16 * *len);
             *len += 1;
             return;
         }
