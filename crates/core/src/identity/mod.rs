@@ -115,6 +115,13 @@ pub fn recognise(item: &mut Iso) {
 pub fn recognise_all(items: &mut [Iso]) {
     let memo = RefCell::new(memo::Memo::default());
     for i in 0..items.len() {
+        // Two stages: the fields holding the texts' addresses first, then,
+        // once they have arrived, the texts.
+        if let Some(ahead) = items.get(i + 2 * PREFETCH_AHEAD) {
+            prefetch(&ahead.name);
+            prefetch(&ahead.labels);
+            prefetch(&ahead.description);
+        }
         if let Some(ahead) = items.get(i + PREFETCH_AHEAD) {
             prefetch_texts(ahead);
         }
@@ -135,8 +142,11 @@ const PREFETCH_AHEAD: usize = 4;
 /// which it does.
 #[inline(always)]
 fn prefetch_texts(item: &Iso) {
-    if let Some(b) = item.name.as_bytes().first() {
-        prefetch(b);
+    // Both ends: the prefix is stripped from the front, the file name
+    // found from the back.
+    if let (Some(first), Some(last)) = (item.name.as_bytes().first(), item.name.as_bytes().last()) {
+        prefetch(first);
+        prefetch(last);
     }
     // A lookup compares every key of a few: each pair's line.
     for pair in item.labels.pairs().iter().take(4) {
