@@ -294,6 +294,16 @@ fn a_chunked_snapshot_round_trips_in_order_with_its_identity() {
     assert!(decode(&bad).is_err());
 }
 
+/// A complete snapshot of three catalogue items.
+fn small(version: u64) -> Snapshot {
+    Snapshot {
+        version,
+        fetched_at: Utc::now(),
+        incomplete: None,
+        items: testdata::catalogue("p", 3),
+    }
+}
+
 #[test]
 fn older_formats_are_refused_not_misread() {
     // What a build before the chunked format wrote: same header layout, one
@@ -311,12 +321,7 @@ fn older_formats_are_refused_not_misread() {
     assert_eq!(decode_header(&old), Err(CodecError::UnsupportedFormat(1)));
     // Format 2 had the chunk layout but each string among the fields: this
     // build's bytes under its number must not be read as what they are not.
-    let s = Snapshot {
-        version: 9,
-        fetched_at: Utc::now(),
-        incomplete: None,
-        items: testdata::catalogue("p", 3),
-    };
+    let s = small(9);
     let mut two = encode(&s).expect("encode");
     two[3] = 2;
     assert_eq!(decode(&two), Err(CodecError::UnsupportedFormat(2)));
@@ -325,12 +330,7 @@ fn older_formats_are_refused_not_misread() {
 
 #[test]
 fn unknown_format_and_foreign_bytes_are_typed() {
-    let s = Snapshot {
-        version: 7,
-        fetched_at: Utc::now(),
-        incomplete: None,
-        items: testdata::catalogue("p", 3),
-    };
+    let s = small(7);
     let mut bytes = encode(&s).expect("encodes");
     bytes[3] = FORMAT_VERSION + 1;
     assert_eq!(

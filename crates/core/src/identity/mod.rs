@@ -222,13 +222,13 @@ fn identify_with(item: &Iso, memo: Option<&RefCell<memo::Memo>>, shortcut: bool)
         text.filter(|t| !t.is_empty()).map(|t| (field, t))
     };
     let name = Scan::new(base);
-    let named = match name.found() {
-        found if shortcut => match all_in_name(found) {
+    let mut named = name.found();
+    if shortcut {
+        match all_in_name(named) {
             Ok(id) => return id,
-            Err(found) => found,
-        },
-        found => found,
-    };
+            Err(found) => named = found,
+        }
+    }
     let cells: [OnceCell<Option<(SourceField, Found)>>; 4] = Default::default();
     let get = |k: usize| match k.checked_sub(1) {
         None => Some((SourceField::Name, &named)),
@@ -303,7 +303,7 @@ fn identify_with(item: &Iso, memo: Option<&RefCell<memo::Memo>>, shortcut: bool)
 /// edition), as [`identify_in`] would find it there: most names do, and
 /// then no other field is looked at. Otherwise `found` back.
 fn all_in_name(found: Found) -> Result<Identity, Found> {
-    let (Some(m), Some(_), Some(a)) = (found.family, &found.version, found.arch) else {
+    let (Some(m), Some(a)) = (found.family, found.arch) else {
         return Err(found);
     };
     let rule = &FAMILIES[m.rule()];
